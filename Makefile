@@ -1,0 +1,35 @@
+# lrkit: `make demo` and `make test` work on a fresh machine (they create .venv).
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+# torch is pinned: 2.13.0 is the CPU build the project machines carry.
+TORCH  := torch==2.13.0
+
+.PHONY: demo test bench lint examples clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet $(TORCH)
+	$(PIP) install --quiet -e '.[test,plot,bench,dev]'
+	touch $@
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/lrkit demo --plot docs/demo_convergence.png
+
+test: $(VENV)/.installed
+	$(PY) -m pytest -q
+
+bench: $(VENV)/.installed
+	$(PY) bench/run.py --out docs/benchmarks.md
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check src tests bench examples
+
+examples: $(VENV)/.installed
+	$(PY) examples/overparameterization.py
+	$(PY) examples/outlier_robustness.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache

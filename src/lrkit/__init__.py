@@ -1,0 +1,18 @@
+"""lrkit: low-rank matrix methods."""
+
+from lrkit import operators, problems
+from lrkit._validation import ConvergenceWarning
+from lrkit.recover import recover, relative_error
+from lrkit.result import RecoveryResult
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConvergenceWarning",
+    "RecoveryResult",
+    "__version__",
+    "operators",
+    "problems",
+    "recover",
+    "relative_error",
+]

@@ -1,0 +1,35 @@
+"""Shared dense linear algebra, written once against the array API."""
+
+from __future__ import annotations
+
+from lrkit._backend import like, namespace
+from lrkit._random import as_generator
+
+
+def orthonormalize(Y):
+    """Orthonormal basis of the columns of ``Y`` (thin QR)."""
+    Q, _ = namespace(Y).linalg.qr(Y)
+    return Q
+
+
+def implicit_top_svd(apply, apply_t, shape, k, reference, power_iters=4, oversample=10, seed=None):
+    """Top-``k`` SVD of a matrix Z known only through ``apply(V) = Z V`` and ``apply_t(U) = Zᵀ U``.
+
+    Randomized range finder with power iterations and re-orthonormalisation between every
+    product (Halko, Martinsson & Tropp 2011, Alg. 4.4), then an exact SVD of the small
+    projected matrix ``Qᵀ Z``. ``reference`` fixes the array library, device and dtype.
+
+    Returns
+    -------
+    U : (n1, k), s : (k,), Vt : (k, n2)
+    """
+    n1, n2 = shape
+    width = min(k + oversample, n1, n2)
+    xp = namespace(reference)
+    omega = like(as_generator(seed).standard_normal((n2, width)), reference)
+    Q = orthonormalize(apply(omega))
+    for _ in range(power_iters):
+        Q = orthonormalize(apply(orthonormalize(apply_t(Q))))
+    B = apply_t(Q).T  # B = Qᵀ Z, (width, n2)
+    Ub, s, Vt = xp.linalg.svd(B, full_matrices=False)
+    return (Q @ Ub)[:, :k], s[:k], Vt[:k, :]

@@ -1,0 +1,98 @@
+"""Entry sampling, the measurement operator of matrix completion."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lrkit._backend import gather_rows, namespace, scatter_dense, sparse_matmul, take_entries
+from lrkit._random import as_generator
+from lrkit.operators.base import SensingOperator, check_dims
+
+
+class EntrySampling(SensingOperator):
+    """``A(X) = (X[r_1, c_1], …, X[r_m, c_m])``: observe m entries of an n1×n2 matrix.
+
+    ``A*A`` is the projection ``P_Ω`` onto the observed entries, so ``E[A*A] = p·I`` with
+    the sampling rate ``p = m / (n1 n2)`` (``isotropy``). Products with factors never form
+    an n1×n2 array: ``A(F Gᵀ)_i = <F[r_i], G[c_i]>`` costs O(m k) and ``A*(y) V`` is a
+    sparse-times-dense product costing O(m k).
+
+    Parameters
+    ----------
+    shape : tuple (n1, n2)
+    rows, cols : integer arrays of length m
+        Indices of the observed entries (each pair at most once).
+    """
+
+    def __init__(self, shape, rows, cols):
+        super().__init__()
+        rows = np.asarray(rows)
+        cols = np.asarray(cols)
+        if len(shape) != 2:
+            raise ValueError(f"shape must be (n1, n2); got {shape!r}")
+        if rows.ndim != 1 or rows.shape != cols.shape:
+            raise ValueError(
+                f"rows and cols must be 1-d of equal length; got {rows.shape} and {cols.shape}"
+            )
+        n1, n2, m = check_dims(shape[0], shape[1], max(len(rows), 1))
+        if len(rows) == 0:
+            raise ValueError("rows is empty: at least one observed entry is needed")
+        if not (np.issubdtype(rows.dtype, np.integer) and np.issubdtype(cols.dtype, np.integer)):
+            raise ValueError("rows and cols must hold integers")
+        if rows.min() < 0 or rows.max() >= n1 or cols.min() < 0 or cols.max() >= n2:
+            raise ValueError(f"indices out of range for shape ({n1}, {n2})")
+        if len(np.unique(rows.astype(np.int64) * n2 + cols)) != len(rows):
+            raise ValueError("rows/cols name some entry more than once")
+        self.shape = (n1, n2)
+        self.m = m
+        self.rows = rows.astype(np.int64)
+        self.cols = cols.astype(np.int64)
+        self.isotropy = m / (n1 * n2)
+
+    @classmethod
+    def from_mask(cls, mask):
+        """Operator observing the True entries of a boolean n1×n2 ``mask``."""
+        mask = np.asarray(mask, dtype=bool)
+        if mask.ndim != 2:
+            raise ValueError(f"mask must be 2-dimensional; got shape {mask.shape}")
+        rows, cols = np.nonzero(mask)
+        return cls(mask.shape, rows, cols)
+
+    @classmethod
+    def random(cls, n1, n2, m, seed=None):
+        """Observe m entries drawn uniformly without replacement."""
+        n1, n2, m = check_dims(n1, n2, m)
+        if m > n1 * n2:
+            raise ValueError(f"m must be <= n1*n2={n1 * n2}; got {m}")
+        flat = as_generator(seed).choice(n1 * n2, size=m, replace=False)
+        return cls((n1, n2), flat // n2, flat % n2)
+
+    @property
+    def nbytes(self) -> int:
+        return self.rows.nbytes + self.cols.nbytes
+
+    def mask(self) -> np.ndarray:
+        """Boolean n1×n2 mask of the observed entries."""
+        out = np.zeros(self.shape, dtype=bool)
+        out[self.rows, self.cols] = True
+        return out
+
+    def forward(self, X):
+        self._check_matrix(X)
+        return take_entries(X, self.rows, self.cols)
+
+    def forward_factored(self, F, G):
+        return namespace(F).sum(gather_rows(F, self.rows) * gather_rows(G, self.cols), axis=1)
+
+    def adjoint(self, y):
+        self._check_measurements(y)
+        return scatter_dense(self.rows, self.cols, y, self.shape)
+
+    def adjoint_apply(self, y, V):
+        return sparse_matmul(self.rows, self.cols, y, self.shape, V)
+
+    def adjoint_apply_t(self, y, U):
+        return sparse_matmul(self.cols, self.rows, y, self.shape[::-1], U)
+
+    def factor_gradients(self, y, F, G):
+        return self.adjoint_apply(y, G), self.adjoint_apply_t(y, F)
