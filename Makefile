@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
-# torch is pinned: 2.13.0 is the CPU build the project machines carry.
+# torch is pinned: 2.13.0 is the CPU build the project machines carry (an optional extra for users).
 TORCH  := torch==2.13.0
 
 .PHONY: demo test bench lint examples clean
@@ -12,7 +12,11 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet $(TORCH)
-	$(PIP) install --quiet -e '.[test,plot,bench,dev]'
+	$(PIP) install --quiet -e '.[test,plot,dev]'
+	touch $@
+
+$(VENV)/.bench: $(VENV)/.installed
+	$(PIP) install --quiet -e '.[bench]'
 	touch $@
 
 demo: $(VENV)/.installed
@@ -21,15 +25,15 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(PY) -m pytest -q
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.bench
 	$(PY) bench/run.py --out docs/benchmarks.md
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check src tests bench examples
 
 examples: $(VENV)/.installed
-	$(PY) examples/overparameterization.py
-	$(PY) examples/outlier_robustness.py
+	$(PY) examples/overparameterization.py docs/overparameterization.png
+	$(PY) examples/outlier_robustness.py docs/outlier_robustness.png
 
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache
