@@ -1,7 +1,8 @@
 """lrkit: low-rank matrix methods."""
 
-from lrkit import operators, problems
+from lrkit import approx, operators, problems, spectral
 from lrkit._validation import ConvergenceWarning
+from lrkit.approx import svd
 from lrkit.recover import recover, relative_error
 from lrkit.result import RecoveryResult
 
@@ -9,6 +10,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ConvergenceWarning",
+    "approx",
+    "spectral",
+    "svd",
     "RecoveryResult",
     "__version__",
     "operators",

@@ -1,0 +1,81 @@
+"""Rank-selection rules for a spectrum of singular values."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import integrate, optimize
+
+from lrkit._validation import check_choice, check_finite_array, check_real
+
+RANK_RULES = ("energy", "gavish_donoho", "marchenko_pastur")
+
+
+def marchenko_pastur_median(beta: float) -> float:
+    """Median of the Marchenko–Pastur law with aspect ratio ``beta`` (variance 1 entries)."""
+    lower, upper = (1 - math.sqrt(beta)) ** 2, (1 + math.sqrt(beta)) ** 2
+
+    def density(x):
+        return math.sqrt(max((upper - x) * (x - lower), 0.0)) / (2 * math.pi * beta * x)
+
+    def mass_below(x):
+        return integrate.quad(density, lower, x)[0] - 0.5
+
+    return optimize.brentq(mass_below, lower, upper)
+
+
+def gavish_donoho_threshold(shape, noise=None, s=None) -> float:
+    """Optimal hard threshold for singular values (Gavish & Donoho, IEEE TIT 2014).
+
+    For ``Y = X + σ Z`` (n1×n2, i.i.d. unit-variance noise), with ``β = min/max`` aspect ratio:
+    known σ: ``τ = λ*(β) √max(n1, n2) σ`` with
+    ``λ*(β) = √(2(β+1) + 8β / ((β+1) + √(β² + 14β + 1)))``; unknown σ:
+    ``τ = λ*(β) / √μ_β · median(s)`` with μ_β the Marchenko–Pastur median.
+    """
+    small, large = sorted(shape)
+    beta = small / large
+    lam = math.sqrt(2 * (beta + 1) + 8 * beta / ((beta + 1) + math.sqrt(beta**2 + 14 * beta + 1)))
+    if noise is not None:
+        return lam * math.sqrt(large) * noise
+    return lam / math.sqrt(marchenko_pastur_median(beta)) * float(np.median(s))
+
+
+def select_rank(s, rule="energy", *, threshold=0.99, shape=None, noise=None) -> int:
+    """Choose a rank from singular values ``s`` (any order).
+
+    Parameters
+    ----------
+    s : array of singular values (the full spectrum for the noise-based rules)
+    rule : {"energy", "gavish_donoho", "marchenko_pastur"}
+        ``"energy"``: smallest r with ``Σ_{i<=r} s_i² >= threshold · Σ s_i²``.
+        ``"gavish_donoho"``: count of ``s_i`` above :func:`gavish_donoho_threshold` (known
+        ``noise`` σ, or estimated from the median singular value).
+        ``"marchenko_pastur"``: count above the noise bulk edge ``σ (√n1 + √n2)``, σ given or
+        estimated as ``median(s) / √(max(n1, n2) μ_β)``.
+    threshold : float in (0, 1]
+        Energy fraction for ``"energy"``.
+    shape : tuple (n1, n2)
+        Matrix shape, needed by the noise-based rules.
+    noise : float, optional
+        Noise standard deviation per entry, if known.
+    """
+    check_choice("rule", rule, RANK_RULES)
+    s = np.sort(np.abs(np.asarray(s, dtype=float)))[::-1]
+    check_finite_array("s", s, ndim=1)
+    if s.size == 0:
+        raise ValueError("s is empty")
+    if rule == "energy":
+        threshold = check_real("threshold", threshold, 0.0, 1.0, low_open=True)
+        energy = np.cumsum(s**2) / np.sum(s**2)
+        return int(min(np.searchsorted(energy, threshold * (1 - 1e-12)) + 1, s.size))
+    if shape is None or len(shape) != 2:
+        raise ValueError(f"rule={rule!r} needs shape=(n1, n2) of the matrix; got {shape!r}")
+    if noise is not None:
+        noise = check_real("noise", noise, low=0.0, low_open=True)
+    if rule == "gavish_donoho":
+        return int(np.sum(s > gavish_donoho_threshold(shape, noise, s)))
+    small, large = sorted(shape)
+    if noise is None:
+        noise = float(np.median(s)) / math.sqrt(large * marchenko_pastur_median(small / large))
+    return int(np.sum(s > noise * (math.sqrt(small) + math.sqrt(large))))

@@ -1,0 +1,97 @@
+"""Truncated SVD engines behind one call, ``lrkit.svd``."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+from lrkit._backend import namespace
+from lrkit._linalg import implicit_top_svd
+from lrkit._random import as_generator
+from lrkit._validation import check_choice, check_finite_array, check_int, check_rank
+
+SVD_METHODS = ("auto", "exact", "randomized", "lanczos")
+#: ``method="auto"`` uses the exact SVD when the smaller dimension is at most this ...
+EXACT_MAX_DIM = 400
+#: ... or when the rank asks for more than this fraction of it.
+EXACT_RANK_FRACTION = 0.2
+
+
+def choose_svd_method(A, rank) -> str:
+    """The engine ``method="auto"`` picks.
+
+    Sparse matrices and SciPy ``LinearOperator`` s go to Lanczos (ARPACK), which needs only
+    products. Dense matrices go to the exact LAPACK SVD when they are small
+    (``min(n1, n2) <= EXACT_MAX_DIM``) or the rank is a large fraction of the dimension
+    (``rank > EXACT_RANK_FRACTION · min(n1, n2)``), where a sketch saves nothing, and to the
+    randomized SVD otherwise.
+    """
+    if sp.issparse(A) or isinstance(A, spla.LinearOperator):
+        return "lanczos"
+    small = min(A.shape)
+    return "exact" if small <= EXACT_MAX_DIM or rank > EXACT_RANK_FRACTION * small else "randomized"
+
+
+def svd(A, rank, method="auto", *, oversample=10, power_iters=4, seed=None):
+    """Rank-``rank`` truncated SVD ``A ≈ U diag(s) Vt``, singular values in decreasing order.
+
+    Parameters
+    ----------
+    A : array (NumPy or array-API, e.g. PyTorch), scipy.sparse matrix or LinearOperator
+        The n1×n2 matrix.
+    rank : int in [1, min(n1, n2)]
+    method : {"auto", "exact", "randomized", "lanczos"}
+        ``"exact"``: LAPACK ``gesdd`` then truncation. ``"randomized"``: Halko, Martinsson &
+        Tropp (2011), range finder with ``oversample`` extra columns and ``power_iters``
+        power iterations, re-orthonormalised after every product. ``"lanczos"``: ARPACK
+        (``scipy.sparse.linalg.svds``) for sparse or operator input. ``"auto"``: see
+        :func:`choose_svd_method`.
+    oversample, power_iters : int
+        Randomized engine settings.
+    seed : int or numpy.random.Generator, optional
+
+    Returns
+    -------
+    U : (n1, rank), s : (rank,), Vt : (rank, n2)
+    """
+    check_choice("method", method, SVD_METHODS)
+    if len(A.shape) != 2:
+        raise ValueError(f"A must be 2-dimensional; got shape {tuple(A.shape)}")
+    rank = check_rank(rank, A.shape)
+    oversample = check_int("oversample", oversample, 0)
+    power_iters = check_int("power_iters", power_iters, 0)
+    operator_input = sp.issparse(A) or isinstance(A, spla.LinearOperator)
+    if sp.issparse(A):
+        check_finite_array("A", A.data)
+    elif not operator_input:
+        check_finite_array("A", A, ndim=2)
+    if method == "auto":
+        method = choose_svd_method(A, rank)
+    if method == "lanczos":
+        return _lanczos(A, rank, seed)
+    if operator_input:
+        if method == "exact":
+            raise ValueError("method='exact' needs a dense array; use 'lanczos' or 'randomized'")
+        return implicit_top_svd(lambda V: A @ V, lambda U: A.T @ U, A.shape, rank,
+                                reference=np.zeros(1), power_iters=power_iters,
+                                oversample=oversample, seed=seed)
+    if method == "exact":
+        U, s, Vt = namespace(A).linalg.svd(A, full_matrices=False)
+        return U[:, :rank], s[:rank], Vt[:rank, :]
+    return implicit_top_svd(lambda V: A @ V, lambda U: A.T @ U, A.shape, rank, reference=A,
+                            power_iters=power_iters, oversample=oversample, seed=seed)
+
+
+def _lanczos(A, rank, seed):
+    if rank >= min(A.shape):
+        raise ValueError(
+            f"method='lanczos' needs rank < min(n1, n2)={min(A.shape)}; got {rank}. "
+            "Use method='exact'."
+        )
+    if not (sp.issparse(A) or isinstance(A, spla.LinearOperator)):
+        A = np.asarray(A)
+    start = as_generator(seed).standard_normal(min(A.shape))
+    U, s, Vt = spla.svds(A, k=rank, v0=start)
+    order = np.argsort(s)[::-1]
+    return U[:, order], s[order], Vt[order, :]
