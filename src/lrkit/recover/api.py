@@ -121,22 +121,7 @@ def recover(
     >>> res.converged, res.rel_error < 1e-8
     (True, True)
     """
-    check_choice("method", method, METHODS)
-    if not isinstance(operator, SensingOperator):
-        raise ValueError(f"operator must be a lrkit SensingOperator; got {type(operator).__name__}")
-    check_finite_array("y", y, ndim=1)
-    if y.shape[0] != operator.m:
-        raise ValueError(f"len(y)={y.shape[0]} does not match operator.m={operator.m}")
-    rank = check_rank(rank, operator.shape)
-    check_choice("parameterization", parameterization, ("asymmetric", "symmetric"))
-    symmetric = parameterization == "symmetric"
-    if symmetric and (operator.shape[0] != operator.shape[1] or not operator.symmetric):
-        raise ValueError(
-            "parameterization='symmetric' needs a square operator with symmetric A_i; "
-            f"got {operator!r}. Use parameterization='asymmetric'."
-        )
-    if method == "gd_onestep" and symmetric:
-        raise ValueError("method='gd_onestep' needs parameterization='asymmetric'")
+    symmetric = _check_problem(operator, y, rank, method, parameterization, truth)
     check_choice("init", init, ("small", "spectral"))
     if init_scale is None:
         init_scale = INIT_SCALE.get(method, 1e-3)
@@ -150,15 +135,8 @@ def recover(
     onestep_threshold = check_real("onestep_threshold", onestep_threshold, low=0.0, low_open=True)
     if onestep_iter is not None:
         onestep_iter = check_int("onestep_iter", onestep_iter, 0)
-    if truth is not None:
-        check_finite_array("truth", truth, ndim=2)
-        if tuple(truth.shape) != tuple(operator.shape):
-            raise ValueError(f"truth must have shape {operator.shape}; got {tuple(truth.shape)}")
-    if not hasattr(y, "dtype") or "float" not in str(y.dtype):
-        raise ValueError(f"y must be a floating-point array; got dtype {getattr(y, 'dtype', None)}")
 
-    rng = as_generator(seed)
-    init_seed = int(rng.integers(2**63 - 1))
+    init_seed = int(as_generator(seed).integers(2**63 - 1))
     if method == "subgm":
         scale = robust_frobenius_estimate(operator, y)
         loss = l1_loss(operator)
@@ -187,24 +165,47 @@ def recover(
             update = scaled_gd_update(operator, step, symmetric)
         else:
             update = subgm_update(operator, step, symmetric, step_rule, decay)
-        return iterate(
-            (operator, y),
-            factors,
-            update,
-            loss,
-            method=method,
-            max_iter=max_iter,
-            tol=tol,
-            truth=truth,
-            callback=callback,
-        )
+        return iterate((operator, y), factors, update, loss, method=method, max_iter=max_iter,
+                       tol=tol, truth=truth, callback=callback)
 
     if step_size is not None:
         return run(step_size)
-    result, halvings = run(default_step), 0
+    return _run_with_backoff(run, default_step)
+
+
+def _check_problem(operator, y, rank, method, parameterization, truth):
+    """Validate the problem-level arguments of :func:`recover`; return ``symmetric``."""
+    check_choice("method", method, METHODS)
+    if not isinstance(operator, SensingOperator):
+        raise ValueError(f"operator must be a lrkit SensingOperator; got {type(operator).__name__}")
+    if not hasattr(y, "dtype") or "float" not in str(y.dtype):
+        raise ValueError(f"y must be a floating-point array; got dtype {getattr(y, 'dtype', None)}")
+    check_finite_array("y", y, ndim=1)
+    if y.shape[0] != operator.m:
+        raise ValueError(f"len(y)={y.shape[0]} does not match operator.m={operator.m}")
+    check_rank(rank, operator.shape)
+    check_choice("parameterization", parameterization, ("asymmetric", "symmetric"))
+    symmetric = parameterization == "symmetric"
+    if symmetric and (operator.shape[0] != operator.shape[1] or not operator.symmetric):
+        raise ValueError(
+            "parameterization='symmetric' needs a square operator with symmetric A_i; "
+            f"got {operator!r}. Use parameterization='asymmetric'."
+        )
+    if method == "gd_onestep" and symmetric:
+        raise ValueError("method='gd_onestep' needs parameterization='asymmetric'")
+    if truth is not None:
+        check_finite_array("truth", truth, ndim=2)
+        if tuple(truth.shape) != tuple(operator.shape):
+            raise ValueError(f"truth must have shape {operator.shape}; got {tuple(truth.shape)}")
+    return symmetric
+
+
+def _run_with_backoff(run, step):
+    """``run(step)``, halving a diverging default step up to ``MAX_BACKOFFS`` times."""
+    result, halvings = run(step), 0
     while result.message.startswith("diverged") and halvings < MAX_BACKOFFS:
         halvings += 1
-        result = run(default_step / 2**halvings)
+        result = run(step / 2**halvings)
     if halvings:
         result.message += f" (default step halved {halvings}x after divergence)"
     return result
