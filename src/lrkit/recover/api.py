@@ -136,13 +136,13 @@ def recover(
     if onestep_iter is not None:
         onestep_iter = check_int("onestep_iter", onestep_iter, 0)
 
-    init_seed = int(as_generator(seed).integers(2**63 - 1))
+    rng = as_generator(seed)
     if method == "subgm":
         scale = robust_frobenius_estimate(operator, y)
         loss = l1_loss(operator)
         default_step = SUBGM_STEP[step_rule] / scale
     else:
-        scale = top_singular_value(operator, y, seed=init_seed)
+        scale = top_singular_value(operator, y, seed=rng)
         loss = least_squares_loss
         default_step = (
             SCALED_GD_STEP / operator.isotropy
@@ -151,10 +151,10 @@ def recover(
         )
     if init == "small":
         factors = small_init(
-            operator.shape, rank, init_scale * scale**0.5, symmetric, y, seed=init_seed
+            operator.shape, rank, init_scale * scale**0.5, symmetric, y, seed=rng
         )
     else:
-        factors = spectral_init(operator, y, rank, symmetric, seed=init_seed)
+        factors = spectral_init(operator, y, rank, symmetric, seed=rng)
 
     def run(step):
         if method == "gd":

@@ -60,6 +60,10 @@ def gd_onestep_update(operator, y, step, threshold, at_iteration=None):
     ``threshold`` (the end of the initial alignment phase; or at iteration ``at_iteration``
     when given); then one :func:`rebalance` step replaces the factors, and plain GD goes on
     at a rate independent of the initialisation scale.
+
+    Limitation: on ill-conditioned truths the residual can pass ``threshold`` before the
+    smallest singular directions are learned; rebalancing then fixes F's span too early and
+    the run is slower than plain GD (demo: cond = 100). Use ``"scaled_gd"`` there.
     """
     xp = namespace(y)
     y_norm = float(xp.linalg.vector_norm(y))
