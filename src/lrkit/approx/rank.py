@@ -25,20 +25,28 @@ def marchenko_pastur_median(beta: float) -> float:
     return optimize.brentq(mass_below, lower, upper)
 
 
+def noise_from_median(s, shape) -> float:
+    """Noise level σ estimated from the median singular value of an n1×n2 matrix:
+    ``σ̂ = median(s) / √(max(n1, n2) μ_β)``, μ_β the Marchenko–Pastur median (Gavish & Donoho)."""
+    small, large = sorted(shape)
+    return float(np.median(s)) / math.sqrt(large * marchenko_pastur_median(small / large))
+
+
 def gavish_donoho_threshold(shape, noise=None, s=None) -> float:
     """Optimal hard threshold for singular values (Gavish & Donoho, IEEE TIT 2014).
 
     For ``Y = X + σ Z`` (n1×n2, i.i.d. unit-variance noise), with ``β = min/max`` aspect ratio:
     known σ: ``τ = λ*(β) √max(n1, n2) σ`` with
     ``λ*(β) = √(2(β+1) + 8β / ((β+1) + √(β² + 14β + 1)))``; unknown σ:
-    ``τ = λ*(β) / √μ_β · median(s)`` with μ_β the Marchenko–Pastur median.
+    ``τ = λ*(β) / √μ_β · median(s)`` with μ_β the Marchenko–Pastur median, i.e. the
+    known-σ rule with σ from :func:`noise_from_median`.
     """
     small, large = sorted(shape)
     beta = small / large
     lam = math.sqrt(2 * (beta + 1) + 8 * beta / ((beta + 1) + math.sqrt(beta**2 + 14 * beta + 1)))
-    if noise is not None:
-        return lam * math.sqrt(large) * noise
-    return lam / math.sqrt(marchenko_pastur_median(beta)) * float(np.median(s))
+    if noise is None:
+        noise = noise_from_median(s, shape)
+    return lam * math.sqrt(large) * noise
 
 
 def select_rank(s, rule="energy", *, threshold=0.99, shape=None, noise=None) -> int:
@@ -75,7 +83,6 @@ def select_rank(s, rule="energy", *, threshold=0.99, shape=None, noise=None) -> 
         noise = check_real("noise", noise, low=0.0, low_open=True)
     if rule == "gavish_donoho":
         return int(np.sum(s > gavish_donoho_threshold(shape, noise, s)))
-    small, large = sorted(shape)
     if noise is None:
-        noise = float(np.median(s)) / math.sqrt(large * marchenko_pastur_median(small / large))
-    return int(np.sum(s > noise * (math.sqrt(small) + math.sqrt(large))))
+        noise = noise_from_median(s, shape)
+    return int(np.sum(s > noise * (math.sqrt(shape[0]) + math.sqrt(shape[1]))))

@@ -70,18 +70,15 @@ def svd(A, rank, method="auto", *, oversample=10, power_iters=4, seed=None):
         method = choose_svd_method(A, rank)
     if method == "lanczos":
         return _lanczos(A, rank, seed)
-    if operator_input:
-        if method == "exact":
-            raise ValueError("method='exact' needs a dense array; use 'lanczos' or 'randomized'")
-        return implicit_top_svd(lambda V: A @ V, lambda U: A.T @ U, A.shape, rank,
-                                reference=np.zeros(1), power_iters=power_iters,
-                                oversample=oversample, seed=seed)
     if method == "exact":
+        if operator_input:
+            raise ValueError("method='exact' needs a dense array; use 'lanczos' or 'randomized'")
         U, s, Vt = namespace(A).linalg.svd(A, full_matrices=False)
         return U[:, :rank], s[:rank], Vt[:rank, :]
-    return implicit_top_svd(lambda V: A @ V, lambda U: A.T @ U, A.shape, rank, reference=A,
-                            power_iters=power_iters, oversample=oversample, seed=seed)
-
+    reference = np.zeros(1) if operator_input else A  # operators compute in NumPy float64
+    return implicit_top_svd(lambda V: A @ V, lambda U: A.T @ U, A.shape, rank,
+                            reference=reference, power_iters=power_iters,
+                            oversample=oversample, seed=seed)
 
 def _lanczos(A, rank, seed):
     if rank >= min(A.shape):
