@@ -1,8 +1,10 @@
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
+import lrkit
 from lrkit.cli import main
 
 
@@ -41,3 +43,39 @@ def test_help_and_entry_point():
     done = subprocess.run([sys.executable, "-m", "lrkit.cli", "--help"],
                           capture_output=True, text=True, check=False)
     assert done.returncode == 0 and "recover" in done.stdout and "demo" in done.stdout
+
+
+def _matrix_file(tmp_path, suffix):
+    rng = np.random.default_rng(0)
+    M = rng.standard_normal((60, 3)) @ rng.standard_normal((3, 40))
+    X = np.where(rng.random(M.shape) < 0.5, M, np.nan)
+    path = tmp_path / f"x{suffix}"
+    np.save(path, X) if suffix == ".npy" else np.savetxt(path, X, delimiter=",")
+    return M, path
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".csv"])
+def test_complete_writes_filled_matrix(tmp_path, capsys, suffix):
+    M, path = _matrix_file(tmp_path, suffix)
+    out = tmp_path / "filled.npy"
+    assert main(["complete", str(path), "--rank", "3", "-o", str(out), "--seed", "1"]) == 0
+    assert np.abs(np.load(out) - M).max() < 1e-6
+    assert "RMSE on observed" in capsys.readouterr().out
+
+
+def test_rpca_writes_both_parts(tmp_path):
+    prob = lrkit.problems.robust_pca(80, 60, rank=3, corruption=0.05, seed=0)
+    path, out = tmp_path / "m.npy", tmp_path / "parts.npz"
+    np.save(path, prob.matrix)
+    assert main(["rpca", str(path), "-o", str(out)]) == 0
+    with np.load(out) as parts:
+        assert lrkit.relative_error(parts["low_rank"], prob.low_rank) < 1e-5
+
+
+def test_complete_and_rpca_bad_input(tmp_path, capsys):
+    _, path = _matrix_file(tmp_path, ".npy")
+    assert main(["complete", str(path), "-o", str(tmp_path / "y.txt")]) == 1
+    assert main(["complete", str(tmp_path / "missing.npy"), "-o", str(tmp_path / "y.npy")]) == 1
+    assert main(["complete", str(path), "--rank", "zero", "-o", str(tmp_path / "y.npy")]) == 1
+    assert main(["rpca", str(path), "--method", "altproj", "-o", str(tmp_path / "y.npz")]) == 1
+    assert "error" in capsys.readouterr().err

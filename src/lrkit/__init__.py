@@ -3,13 +3,14 @@
 from lrkit import approx, operators, problems, spectral
 from lrkit._validation import ConvergenceWarning
 from lrkit.approx import svd
-from lrkit.recover import recover, relative_error
+from lrkit.recover import MatrixCompletion, RobustPCAResult, recover, relative_error, rpca
 from lrkit.result import RecoveryResult
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ConvergenceWarning",
+    "MatrixCompletion",
     "approx",
     "spectral",
     "svd",
@@ -19,4 +20,6 @@ __all__ = [
     "problems",
     "recover",
     "relative_error",
+    "RobustPCAResult",
+    "rpca",
 ]

@@ -8,13 +8,15 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
+from pathlib import Path
 
+import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 import lrkit
-from lrkit.recover import METHODS
+from lrkit.recover import COMPLETION_METHODS, METHODS, SENSING_METHODS
 
 console = Console(width=None if sys.stdout.isatty() else 120)
 
@@ -72,11 +74,15 @@ def results_table(rows, title):
 
 
 def cmd_recover(args):
-    prob = lrkit.problems.sensing(
-        n1=args.n1, n2=args.n2, rank=args.rank, m=args.m, symmetric=args.symmetric,
-        cond=args.cond, noise_std=args.noise_std, outlier_frac=args.outlier_frac,
-        design=args.design, seed=args.seed,
-    )
+    if args.problem == "completion":
+        prob = lrkit.problems.completion(args.n1, args.n2, args.rank, m=args.m, cond=args.cond,
+                                         noise_std=args.noise_std, seed=args.seed)
+    else:
+        prob = lrkit.problems.sensing(
+            n1=args.n1, n2=args.n2, rank=args.rank, m=args.m, symmetric=args.symmetric,
+            cond=args.cond, noise_std=args.noise_std, outlier_frac=args.outlier_frac,
+            design=args.design, seed=args.seed,
+        )
     fit_rank = args.fit_rank or args.rank
     with _progress() as progress:
         res = run_with_progress(
@@ -112,7 +118,7 @@ def cmd_demo(args):
     with _progress() as progress:
         for name, prob, rank in demo_problems(args.seed):
             panels[name] = {}
-            for method in METHODS:
+            for method in SENSING_METHODS:
                 res = run_with_progress(
                     progress, f"{name}: {method}", prob, rank, method=method,
                     max_iter=args.max_iter, seed=args.seed,
@@ -128,13 +134,135 @@ def cmd_demo(args):
     return 0
 
 
+def load_matrix(path, key=None):
+    """A 2-d float array from .npy, .npz (``key`` or the only array) or .csv (empty = NaN)."""
+    path = Path(path)
+    if not path.exists():
+        raise ValueError(f"input file {path} does not exist")
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        data = np.load(path, allow_pickle=False)
+    elif suffix == ".npz":
+        with np.load(path, allow_pickle=False) as archive:
+            names = list(archive.keys())
+            if key is None and len(names) != 1:
+                raise ValueError(f"{path} holds arrays {names}; choose one with --key")
+            data = archive[key or names[0]]
+    elif suffix == ".csv":
+        data = np.genfromtxt(path, delimiter=",", dtype=np.float64)
+    else:
+        raise ValueError(f"unsupported input {path.suffix!r}: use .npy, .npz or .csv")
+    data = np.asarray(data, dtype=np.float64)
+    if data.ndim != 2:
+        raise ValueError(f"input must be a 2-d matrix; {path} holds shape {data.shape}")
+    return data
+
+
+def check_output(path, several):
+    """Refuse an output name we cannot write before any work is done."""
+    allowed = (".npz",) if several else (".npz", ".npy", ".csv")
+    if Path(path).suffix.lower() not in allowed:
+        raise ValueError(f"output {path} must end in {' or '.join(allowed)}")
+
+
+def save_arrays(path, **arrays):
+    """Write one array (.npy/.csv) or several (.npz) to ``path``."""
+    path = Path(path)
+    check_output(path, len(arrays) > 1)
+    if path.suffix.lower() == ".npz":
+        np.savez_compressed(path, **arrays)
+    elif path.suffix.lower() == ".npy":
+        np.save(path, next(iter(arrays.values())))
+    else:
+        np.savetxt(path, next(iter(arrays.values())), delimiter=",")
+
+
+def _summary(title, rows):
+    table = Table(title=title)
+    table.add_column("quantity")
+    table.add_column("value", justify="right")
+    for name, value in rows:
+        table.add_row(name, value)
+    return table
+
+
+def cmd_complete(args):
+    check_output(args.output, several=False)
+    X = load_matrix(args.input, args.key)
+    rank = "auto" if args.rank == "auto" else _positive_int(args.rank, "--rank")
+    model = lrkit.MatrixCompletion(rank=rank, method=args.method, ridge=args.ridge,
+                                   center=args.center, fill_empty=args.fill_empty,
+                                   max_iter=args.max_iter, seed=args.seed)
+    with console.status(f"completing a {X.shape[0]}x{X.shape[1]} matrix ({args.method})"):
+        filled = model.fit_transform(X)
+    observed = ~np.isnan(X)
+    fitted = model.row_factors_ @ model.components_.T + model.mean_
+    rmse = float(np.sqrt(np.mean((fitted[observed] - X[observed]) ** 2)))
+    save_arrays(args.output, completed=filled)
+    console.print(_summary("lrkit complete", [
+        ("shape", f"{X.shape[0]} x {X.shape[1]}"),
+        ("observed", f"{observed.mean():.1%}"),
+        ("rank", str(model.rank_)),
+        ("iterations", str(model.result_.n_iter)),
+        ("RMSE on observed entries", f"{rmse:.4g}"),
+        ("time (s)", f"{model.result_.wall_time:.2f}"),
+        ("stop", stop_reason(model.result_)),
+        ("written", str(args.output)),
+    ]))
+    return 0
+
+
+def cmd_rpca(args):
+    check_output(args.output, several=True)
+    M = load_matrix(args.input, args.key)
+    mask = ~np.isnan(M)
+    rank = None if args.rank is None else _positive_int(args.rank, "--rank")
+    with console.status(f"robust PCA of a {M.shape[0]}x{M.shape[1]} matrix ({args.method})"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", lrkit.ConvergenceWarning)
+            dec = lrkit.rpca(M, method=args.method, rank=rank, lam=args.lam,
+                             mask=None if mask.all() else mask, tol=args.tol,
+                             max_iter=args.max_iter, seed=args.seed)
+    save_arrays(args.output, low_rank=dec.low_rank, sparse=dec.sparse)
+    console.print(_summary("lrkit rpca", [
+        ("shape", f"{M.shape[0]} x {M.shape[1]}"),
+        ("observed", f"{mask.mean():.1%}"),
+        ("rank of L", str(dec.factors[0].shape[1])),
+        ("nonzeros of S", f"{np.count_nonzero(dec.sparse) / dec.sparse.size:.2%}"),
+        ("iterations", str(dec.n_iter)),
+        ("time (s)", f"{dec.wall_time:.2f}"),
+        ("stop", stop_reason(dec)),
+        ("written", str(args.output)),
+    ]))
+    return 0 if dec.converged else 1
+
+
+def _positive_int(text, name):
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a positive integer or 'auto'; got {text!r}") from None
+    if value < 1:
+        raise ValueError(f"{name} must be a positive integer; got {value}")
+    return value
+
+
+def _add_io(parser):
+    parser.add_argument("input", help="matrix as .npy, .npz or .csv (NaN / empty = missing)")
+    parser.add_argument("-o", "--output", required=True,
+                        help="output file (.npz, or .npy/.csv for one array)")
+    parser.add_argument("--key", help="array name inside an .npz input")
+    parser.add_argument("--max-iter", type=int, default=500)
+    parser.add_argument("--seed", type=int, default=0)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="lrkit", description="Low-rank matrix methods.")
     parser.add_argument("--version", action="version", version=f"lrkit {lrkit.__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     rec = sub.add_parser("recover", help="recover a low-rank matrix from a generated problem")
-    rec.add_argument("--problem", choices=["sensing"], default="sensing")
+    rec.add_argument("--problem", choices=["sensing", "completion"], default="sensing")
     rec.add_argument("--n1", type=int, default=40)
     rec.add_argument("--n2", type=int, default=30)
     rec.add_argument("--rank", type=int, default=2, help="rank of the truth")
@@ -155,6 +283,24 @@ def build_parser():
     rec.add_argument("--seed", type=int, default=0)
     rec.add_argument("--plot", metavar="OUT.png", help="save the error-vs-iteration curve")
     rec.set_defaults(func=cmd_recover)
+
+    comp = sub.add_parser("complete", help="fill the missing (NaN) entries of a matrix file")
+    _add_io(comp)
+    comp.add_argument("--rank", default="auto", help="rank of the model, or 'auto'")
+    comp.add_argument("--method", choices=list(COMPLETION_METHODS), default="altmin")
+    comp.add_argument("--ridge", type=float, default=0.0)
+    comp.add_argument("--center", action="store_true", help="remove column means first")
+    comp.add_argument("--fill-empty", choices=["error", "mean"], default="error",
+                      help="all-NaN rows/columns: refuse, or fill with column means")
+    comp.set_defaults(func=cmd_complete)
+
+    rob = sub.add_parser("rpca", help="split a matrix file into low-rank plus sparse")
+    _add_io(rob)
+    rob.add_argument("--method", choices=["pcp", "altproj"], default="pcp")
+    rob.add_argument("--rank", default=None, help="rank of L (needed by altproj)")
+    rob.add_argument("--lam", type=float, default=None, help="ℓ1 weight of pcp")
+    rob.add_argument("--tol", type=float, default=1e-7)
+    rob.set_defaults(func=cmd_rpca)
 
     demo = sub.add_parser("demo", help="all recovery methods on the built-in problems")
     demo.add_argument("--max-iter", type=int, default=3000)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -13,10 +14,11 @@ class RecoveryResult:
 
     Attributes
     ----------
-    estimate : array, shape (n1, n2)
-        The recovered matrix (same array library as the measurements).
     factors : tuple of arrays
         ``(F, G)`` with ``estimate = F @ G.T``; for a symmetric parameterisation ``F is G``.
+    estimate : array, shape (n1, n2)
+        The recovered matrix (same array library as the measurements), formed from the
+        factors on first access only: a large completion problem never builds it unless asked.
     n_iter : int
         Iterations performed.
     converged : bool
@@ -32,7 +34,6 @@ class RecoveryResult:
         ``rel_error`` = ||X_t - M*||_F / ||M*||_F.
     """
 
-    estimate: object
     factors: tuple
     n_iter: int
     converged: bool
@@ -40,6 +41,12 @@ class RecoveryResult:
     method: str
     wall_time: float
     history: dict = field(default_factory=dict)
+
+    @cached_property
+    def estimate(self):
+        """``F @ G.T``, computed once on first access."""
+        F, G = self.factors
+        return F @ G.T
 
     @property
     def success(self) -> bool:
@@ -55,6 +62,6 @@ class RecoveryResult:
     def __repr__(self) -> str:
         error = "" if np.isnan(self.rel_error) else f", rel_error={self.rel_error:.3e}"
         return (
-            f"RecoveryResult(method={self.method!r}, converged={self.converged}, "
+            f"{type(self).__name__}(method={self.method!r}, converged={self.converged}, "
             f"n_iter={self.n_iter}{error}, message={self.message!r})"
         )

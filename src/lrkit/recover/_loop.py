@@ -107,7 +107,6 @@ def iterate(problem, factors, update, loss, *, method, max_iter, tol, truth=None
     if truth is None:
         del history["rel_error"]
     return RecoveryResult(
-        estimate=F @ G.T,
         factors=(F, G),
         n_iter=t,
         converged=converged,

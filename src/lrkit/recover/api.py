@@ -11,7 +11,7 @@ from lrkit._validation import (
     check_rank,
     check_real,
 )
-from lrkit.operators import SensingOperator
+from lrkit.operators import EntrySampling, SensingOperator
 from lrkit.recover._init import (
     robust_frobenius_estimate,
     small_init,
@@ -19,10 +19,15 @@ from lrkit.recover._init import (
     top_singular_value,
 )
 from lrkit.recover._loop import iterate
+from lrkit.recover.altmin import ALTMIN_SOLVERS, CG_STEPS, altmin_update
 from lrkit.recover.factored import gd_onestep_update, gd_update, scaled_gd_update
 from lrkit.recover.subgradient import l1_loss, subgm_update
 
-METHODS = ("gd", "gd_onestep", "scaled_gd", "subgm")
+#: Methods for any operator.
+SENSING_METHODS = ("gd", "gd_onestep", "scaled_gd", "subgm")
+#: Methods that need entry sampling (matrix completion).
+COMPLETION_METHODS = ("altmin", "softimpute")
+METHODS = SENSING_METHODS + COMPLETION_METHODS
 #: Default step of GD as a fraction of 1 / σ_1(M*) (σ_1 estimated from A*(y)).
 GD_STEP = 0.5
 #: Default step of the preconditioned method (dimensionless).
@@ -62,6 +67,10 @@ def recover(
     decay=SUBGM_DECAY,
     onestep_threshold=1e-2,
     onestep_iter=None,
+    ridge=0.0,
+    solver="exact",
+    cg_steps=CG_STEPS,
+    lam=None,
 ):
     """Recover a low-rank matrix from linear measurements ``y ≈ A(M*)``.
 
@@ -75,12 +84,16 @@ def recover(
     rank : int
         Number of columns ``k`` of the factors; any ``k >= rank(M*)`` is allowed
         (over-parameterisation).
-    method : {"gd", "gd_onestep", "scaled_gd", "subgm"}
+    method : {"gd", "gd_onestep", "scaled_gd", "subgm", "altmin", "softimpute"}
         ``"gd"``: factored gradient descent (paper 1). ``"gd_onestep"``: GD with one
         product-preserving rebalancing step, rate independent of ``init_scale`` (paper 1,
         asymmetric only). ``"scaled_gd"``: preconditioned GD (ScaledGD / PrecGD) for
         ill-conditioned or over-parameterised problems. ``"subgm"``: sub-gradient method on
         the ℓ1 loss with geometrically decaying steps, robust to outliers (paper 3).
+        Completion only (an :class:`~lrkit.operators.EntrySampling` operator): ``"altmin"``,
+        alternating least squares from a spectral init (paper 6; see
+        :func:`~lrkit.recover.altmin.altmin_update`), and ``"softimpute"``, the convex
+        nuclear-norm path (see :func:`~lrkit.recover.softimpute.softimpute`).
     parameterization : {"asymmetric", "symmetric"}
         ``F Gᵀ`` or ``X Xᵀ`` (PSD truth; needs a symmetric operator).
     init : {"small", "spectral"}
@@ -108,6 +121,14 @@ def recover(
     onestep_threshold, onestep_iter
         When ``"gd_onestep"`` rebalances: once ``||A(F Gᵀ) − y|| < threshold · ||y||``, or at
         iteration ``onestep_iter`` if given.
+    ridge : float >= 0
+        ``"altmin"``: ridge penalty ``λ||F||² + λ||G||²`` of the row solves.
+    solver : {"exact", "approx"}
+        ``"altmin"``: exact k×k solves, or ``cg_steps`` warm-started preconditioned CG steps.
+    cg_steps : int
+    lam : float >= 0, optional
+        ``"softimpute"``: the nuclear-norm weight λ; by default the path stops where the
+        solution's rank reaches ``rank``.
 
     Returns
     -------
@@ -137,6 +158,21 @@ def recover(
         onestep_iter = check_int("onestep_iter", onestep_iter, 0)
 
     rng = as_generator(seed)
+    if method == "softimpute":
+        from lrkit.recover.softimpute import softimpute
+
+        if lam is not None:
+            lam = check_real("lam", lam, low=0.0)
+        return softimpute(operator, y, rank, lam=lam, max_iter=max_iter, tol=tol, truth=truth,
+                          callback=callback, seed=rng)
+    if method == "altmin":
+        check_choice("solver", solver, ALTMIN_SOLVERS)
+        ridge = check_real("ridge", ridge, low=0.0)
+        cg_steps = check_int("cg_steps", cg_steps, 1)
+        factors = spectral_init(operator, y, rank, False, seed=rng)
+        update = altmin_update(operator, y, ridge, solver, cg_steps)
+        return iterate((operator, y), factors, update, least_squares_loss, method=method,
+                       max_iter=max_iter, tol=tol, truth=truth, callback=callback)
     if method == "subgm":
         scale = robust_frobenius_estimate(operator, y)
         loss = l1_loss(operator)
@@ -184,6 +220,11 @@ def _check_problem(operator, y, rank, method, parameterization, truth):
     if y.shape[0] != operator.m:
         raise ValueError(f"len(y)={y.shape[0]} does not match operator.m={operator.m}")
     check_rank(rank, operator.shape)
+    if method in COMPLETION_METHODS and not isinstance(operator, EntrySampling):
+        raise ValueError(
+            f"method={method!r} is for matrix completion and needs an EntrySampling operator; "
+            f"got {type(operator).__name__}. Use 'gd', 'scaled_gd' or 'subgm'."
+        )
     check_choice("parameterization", parameterization, ("asymmetric", "symmetric"))
     symmetric = parameterization == "symmetric"
     if symmetric and (operator.shape[0] != operator.shape[1] or not operator.symmetric):
@@ -211,4 +252,4 @@ def _run_with_backoff(run, step):
     return result
 
 
-__all__ = ["METHODS", "recover"]
+__all__ = ["COMPLETION_METHODS", "METHODS", "SENSING_METHODS", "recover"]

@@ -1,0 +1,212 @@
+"""``MatrixCompletion``: a scikit-learn style imputer built on the completion solvers."""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+
+import numpy as np
+
+from lrkit._validation import ConvergenceWarning, check_choice, check_int, check_real
+from lrkit.operators import EntrySampling
+from lrkit.recover._row_systems import RowSystems
+from lrkit.recover.completion_rank import RANK_RULES, select_completion_rank
+
+try:  # scikit-learn is optional: with it the estimator gets its tags, repr and mixins.
+    from sklearn.base import BaseEstimator as _Base
+    from sklearn.base import TransformerMixin as _Mixin
+except ImportError:  # pragma: no cover - exercised only without scikit-learn
+    _Base = _Mixin = object
+
+FILL_RULES = ("error", "mean")
+
+
+class MatrixCompletion(_Mixin, _Base):
+    """Fill the missing (NaN) entries of a matrix with a low-rank model.
+
+    ``fit`` learns row factors ``F`` and column factors ``G`` (``components_``) from the
+    observed entries of ``X`` with :func:`lrkit.recover` (``method="altmin"`` or
+    ``"softimpute"``). ``transform`` fills new rows: each row's factor solves the ridge
+    problem ``min_f Σ_{j observed} (x_j − <f, g_j>)² + ridge ||f||²``, then
+    ``x̂_j = <f, g_j>`` on its missing entries. Observed entries are always kept exactly.
+
+    Parameters
+    ----------
+    rank : int or "auto", default "auto"
+        Rank of the model; ``"auto"`` chooses it with :func:`select_completion_rank`
+        (``rank_rule``, up to ``max_rank``).
+    method : {"altmin", "softimpute"}, default "altmin"
+    ridge : float >= 0, default 0
+        Ridge penalty of the row solves (altmin and ``transform``).
+    center : bool, default False
+        Subtract each column's observed mean before fitting (usual for ratings).
+    fill_empty : {"error", "mean"}, default "error"
+        What to do with rows or columns that have no observed entry: raise ``ValueError``,
+        or ignore them while fitting and fill them with the column mean (the global mean
+        for an empty column).
+    rank_rule : {"holdout", "gap"}, default "holdout"
+    max_rank : int, optional
+    max_iter : int, default 300
+    tol : float, default 1e-10
+    seed : int or None
+
+    Attributes
+    ----------
+    rank_ : int
+    components_ : ndarray (n_features, rank_)
+        Column factors ``G``.
+    row_factors_ : ndarray (n_samples, rank_)
+        Row factors ``F`` of the training matrix.
+    mean_ : ndarray (n_features,)
+        Column means removed before fitting (zeros when ``center=False``).
+    rank_scores_ : dict
+        The scores of the rank search when ``rank="auto"``.
+    result_ : RecoveryResult
+    n_features_in_ : int
+
+    See Also
+    --------
+    lrkit.recover : the solvers.
+    sklearn.impute.IterativeImputer : column-wise regression imputation.
+
+    References
+    ----------
+    Jain, Netrapalli & Sanghavi (2013), low-rank matrix completion using alternating
+    minimization. Mazumder, Hastie & Tibshirani (2010), spectral regularization algorithms
+    for learning large incomplete matrices.
+
+    Examples
+    --------
+    >>> import numpy as np, lrkit
+    >>> rng = np.random.default_rng(0)
+    >>> M = rng.standard_normal((60, 3)) @ rng.standard_normal((3, 40))
+    >>> X = np.where(rng.random(M.shape) < 0.5, M, np.nan)
+    >>> Y = lrkit.MatrixCompletion(rank=3, seed=0).fit_transform(X)
+    >>> bool(np.abs(Y - M).max() < 1e-6)
+    True
+    """
+
+    def __init__(self, rank="auto", method="altmin", *, ridge=0.0, center=False,
+                 fill_empty="error", rank_rule="holdout", max_rank=None, max_iter=300,
+                 tol=1e-10, seed=None):
+        self.rank = rank
+        self.method = method
+        self.ridge = ridge
+        self.center = center
+        self.fill_empty = fill_empty
+        self.rank_rule = rank_rule
+        self.max_rank = max_rank
+        self.max_iter = max_iter
+        self.tol = tol
+        self.seed = seed
+
+    def get_params(self, deep=True):
+        """The constructor's parameters (scikit-learn convention)."""
+        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
+        return {name: getattr(self, name) for name in names}
+
+    def set_params(self, **params):
+        """Set constructor parameters; unknown names raise ``ValueError``."""
+        valid = self.get_params()
+        for name, value in params.items():
+            if name not in valid:
+                raise ValueError(f"invalid parameter {name!r} for MatrixCompletion; "
+                                 f"valid: {sorted(valid)}")
+            setattr(self, name, value)
+        return self
+
+    def fit(self, X, y=None):
+        """Learn the low-rank model from the observed (non-NaN) entries of ``X``."""
+        from lrkit.recover.api import recover
+
+        X, observed = self._check_input(X, fitting=True)
+        self._check_params()
+        self.n_features_in_ = X.shape[1]
+        column_has = observed.any(axis=0)
+        means = np.zeros(X.shape[1])
+        if self.center:
+            sums = np.where(observed, X, 0.0).sum(axis=0)
+            means[column_has] = sums[column_has] / observed.sum(axis=0)[column_has]
+        self.mean_ = means
+        self.fill_values_ = self._fallback_values(X, observed)
+        rows, cols = np.nonzero(observed)
+        operator = EntrySampling(X.shape, rows, cols)
+        values = X[rows, cols] - means[cols]
+        if self.rank == "auto":
+            self.rank_, self.rank_scores_ = select_completion_rank(
+                operator, values, self.max_rank, self.rank_rule, ridge=self.ridge,
+                seed=self.seed)
+        else:
+            self.rank_ = check_int("rank", self.rank, 1, min(X.shape) - 1)
+            self.rank_scores_ = {}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            self.result_ = recover(operator, values, self.rank_, method=self.method,
+                                   ridge=self.ridge, max_iter=self.max_iter, tol=self.tol,
+                                   seed=self.seed)
+        F, G = (np.asarray(f) for f in self.result_.factors)
+        self.row_factors_, self.components_ = F, G
+        return self
+
+    def transform(self, X):
+        """``X`` with its missing entries filled; observed entries unchanged."""
+        self._check_fitted()
+        X, observed = self._check_input(X, fitting=False)
+        rows, cols = np.nonzero(observed)
+        values = X[rows, cols] - self.mean_[cols]
+        systems = RowSystems(rows, cols, values, X.shape[0])
+        F = systems.solve_exact(self.components_, self.ridge)
+        return self._fill(X, observed, F)
+
+    def fit_transform(self, X, y=None):
+        """Fit on ``X`` and fill it with the fitted row factors."""
+        self.fit(X)
+        X, observed = self._check_input(X, fitting=False)
+        return self._fill(X, observed, self.row_factors_)
+
+    def _fill(self, X, observed, F):
+        estimate = F @ self.components_.T + self.mean_
+        empty_rows = ~observed.any(axis=1)
+        estimate[empty_rows] = self.fill_values_
+        return np.where(observed, X, estimate)
+
+    def _fallback_values(self, X, observed):
+        """Fill values for empty rows: column means, the global mean for empty columns."""
+        counts = observed.sum(axis=0)
+        sums = np.where(observed, X, 0.0).sum(axis=0)
+        overall = sums.sum() / counts.sum()
+        return np.where(counts > 0, sums / np.maximum(counts, 1), overall)
+
+    def _check_params(self):
+        check_choice("method", self.method, ("altmin", "softimpute"))
+        check_choice("fill_empty", self.fill_empty, FILL_RULES)
+        check_choice("rank_rule", self.rank_rule, RANK_RULES)
+        check_real("ridge", self.ridge, low=0.0)
+        if self.rank != "auto" and (isinstance(self.rank, str) or self.rank is None):
+            raise ValueError(f"rank must be a positive int or 'auto'; got {self.rank!r}")
+
+    def _check_input(self, X, fitting):
+        X = np.array(X, dtype=np.float64)
+        if X.ndim != 2:
+            raise ValueError(f"X must be 2-dimensional (n_samples, n_features); got {X.shape}")
+        if np.isinf(X).any():
+            raise ValueError("X contains inf; missing entries must be NaN, observed ones finite")
+        observed = ~np.isnan(X)
+        if not observed.any():
+            raise ValueError("X has no observed entry: every value is NaN")
+        if not fitting and X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} features; the model was fitted with "
+                             f"{self.n_features_in_}")
+        if self.fill_empty == "error":
+            empty_rows = np.flatnonzero(~observed.any(axis=1))
+            empty_cols = np.flatnonzero(~observed.any(axis=0))
+            if len(empty_rows) or (fitting and len(empty_cols)):
+                raise ValueError(
+                    f"X has {len(empty_rows)} all-NaN row(s) (first: {empty_rows[:3].tolist()})"
+                    f" and {len(empty_cols)} all-NaN column(s) "
+                    f"(first: {empty_cols[:3].tolist()}); drop them or set fill_empty='mean'")
+        return X, observed
+
+    def _check_fitted(self):
+        if not hasattr(self, "components_"):
+            raise ValueError("this MatrixCompletion is not fitted yet; call fit(X) first")

@@ -1,0 +1,213 @@
+"""Soft-Impute: nuclear-norm regularised completion along a warm-started path of λ."""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+
+from lrkit._backend import like, to_numpy
+from lrkit._linalg import orthonormalize
+from lrkit._random import as_generator
+from lrkit._validation import ConvergenceWarning, check_int, check_real
+from lrkit.recover._loop import IterationInfo
+from lrkit.result import RecoveryResult
+
+#: Number of λ values on the default path, geometrically spaced from λ_max down.
+PATH_LENGTH = 20
+#: The default path ends at this fraction of λ_max.
+PATH_END = 1e-3
+#: Intermediate λ values on the path are solved to this relative change only (warm starts
+#: make tighter solves there wasted work); the final λ is solved to ``tol``.
+PATH_TOL = 1e-6
+#: Extra columns kept in the working subspace beyond the current rank.
+BUFFER = 5
+
+
+class SparsePlusLowRank:
+    """``Z = S + U diag(d) Vᵀ`` with ``S`` sparse: products cost O(nnz(S) w + (n1+n2) r w)."""
+
+    def __init__(self, sparse, U, d, V):
+        self.sparse, self.U, self.d, self.V = sparse, U, d, V
+
+    def matmul(self, X):
+        return self.sparse @ X + self.U @ (self.d[:, None] * (self.V.T @ X))
+
+    def rmatmul(self, X):
+        return self.sparse.T @ X + self.V @ (self.d[:, None] * (self.U.T @ X))
+
+
+def observed_entries(U, d, V, rows, cols):
+    """``(U diag(d) Vᵀ)[rows, cols]`` without forming the matrix, O(|Ω| r)."""
+    return np.einsum("ek,ek->e", U[rows] * d, V[cols])
+
+
+def soft_threshold_svd(Z, V_start, lam, rank_cap):
+    """One warm-started subspace step: top singular triplets of ``Z``, soft-thresholded.
+
+    ``Q = orth(Z V_start)``, then the exact SVD of ``Qᵀ Z``. At the fixed point ``V_start``
+    spans an invariant subspace and the triplets are exact, so the outer iteration
+    converges to the same solution as a full SVD would give.
+    """
+    Q = orthonormalize(Z.matmul(V_start))
+    Ub, s, Vt = np.linalg.svd(Z.rmatmul(Q).T, full_matrices=False)
+    d = np.maximum(s - lam, 0.0)
+    keep = max(1, min(int(np.count_nonzero(d)), rank_cap))
+    return (Q @ Ub)[:, :keep], d[:keep], Vt[:keep].T, s
+
+
+def softimpute(operator, y, rank, *, lam=None, max_iter=3000, tol=1e-10, truth=None,
+               callback=None, seed=None):
+    """Soft-Impute (Mazumder, Hastie & Tibshirani 2010) on the observed entries ``y``.
+
+    Minimises ``½ ||P_Ω(Z) − y||² + λ ||Z||_*`` by the fixed-point iteration
+
+        Z ← SVT_λ( P_Ω(X) + P_Ω^⊥(Z) ) = SVT_λ( S + Z ),   S = P_Ω(X − Z) (sparse),
+
+    never densifying: ``S + Z`` is applied as sparse plus low-rank, and the SVD is a
+    warm-started subspace step of width ``rank(Z) + BUFFER``. The solution is traced along
+    a geometric path of λ from ``λ_max = σ_1(P_Ω(X))`` (where Z = 0), each solve warm-started
+    from the previous one.
+
+    Parameters
+    ----------
+    operator : EntrySampling
+    y : array (m,)
+    rank : int
+        Largest rank of the iterates. With ``lam=None`` the path stops at the last λ whose
+        solution has rank ≤ ``rank`` (or at ``PATH_END · λ_max``); with ``lam`` given the
+        path ends at ``lam`` and ``rank`` caps the working rank (choose it above the
+        solution's rank for the exact convex solution).
+    lam : float >= 0, optional
+    max_iter : int
+        Iterations over the whole path.
+    tol : float
+        The final λ is solved when ``||Z_t − Z_{t−1}||_F² / ||Z_{t−1}||_F² < tol``
+        (intermediate ones to ``max(tol, PATH_TOL)``).
+
+    Returns
+    -------
+    RecoveryResult
+        ``factors = (U √d, V √d)``; ``history`` holds ``loss`` (the objective at each
+        iteration), ``lam`` and, with ``truth``, ``rel_error``.
+    """
+    start_time = time.perf_counter()
+    n1, n2 = operator.shape
+    rows, cols = operator.rows, operator.cols
+    values = to_numpy(y).astype(np.float64)
+    pattern = ObservedPattern(rows, cols, (n1, n2))
+    observed = pattern.matrix(values)
+    rng = as_generator(seed)
+    lam_max = float(_top_singular_value(observed, rng))
+    path = _lambda_path(lam_max, lam, check_int("max_iter", max_iter, 1))
+    truth_np = None if truth is None else to_numpy(truth)
+
+    width = min(rank + BUFFER, n1, n2)
+    V = orthonormalize(rng.standard_normal((n2, width)))
+    U, d = np.zeros((n1, 1)), np.zeros(1)
+    V_sol = np.zeros((n2, 1))
+    records = {"loss": [], "lam": [], "rel_error": []}
+    t, converged, message, accepted = 0, False, None, (U, d, V_sol, path[0])
+    for position, lam_t in enumerate(path):
+        lam_tol = tol if position == len(path) - 1 else max(tol, PATH_TOL)
+        for _ in range(max_iter - t):
+            t += 1
+            residual = values - observed_entries(U, d, V_sol, rows, cols)
+            Z = SparsePlusLowRank(pattern.matrix(residual), U, d, V_sol)
+            U_new, d_new, V_new, s = soft_threshold_svd(Z, V, lam_t, rank)
+            change = _relative_change(U, d, V_sol, U_new, d_new, V_new)
+            U, d, V_sol = U_new, d_new, V_new
+            if np.count_nonzero(s > lam_t) >= width and width < min(n1, n2, rank + BUFFER):
+                width += BUFFER
+            V = orthonormalize(np.hstack([V_sol, rng.standard_normal((n2, width - len(d)))]))
+            loss = _objective(values, U, d, V_sol, rows, cols, lam_t)
+            error = (np.linalg.norm((U * d) @ V_sol.T - truth_np) / np.linalg.norm(truth_np)
+                     if truth_np is not None else math.nan)
+            for key, value in (("loss", loss), ("lam", lam_t), ("rel_error", error)):
+                records[key].append(value)
+            if callback is not None:
+                try:
+                    callback(IterationInfo(t, loss, lam_t, error, (U, V_sol)))
+                except StopIteration:
+                    message = "stopped by callback"
+                    break
+            if change < lam_tol:
+                break
+        else:
+            message = f"reached max_iter={max_iter} on the λ path"
+        if message is not None:
+            break
+        if lam is None and np.count_nonzero(s > lam_t) > rank:
+            U, d, V_sol, lam_t = accepted
+            converged, message = True, f"rank {rank} reached on the λ path (λ={lam_t:.4g})"
+            break
+        accepted = (U, d, V_sol, lam_t)
+    else:
+        converged, message = True, f"path solved to tol={tol:g} down to λ={path[-1]:.4g}"
+    if not converged and message.startswith("reached"):
+        warnings.warn(f"softimpute: {message}", ConvergenceWarning, stacklevel=3)
+    root = np.sqrt(d)
+    history = {key: np.asarray(v, dtype=float) for key, v in records.items()}
+    if truth is None:
+        del history["rel_error"]
+    return RecoveryResult(
+        factors=(like(U * root, y), like(V_sol * root, y)),
+        n_iter=t,
+        converged=converged,
+        message=message,
+        method="softimpute",
+        wall_time=time.perf_counter() - start_time,
+        history=history,
+    )
+
+
+def _lambda_path(lam_max, lam, length):
+    if lam is None:
+        return np.geomspace(lam_max, PATH_END * lam_max, PATH_LENGTH)[1:]
+    lam = check_real("lam", lam, low=0.0)
+    if lam >= lam_max:
+        return np.array([lam])
+    end = max(lam, PATH_END * lam_max)
+    path = np.geomspace(lam_max, end, min(PATH_LENGTH, length))[1:]
+    return path if lam >= end else np.append(path, lam)
+
+
+def _top_singular_value(matrix, rng):
+    import scipy.sparse.linalg as spla
+
+    if min(matrix.shape) < 3:
+        return np.linalg.norm(matrix.toarray(), 2)
+    return spla.svds(matrix, k=1, v0=rng.standard_normal(min(matrix.shape)),
+                     return_singular_vectors=False)[0]
+
+
+class ObservedPattern:
+    """The CSR layout of the observed entries, built once; ``matrix(v)`` reuses it."""
+
+    def __init__(self, rows, cols, shape):
+        self.order = np.lexsort((cols, rows))
+        self.indices = cols[self.order]
+        self.indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=shape[0]))])
+        self.shape = shape
+
+    def matrix(self, entries):
+        """The sparse n1×n2 matrix with ``entries`` (in the operator's order) at Ω."""
+        return sp.csr_matrix((entries[self.order], self.indices, self.indptr), shape=self.shape)
+
+
+def _objective(values, U, d, V, rows, cols, lam):
+    residual = values - observed_entries(U, d, V, rows, cols)
+    return 0.5 * float(residual @ residual) + lam * float(d.sum())
+
+
+def _relative_change(U0, d0, V0, U1, d1, V1):
+    """``||Z1 − Z0||_F² / ||Z0||_F²`` from the factors, O((n1 + n2) r²)."""
+    old = float(d0 @ d0)
+    cross = float(np.sum((U0.T @ U1) * np.outer(d0, d1) * (V0.T @ V1)))
+    diff = old + float(d1 @ d1) - 2 * cross
+    if old == 0:
+        return 0.0 if float(d1 @ d1) == 0 else math.inf
+    return max(diff, 0.0) / old

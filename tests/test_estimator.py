@@ -1,0 +1,89 @@
+"""MatrixCompletion, the scikit-learn style imputer (issue 3)."""
+
+import numpy as np
+import pytest
+
+import lrkit
+
+
+@pytest.fixture
+def low_rank_with_gaps():
+    rng = np.random.default_rng(0)
+    M = rng.standard_normal((150, 4)) @ rng.standard_normal((4, 90))
+    X = np.where(rng.random(M.shape) < 0.4, M, np.nan)
+    return M, X
+
+
+@pytest.mark.parametrize("rank", [4, "auto"])
+def test_fit_transform_recovers_and_keeps_observed(low_rank_with_gaps, rank):
+    M, X = low_rank_with_gaps
+    model = lrkit.MatrixCompletion(rank=rank, seed=0)
+    Y = model.fit_transform(X)
+    observed = ~np.isnan(X)
+    assert model.rank_ == 4
+    np.testing.assert_array_equal(Y[observed], X[observed])
+    assert np.abs(Y - M).max() < 1e-6
+
+
+def test_transform_folds_in_new_rows(low_rank_with_gaps):
+    M, X = low_rank_with_gaps
+    model = lrkit.MatrixCompletion(rank=4, seed=0).fit(X[:100])
+    Y = model.transform(X[100:])
+    assert np.abs(Y - M[100:]).max() < 1e-6
+
+
+def test_softimpute_method(low_rank_with_gaps):
+    M, X = low_rank_with_gaps
+    Y = lrkit.MatrixCompletion(rank=4, method="softimpute", seed=0).fit_transform(X)
+    assert lrkit.relative_error(Y, M) < 0.05
+
+
+def test_sklearn_pipeline_clone_and_params(low_rank_with_gaps):
+    sklearn = pytest.importorskip("sklearn")
+    from sklearn.base import clone
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    _, X = low_rank_with_gaps
+    model = lrkit.MatrixCompletion(rank=4, ridge=0.1, seed=0)
+    twin = clone(model)
+    assert twin.get_params() == model.get_params() and sklearn is not None
+    assert model.set_params(ridge=0.2) is model and model.ridge == 0.2
+    with pytest.raises(ValueError, match="invalid parameter"):
+        model.set_params(alpha=1)
+    out = make_pipeline(lrkit.MatrixCompletion(rank=4, seed=0), StandardScaler()).fit_transform(X)
+    assert out.shape == X.shape and np.all(np.isfinite(out))
+
+
+def test_empty_rows_and_columns(low_rank_with_gaps):
+    _, X = low_rank_with_gaps
+    X = X.copy()
+    X[3] = np.nan
+    X[:, 5] = np.nan
+    with pytest.raises(ValueError, match="all-NaN row"):
+        lrkit.MatrixCompletion(rank=4).fit(X)
+    Y = lrkit.MatrixCompletion(rank=4, fill_empty="mean", seed=0).fit_transform(X)
+    column_means = np.nanmean(X[:, :5], axis=0)
+    np.testing.assert_allclose(Y[3, :5], column_means)
+    assert np.all(np.isfinite(Y))
+
+
+def test_bad_input(low_rank_with_gaps):
+    _, X = low_rank_with_gaps
+    with pytest.raises(ValueError, match="every value is NaN"):
+        lrkit.MatrixCompletion(rank=2).fit(np.full((5, 4), np.nan))
+    with pytest.raises(ValueError, match="inf"):
+        bad = X.copy()
+        bad[0, 0] = np.inf
+        lrkit.MatrixCompletion(rank=2).fit(bad)
+    with pytest.raises(ValueError, match="2-dimensional"):
+        lrkit.MatrixCompletion(rank=2).fit(X[0])
+    with pytest.raises(ValueError, match="rank"):
+        lrkit.MatrixCompletion(rank=500).fit(X)
+    with pytest.raises(ValueError, match="ridge"):
+        lrkit.MatrixCompletion(rank=2, ridge=-1).fit(X)
+    with pytest.raises(ValueError, match="not fitted"):
+        lrkit.MatrixCompletion().transform(X)
+    model = lrkit.MatrixCompletion(rank=2, seed=0).fit(X)
+    with pytest.raises(ValueError, match="features"):
+        model.transform(X[:, :10])
