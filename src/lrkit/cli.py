@@ -237,6 +237,78 @@ def cmd_rpca(args):
     return 0 if dec.converged else 1
 
 
+def load_matrices(path):
+    """``{name: 2-d array}`` from .npy (one array), .npz or .safetensors (all arrays).
+
+    Arrays with more than two dimensions are read as ``(shape[0], -1)`` (convolution kernels
+    per output channel); 0-d and 1-d arrays (biases, norms) are skipped.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ValueError(f"input file {path} does not exist")
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        arrays = {path.stem: np.load(path, allow_pickle=False)}
+    elif suffix == ".npz":
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+    elif suffix == ".safetensors":
+        try:
+            from safetensors.numpy import load_file
+        except ImportError:
+            raise ValueError("reading .safetensors needs the safetensors package") from None
+        arrays = load_file(str(path))
+    else:
+        raise ValueError(f"unsupported input {path.suffix!r}: use .npy, .npz or .safetensors")
+    matrices = {name: np.asarray(a, dtype=np.float64).reshape(a.shape[0], -1)
+                for name, a in arrays.items() if a.ndim >= 2}
+    if not matrices:
+        raise ValueError(f"{path} holds no array with two or more dimensions")
+    return matrices
+
+
+def cmd_spectrum(args):
+    if args.plot:
+        check_plot_path(args.plot)
+    matrices = load_matrices(args.input)
+    if args.match:
+        matrices = {k: v for k, v in matrices.items() if args.match in k}
+        if not matrices:
+            raise ValueError(f"no matrix name contains {args.match!r}")
+    reports = {}
+    with _progress() as progress:
+        task = progress.add_task("spectra", total=len(matrices), error="-")
+        for name, W in matrices.items():
+            if min(W.shape) >= 12:
+                reports[name] = lrkit.spectral.analyze(W)
+            progress.update(task, advance=1)
+    table = Table(title=f"lrkit spectrum: {args.input}")
+    columns = ("matrix", "shape", "alpha", "FARMS alpha", "stable rank", "eff. rank",
+               "entropy", "MP outliers")
+    for column in columns:
+        table.add_column(column, justify="left" if column == "matrix" else "right")
+    for name, r in reports.items():
+        table.add_row(name, f"{r.shape[0]}x{r.shape[1]}", f"{r.alpha:.2f}",
+                      f"{r.farms_alpha:.2f}", f"{r.stable_rank:.1f}",
+                      f"{r.effective_rank:.1f}", f"{r.entropy:.3f}", str(r.n_outliers))
+    console.print(table)
+    skipped = len(matrices) - len(reports)
+    if skipped:
+        console.print(f"{skipped} matrix(es) with a side below 12 skipped")
+    if args.plot:
+        from lrkit.plotting import plot_esd
+
+        shown = dict(list(reports.items())[: args.max_plots])
+        plot_esd(shown, args.plot, title=str(args.input))
+        console.print(f"ESD plot of {len(shown)} matrix(es) saved to {args.plot}")
+    return 0
+
+
+def check_plot_path(path):
+    if Path(path).suffix.lower() not in (".png", ".pdf", ".svg"):
+        raise ValueError(f"plot file {path} must end in .png, .pdf or .svg")
+
+
 def _positive_int(text, name):
     try:
         value = int(text)
@@ -301,6 +373,13 @@ def build_parser():
     rob.add_argument("--lam", type=float, default=None, help="ℓ1 weight of pcp")
     rob.add_argument("--tol", type=float, default=1e-7)
     rob.set_defaults(func=cmd_rpca)
+
+    spec = sub.add_parser("spectrum", help="spectral diagnostics of every matrix in a file")
+    spec.add_argument("input", help=".npy, .npz or .safetensors file of matrices")
+    spec.add_argument("--match", help="only matrices whose name contains this text")
+    spec.add_argument("--plot", metavar="OUT.png", help="draw ESDs with power-law and MP fits")
+    spec.add_argument("--max-plots", type=int, default=12)
+    spec.set_defaults(func=cmd_spectrum)
 
     demo = sub.add_parser("demo", help="all recovery methods on the built-in problems")
     demo.add_argument("--max-iter", type=int, default=3000)

@@ -1,6 +1,28 @@
-"""Convergence plots (matplotlib, imported only when a plot is asked for)."""
+"""Plots (matplotlib, imported only when a plot is asked for)."""
 
 from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _grid(plt, n, width=6, height=4):
+    cols = min(n, 2 if width == 6 else 3)
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
+    for ax in list(axes.flat)[n:]:
+        ax.set_visible(False)
+    return fig, axes
 
 
 def plot_convergence(panels, path, title=None):
@@ -13,15 +35,8 @@ def plot_convergence(panels, path, title=None):
     path : str or path-like
         Output image (PNG, PDF, ...).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    n = len(panels)
-    cols = min(n, 2)
-    rows = (n + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(6 * cols, 4 * rows), squeeze=False)
+    plt = _pyplot()
+    fig, axes = _grid(plt, len(panels))
     for ax, (name, curves) in zip(axes.flat, panels.items(), strict=False):
         for label, result in curves.items():
             errors = result.history.get("rel_error")
@@ -32,11 +47,60 @@ def plot_convergence(panels, path, title=None):
         ax.set_ylabel("relative error ‖X − M*‖_F / ‖M*‖_F")
         ax.grid(True, which="major", alpha=0.3)
         ax.legend(fontsize=8)
-    for ax in list(axes.flat)[n:]:
-        ax.set_visible(False)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def marchenko_pastur_density(eigenvalues, shape, noise):
+    """Marchenko–Pastur density of the eigenvalues of WᵀW for an n1×n2 noise matrix W with
+    entries of std ``noise``, evaluated at ``eigenvalues``."""
+    small, large = sorted(shape)
+    beta, scale = small / large, noise**2 * large
+    x = np.asarray(eigenvalues) / scale
+    lower, upper = (1 - math.sqrt(beta)) ** 2, (1 + math.sqrt(beta)) ** 2
+    inside = np.clip((upper - x) * (x - lower), 0.0, None)
+    return np.sqrt(inside) / (2 * math.pi * beta * np.maximum(x, 1e-300)) / scale
+
+
+def plot_esd(reports, path, title=None):
+    """Save the empirical spectral density of each matrix on log-log axes, with the fitted
+    power-law tail and the Marchenko–Pastur density of a noise matrix of the same shape and
+    median-matched scale.
+
+    Parameters
+    ----------
+    reports : dict of str -> SpectralReport
+    path : str or path-like
+    """
+    from lrkit.approx.rank import noise_from_median
+
+    plt = _pyplot()
+    fig, axes = _grid(plt, len(reports), width=5, height=3.6)
+    for ax, (name, report) in zip(axes.flat, reports.items(), strict=False):
+        eig = report.singular_values[report.singular_values > 0] ** 2
+        bins = np.geomspace(eig.min(), eig.max(), 60)
+        ax.hist(eig, bins=bins, density=True, alpha=0.5, label="ESD")
+        grid = np.geomspace(eig.min(), eig.max(), 400)
+        noise = noise_from_median(report.singular_values, report.shape)
+        ax.plot(grid, marchenko_pastur_density(grid, report.shape, noise), label="MP (noise)")
+        tail = grid[grid >= report.alpha_xmin]
+        n_tail = np.count_nonzero(eig >= report.alpha_xmin)
+        if tail.size:
+            a, x0 = report.alpha, report.alpha_xmin
+            ax.plot(tail, (n_tail / eig.size) * (a - 1) / x0 * (tail / x0) ** -a,
+                    label=f"power law α={a:.2f}")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(f"{name} {report.shape[0]}×{report.shape[1]}", fontsize=9)
+        ax.set_xlabel("eigenvalue of WᵀW")
+        ax.legend(fontsize=7)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
     plt.close(fig)
     return path

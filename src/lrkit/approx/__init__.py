@@ -1,12 +1,40 @@
 """Low-rank approximation of a given matrix."""
 
-from lrkit.approx.rank import gavish_donoho_threshold, marchenko_pastur_median, select_rank
+from lrkit.approx.concat import cluster_for_compression, concat_error, concat_error_bound
+from lrkit.approx.incremental import IncrementalSVD
+from lrkit.approx.rank import (
+    gavish_donoho_threshold,
+    marchenko_pastur_median,
+    select_rank,
+    welore_rank,
+)
+from lrkit.approx.sampling import (
+    CUR,
+    Nystrom,
+    approximation_error,
+    cur,
+    leverage_scores,
+    lewis_weights,
+    nystrom,
+)
 from lrkit.approx.svd import choose_svd_method, svd
 
 __all__ = [
+    "CUR",
+    "IncrementalSVD",
+    "Nystrom",
+    "approximation_error",
     "choose_svd_method",
+    "cluster_for_compression",
+    "concat_error",
+    "concat_error_bound",
+    "cur",
     "gavish_donoho_threshold",
+    "leverage_scores",
+    "lewis_weights",
     "marchenko_pastur_median",
+    "nystrom",
     "select_rank",
     "svd",
+    "welore_rank",
 ]

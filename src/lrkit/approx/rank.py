@@ -9,7 +9,10 @@ from scipy import integrate, optimize
 
 from lrkit._validation import check_choice, check_finite_array, check_real
 
-RANK_RULES = ("energy", "gavish_donoho", "marchenko_pastur")
+RANK_RULES = ("energy", "gavish_donoho", "marchenko_pastur", "welore")
+#: WeLore's global threshold τ on min-max normalised singular values for a 50 % rank
+#: reduction of LLaMA-2-7B (Jaiswal et al. 2024, reference values 0.0225 … 0.21 for 10–70 %).
+WELORE_THRESHOLD = 0.135
 
 
 def marchenko_pastur_median(beta: float) -> float:
@@ -49,20 +52,38 @@ def gavish_donoho_threshold(shape, noise=None, s=None) -> float:
     return lam * math.sqrt(large) * noise
 
 
-def select_rank(s, rule="energy", *, threshold=0.99, shape=None, noise=None) -> int:
+def welore_rank(s, threshold=WELORE_THRESHOLD) -> int:
+    """WeLore's rank (Jaiswal et al. 2024, "From GaLore to WeLore"): normalise
+    ``s̃_i = (s_i − s_min) / (s_max − s_min)`` and drop the ``p = #{i : s̃_i < τ}`` values
+    below the global threshold ``τ``; the rank kept is ``len(s) − p`` (at least 1).
+
+    Heavy-tailed spectra have most ``s̃_i`` near 0 and lose much rank; flat spectra lose
+    little, which is the non-uniform allocation the paper argues for.
+    """
+    s = np.asarray(s, dtype=float)
+    spread = s.max() - s.min()
+    if spread == 0:
+        return int(s.size)
+    dropped = int(np.count_nonzero((s - s.min()) / spread < threshold))
+    return max(1, int(s.size) - dropped)
+
+
+def select_rank(s, rule="energy", *, threshold=None, shape=None, noise=None) -> int:
     """Choose a rank from singular values ``s`` (any order).
 
     Parameters
     ----------
     s : array of singular values (the full spectrum for the noise-based rules)
-    rule : {"energy", "gavish_donoho", "marchenko_pastur"}
+    rule : {"energy", "gavish_donoho", "marchenko_pastur", "welore"}
         ``"energy"``: smallest r with ``Σ_{i<=r} s_i² >= threshold · Σ s_i²``.
+        ``"welore"``: :func:`welore_rank` with ``τ = threshold``.
         ``"gavish_donoho"``: count of ``s_i`` above :func:`gavish_donoho_threshold` (known
         ``noise`` σ, or estimated from the median singular value).
         ``"marchenko_pastur"``: count above the noise bulk edge ``σ (√n1 + √n2)``, σ given or
         estimated as ``median(s) / √(max(n1, n2) μ_β)``.
     threshold : float in (0, 1]
-        Energy fraction for ``"energy"``.
+        Energy fraction for ``"energy"`` (default 0.99); τ for ``"welore"`` (default
+        ``WELORE_THRESHOLD``).
     shape : tuple (n1, n2)
         Matrix shape, needed by the noise-based rules.
     noise : float, optional
@@ -73,8 +94,12 @@ def select_rank(s, rule="energy", *, threshold=0.99, shape=None, noise=None) -> 
     check_finite_array("s", s, ndim=1)
     if s.size == 0:
         raise ValueError("s is empty")
-    if rule == "energy":
-        threshold = check_real("threshold", threshold, 0.0, 1.0, low_open=True)
+    if rule in ("energy", "welore"):
+        default = 0.99 if rule == "energy" else WELORE_THRESHOLD
+        threshold = check_real("threshold", default if threshold is None else threshold,
+                               0.0, 1.0, low_open=True)
+        if rule == "welore":
+            return welore_rank(s, threshold)
         energy = np.cumsum(s**2) / np.sum(s**2)
         return int(min(np.searchsorted(energy, threshold * (1 - 1e-12)) + 1, s.size))
     if shape is None or len(shape) != 2:

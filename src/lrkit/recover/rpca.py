@@ -27,6 +27,8 @@ PCP_RHO = 1.5
 #: ``STAGE_ITERS`` iterations; only the last stage is solved to ``tol``.
 STAGE_TOL = 1e-3
 STAGE_ITERS = 20
+#: AltProj's first threshold is at most this many robust standard deviations of the entries.
+INIT_Z = 5.0
 #: Below this smaller dimension the singular value thresholding uses a full LAPACK SVD.
 FULL_SVD_MAX_DIM = 500
 
@@ -61,9 +63,11 @@ def rpca(M, method="pcp", *, rank=None, lam=None, mask=None, tol=1e-7, max_iter=
 
         with ``Y_0 = M / max(||M||_2, ||M||_∞/λ)``, ``μ_0 = 1.25/||M||_2``, ``ρ = 1.5``.
         ``"altproj"``: non-convex alternating projections with known ``rank`` (Netrapalli,
-        Niranjan, Sanghavi, Anandkumar & Jain 2014): in stage ``k = 1..rank``,
+        Niranjan, Sanghavi, Anandkumar & Jain 2014): in stage ``k``,
         ``L ← P_k(M − S)``, ``S ← H_ζ(M − L)`` with the decreasing threshold
-        ``ζ = β (σ_{k+1}(M − S) + 2^{-t} σ_k(M − S))``.
+        ``ζ = β (σ_{k+1}(M − S) + 2^{-t} σ_k(M − S))``; the stage ranks double
+        (1, 2, 4, …, rank) instead of growing by one, and the first threshold is capped by a
+        robust entry scale (see ``_altproj``).
     rank : int
         Needed by ``"altproj"``; ignored by ``"pcp"`` (whose rank follows from ``lam``).
     lam : float > 0, optional
@@ -224,6 +228,19 @@ def _observed_part(S, observed):
     return S
 
 
+def _stage_ranks(rank):
+    """Ranks of AltProj's stages: 1, 2, 4, … then ``rank``.
+
+    The paper adds one rank per stage (``rank`` stages); doubling keeps the stage-wise
+    peeling of large singular values, which protects ill-conditioned L, with
+    ``log2(rank)`` stages instead.
+    """
+    ranks = [1]
+    while ranks[-1] < rank:
+        ranks.append(min(2 * ranks[-1], rank))
+    return ranks
+
+
 def _altproj(M, observed, rank, beta, tol, max_iter, truth, seed, callback):
     """Stage-wise alternating projections (Netrapalli et al. 2014, Alg. 1), with missing
     entries filled by the current low-rank estimate before each projection."""
@@ -238,12 +255,15 @@ def _altproj(M, observed, rank, beta, tol, max_iter, truth, seed, callback):
     def hard_threshold(X, zeta):
         return np.where(observed & (np.abs(X) > zeta), X, 0.0)
 
-    sigma_1 = top(M, 1)[1][0]
-    S = hard_threshold(M, beta * sigma_1)
+    # The paper's first threshold β σ_1(M) assumes ||S||_2 ≲ σ_1(L); with a few percent of
+    # gross errors ||S||_2 grows like √n and that threshold would keep no outlier at all.
+    # A robust entry scale (median absolute value) caps it.
+    entry_scale = 1.4826 * float(np.median(np.abs(M[observed])))
+    S = hard_threshold(M, min(beta * top(M, 1)[1][0], INIT_Z * entry_scale))
     L = np.zeros_like(M)
     records = {"loss": [], "rel_error": []}
     t_total = 0
-    for k in range(1, rank + 1):
+    for k in _stage_ranks(rank):
         for t in range(max_iter):
             t_total += 1
             U, s, Vt = top(filled(L) - S, k + 1)
