@@ -79,3 +79,21 @@ def test_complete_and_rpca_bad_input(tmp_path, capsys):
     assert main(["complete", str(path), "--rank", "zero", "-o", str(tmp_path / "y.npy")]) == 1
     assert main(["rpca", str(path), "--method", "altproj", "-o", str(tmp_path / "y.npz")]) == 1
     assert "error" in capsys.readouterr().err
+
+
+def test_compress_cli_writes_model_and_sweep_plot(tmp_path, capsys):
+    pytest.importorskip("transformers")
+    from lrkit.nn import models
+
+    if models.minilm_path() is None:
+        pytest.skip("the packaged MiniLM model is not installed")
+    out = tmp_path / "small.safetensors"
+    assert main(["compress", "minilm", "--ratio", "0.5", "--method", "svd", "--n-calib", "16",
+                 "--n-eval", "16", "-o", str(out)]) == 0
+    assert "cosine similarity" in capsys.readouterr().out and out.stat().st_size > 1e6
+    plot = tmp_path / "sweep.png"
+    assert main(["compress", "minilm", "--sweep", "0.3,0.6", "--n-calib", "8", "--n-eval", "8",
+                 "--plot", str(plot)]) == 0
+    assert "whiten" in capsys.readouterr().out and plot.stat().st_size > 10_000
+    assert main(["compress", "minilm", "--ratio", "1.5", "--n-calib", "8", "--n-eval", "8"]) == 1
+    assert main(["compress", "no_such_model"]) == 1

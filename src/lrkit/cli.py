@@ -304,6 +304,104 @@ def cmd_spectrum(args):
     return 0
 
 
+def _load_model(name):
+    from lrkit.nn import models
+
+    if name == "minilm":
+        return models.load_minilm()
+    if not Path(name).is_dir():
+        raise ValueError(f"MODEL must be 'minilm' or a Hugging Face model folder; got {name!r}")
+    return models.load_pretrained(name)
+
+
+def _read_sentences(path, count, split):
+    from lrkit.nn import models
+
+    if path is None:
+        return models.stdlib_sentences(count, split)
+    if not Path(path).exists():
+        raise ValueError(f"text file {path} does not exist")
+    lines = [line.strip() for line in Path(path).read_text().splitlines() if line.strip()]
+    if not lines:
+        raise ValueError(f"text file {path} has no non-empty line")
+    return lines[:count]
+
+
+def cmd_compress(args):
+    import lrkit.nn as lnn
+    from lrkit.nn import models
+
+    if args.plot:
+        check_plot_path(args.plot)
+    if args.output and Path(args.output).suffix != ".safetensors":
+        raise ValueError(f"output {args.output} must end in .safetensors")
+    import torch
+
+    torch.manual_seed(args.seed)
+    model, tokenizer = _load_model(args.model)
+    calibration = models.text_batches(tokenizer, _read_sentences(args.calib, args.n_calib,
+                                                                 "calibration"))
+    evaluation = models.text_batches(tokenizer, _read_sentences(args.eval, args.n_eval,
+                                                                "evaluation"))
+    if args.sweep:
+        return _compress_sweep(args, model, calibration, evaluation)
+    if not 0 < args.ratio < 1:
+        raise ValueError(f"--ratio must be in (0, 1); got {args.ratio}")
+    layers = lnn.linear_layers(model)
+    with _progress() as progress:
+        task = progress.add_task("compressing layers", total=len(layers), error="-")
+        small, report = lnn.compress(
+            model, args.ratio, args.method, calibration=calibration,
+            allocation=args.allocation, eora=args.eora,
+            loss_fn=models.contrastive_loss if args.method == "fwsvd" else None,
+            progress=lambda name: progress.update(task, advance=1))
+    console.print(report.table())
+    similarity = models.embedding_similarity(model, small, evaluation)
+    console.print(f"cosine similarity of embeddings to the original on {args.n_eval} held-out "
+                  f"sentences: {similarity:.4f}")
+    if args.output:
+        lnn.save(small, args.output)
+        console.print(f"compressed weights written to {args.output} "
+                      f"({Path(args.output).stat().st_size / 2**20:.1f} MiB)")
+    return 0
+
+
+def _compress_sweep(args, model, calibration, evaluation):
+    from lrkit.nn import quality_sweep
+
+    try:
+        ratios = [float(r) for r in args.sweep.split(",")]
+    except ValueError:
+        raise ValueError(f"--sweep takes ratios like 0.1,0.3,0.5; got {args.sweep!r}") from None
+    if not all(0 < r < 1 for r in ratios):
+        raise ValueError(f"every --sweep ratio must be in (0, 1); got {ratios}")
+    methods = lrkit_methods()
+    with _progress() as progress:
+        task = progress.add_task("sweep", total=len(ratios) * len(methods), error="-")
+        points = quality_sweep(model, calibration, evaluation, ratios, methods,
+                               allocation=args.allocation,
+                               progress=lambda p: progress.update(task, advance=1))
+    table = Table(title="lrkit compress --sweep: cosine similarity to the original embeddings")
+    table.add_column("method")
+    for ratio in ratios:
+        table.add_column(f"{ratio:g}", justify="right")
+    for method in methods:
+        table.add_row(method, *(f"{p.similarity:.3f}" for p in points if p.method == method))
+    console.print(table)
+    if args.plot:
+        from lrkit.plotting import plot_quality_sweep
+
+        plot_quality_sweep(points, args.plot, title=f"{args.model}: quality vs ratio")
+        console.print(f"plot saved to {args.plot}")
+    return 0
+
+
+def lrkit_methods():
+    from lrkit.nn import METHODS as NN_METHODS
+
+    return list(NN_METHODS)
+
+
 def check_plot_path(path):
     if Path(path).suffix.lower() not in (".png", ".pdf", ".svg"):
         raise ValueError(f"plot file {path} must end in .png, .pdf or .svg")
@@ -380,6 +478,28 @@ def build_parser():
     spec.add_argument("--plot", metavar="OUT.png", help="draw ESDs with power-law and MP fits")
     spec.add_argument("--max-plots", type=int, default=12)
     spec.set_defaults(func=cmd_spectrum)
+
+    comp_nn = sub.add_parser("compress", help="compress a pretrained network with low-rank "
+                             "factors (needs lrkit[torch] and transformers)")
+    comp_nn.add_argument("model", help="'minilm' (the packaged all-MiniLM-L6-v2) or a model folder")
+    comp_nn.add_argument("--ratio", type=float, default=0.3,
+                         help="fraction of the attention/MLP parameters to remove")
+    comp_nn.add_argument("--method", choices=["svd", "fwsvd", "asvd", "whiten"],
+                         default="whiten")
+    comp_nn.add_argument("--allocation", choices=["uniform", "energy", "welore"],
+                         default="uniform")
+    comp_nn.add_argument("--eora", action="store_true", help="add EoRA compensation")
+    comp_nn.add_argument("--calib", metavar="TEXTFILE",
+                         help="calibration sentences, one per line (default: stdlib docstrings)")
+    comp_nn.add_argument("--eval", metavar="TEXTFILE", help="held-out evaluation sentences")
+    comp_nn.add_argument("--n-calib", type=int, default=256)
+    comp_nn.add_argument("--n-eval", type=int, default=256)
+    comp_nn.add_argument("--sweep", metavar="R1,R2,...",
+                         help="compare all methods at these ratios instead of compressing once")
+    comp_nn.add_argument("--plot", metavar="OUT.png", help="with --sweep: quality-vs-ratio plot")
+    comp_nn.add_argument("-o", "--output", metavar="OUT.safetensors")
+    comp_nn.add_argument("--seed", type=int, default=0)
+    comp_nn.set_defaults(func=cmd_compress)
 
     demo = sub.add_parser("demo", help="all recovery methods on the built-in problems")
     demo.add_argument("--max-iter", type=int, default=3000)

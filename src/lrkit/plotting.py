@@ -104,3 +104,25 @@ def plot_esd(reports, path, title=None):
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def plot_quality_sweep(points, path, title=None, ylabel="cosine similarity to the original"):
+    """Quality against the fraction of parameters removed, one curve per method.
+
+    ``points``: objects with ``method``, ``ratio`` and ``similarity`` attributes.
+    """
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    for method in dict.fromkeys(p.method for p in points):
+        mine = sorted((p.ratio, p.similarity) for p in points if p.method == method)
+        ax.plot(*zip(*mine, strict=True), marker="o", label=method)
+    ax.set_xlabel("fraction of parameters removed (attention + MLP)")
+    ax.set_ylabel(ylabel)
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

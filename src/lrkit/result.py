@@ -30,7 +30,8 @@ class RecoveryResult:
     wall_time : float
         Seconds spent in the solver.
     history : dict of str -> numpy.ndarray
-        Per-iteration records: ``loss``, ``step_size`` and, when the truth is given,
+        Per-iteration records: ``loss``, ``step_size`` (solvers with steps), ``time``
+        (seconds since the start) and, when the truth is given,
         ``rel_error`` = ||X_t - M*||_F / ||M*||_F.
     """
 

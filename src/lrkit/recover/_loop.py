@@ -60,7 +60,7 @@ def iterate(problem, factors, update, loss, *, method, max_iter, tol, truth=None
     current = loss(residual)
     initial = current
     floor = loss(-y) * (100 * np.finfo(np.float64).eps) ** 2
-    records = {"loss": [], "step_size": [], "rel_error": []}
+    records = {"loss": [], "step_size": [], "rel_error": [], "time": []}
     converged, message, small_changes, t = False, None, 0, 0
     best, best_t = current, 0
     for t in range(1, max_iter + 1):
@@ -81,6 +81,7 @@ def iterate(problem, factors, update, loss, *, method, max_iter, tol, truth=None
         records["loss"].append(new)
         records["step_size"].append(step)
         records["rel_error"].append(error)
+        records["time"].append(time.perf_counter() - start)
         if new <= floor:
             converged, message = True, "objective reached machine precision"
             break

@@ -109,7 +109,7 @@ def softimpute(operator, y, rank, *, lam=None, max_iter=3000, tol=1e-10, truth=N
     V = orthonormalize(rng.standard_normal((n2, width)))
     U, d = np.zeros((n1, 1)), np.zeros(1)
     V_sol = np.zeros((n2, 1))
-    records = {"loss": [], "lam": [], "rel_error": []}
+    records = {"loss": [], "lam": [], "rel_error": [], "time": []}
     t, converged, message, accepted = 0, False, None, (U, d, V_sol, path[0])
     for position, lam_t in enumerate(path):
         lam_tol = tol if position == len(path) - 1 else max(tol, PATH_TOL)
@@ -126,7 +126,9 @@ def softimpute(operator, y, rank, *, lam=None, max_iter=3000, tol=1e-10, truth=N
             loss = _objective(values, U, d, V_sol, rows, cols, lam_t)
             error = (np.linalg.norm((U * d) @ V_sol.T - truth_np) / np.linalg.norm(truth_np)
                      if truth_np is not None else math.nan)
-            for key, value in (("loss", loss), ("lam", lam_t), ("rel_error", error)):
+            elapsed = time.perf_counter() - start_time
+            for key, value in (("loss", loss), ("lam", lam_t), ("rel_error", error),
+                               ("time", elapsed)):
                 records[key].append(value)
             if callback is not None:
                 try:

@@ -1,0 +1,138 @@
+"""Streaming calibration statistics of linear layers, gathered with forward hooks.
+
+Activations are never stored: each hook adds ``Xᵀ X`` (float64) and ``Σ|x|`` of its batch of
+inputs to running sums. With a loss, squared gradients of each weight are summed too
+(the empirical Fisher information FWSVD needs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+
+@dataclass
+class LayerStatistics:
+    """What one linear layer saw during calibration.
+
+    Attributes
+    ----------
+    covariance : torch.Tensor (in × in, float64)
+        ``C = Σ_t x_t x_tᵀ`` over all calibration tokens (uncentred second moment).
+    abs_sum : torch.Tensor (in,)
+        ``Σ_t |x_t|`` per input channel (ASVD's activation scale is ``abs_sum / tokens``).
+    tokens : int
+    fisher : torch.Tensor (out × in) or None
+        ``Σ_batches (∂L/∂W)²``, the empirical Fisher information of each weight.
+    """
+
+    covariance: torch.Tensor
+    abs_sum: torch.Tensor
+    tokens: int = 0
+    fisher: torch.Tensor | None = field(default=None, repr=False)
+
+    @property
+    def abs_mean(self):
+        return self.abs_sum / max(self.tokens, 1)
+
+
+def _move(batch, device):
+    if isinstance(batch, Mapping):
+        return {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
+    return batch.to(device)
+
+
+def _call(model, batch):
+    return model(**batch) if isinstance(batch, Mapping) else model(batch)
+
+
+def _token_mask(batch):
+    """Boolean mask of real (non-padding) tokens, when the batch carries one."""
+    if isinstance(batch, Mapping) and "attention_mask" in batch:
+        return batch["attention_mask"].bool()
+    return None
+
+
+def collect_statistics(model, batches, layers, loss_fn=None, progress=None):
+    """Run ``batches`` through ``model`` and return ``{name: LayerStatistics}``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    batches : iterable
+        Model inputs: dicts of tensors (``model(**batch)``; an ``attention_mask`` drops
+        padding tokens from the statistics) or tensors (``model(batch)``).
+    layers : dict of str -> nn.Linear
+    loss_fn : callable(model, batch) -> scalar tensor, optional
+        When given, gradients are taken and their squares summed per weight (Fisher).
+    progress : callable(int), optional
+        Called with the number of batches done.
+    """
+    device = next(model.parameters()).device
+    stats = {}
+    state = {"mask": None}
+
+    def hook(name):
+        def record(module, inputs, output):
+            x = inputs[0].detach()
+            if state["mask"] is not None and x.dim() == 3 and x.shape[:2] == state["mask"].shape:
+                x = x[state["mask"]]
+            x = x.reshape(-1, x.shape[-1]).to(torch.float64)
+            entry = stats.get(name)
+            if entry is None:
+                n = x.shape[1]
+                entry = stats[name] = LayerStatistics(
+                    torch.zeros(n, n, dtype=torch.float64, device=x.device),
+                    torch.zeros(n, dtype=torch.float64, device=x.device))
+            entry.covariance += x.T @ x
+            entry.abs_sum += x.abs().sum(dim=0)
+            entry.tokens += x.shape[0]
+        return record
+
+    handles = [module.register_forward_hook(hook(name)) for name, module in layers.items()]
+    was_training = model.training
+    model.eval()
+    try:
+        for count, batch in enumerate(batches, start=1):
+            batch = _move(batch, device)
+            state["mask"] = _token_mask(batch)
+            if loss_fn is None:
+                with torch.no_grad():
+                    _call(model, batch)
+            else:
+                _accumulate_fisher(model, batch, layers, stats, loss_fn)
+            if progress is not None:
+                progress(count)
+    finally:
+        for handle in handles:
+            handle.remove()
+        model.train(was_training)
+    if not stats:
+        raise ValueError("calibration saw no input: batches is empty or the layers never ran")
+    return stats
+
+
+def _accumulate_fisher(model, batch, layers, stats, loss_fn):
+    model.zero_grad(set_to_none=True)
+    loss = loss_fn(model, batch)
+    loss.backward()
+    for name, module in layers.items():
+        grad = module.weight.grad
+        if grad is None or name not in stats:
+            continue
+        squared = grad.detach().to(torch.float64) ** 2
+        entry = stats[name]
+        entry.fisher = squared if entry.fisher is None else entry.fisher + squared
+    model.zero_grad(set_to_none=True)
+
+
+def linear_layers(model, include=("attention", "intermediate", "output"), exclude=("pooler",)):
+    """``{name: module}`` of the ``nn.Linear`` layers whose name contains one of ``include``
+    and none of ``exclude`` (defaults: a BERT-style encoder's attention and MLP layers)."""
+    return {name: module for name, module in model.named_modules()
+            if isinstance(module, nn.Linear)
+            and any(key in name for key in include)
+            and not any(key in name for key in exclude)}

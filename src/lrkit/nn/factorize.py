@@ -1,0 +1,158 @@
+"""Rank-r factorisations ``W ≈ B A`` of one weight, plain or data-aware.
+
+Every method is a truncated SVD of a rescaled weight ``L W R`` mapped back:
+``L W R = U Σ Vᵀ``,  ``B = L⁻¹ U_r Σ_r^{1/2}``,  ``A = Σ_r^{1/2} V_rᵀ R⁻¹``.
+
+============  ==========================================  ======================================
+method        scaling                                     source
+============  ==========================================  ======================================
+``svd``       L = R = I                                   Eckart–Young
+``fwsvd``     L = diag(√I_i), I_i = Σ_j Fisher_ij         Hsu et al., ICLR 2022 (FWSVD)
+``asvd``      R = diag(mean_t |x_tj|^α), α = 0.5          Yuan et al. 2023 (ASVD)
+``whiten``    R = S, S Sᵀ = C = Σ_t x_t x_tᵀ (Cholesky)   Wang et al., ICLR 2025 (SVD-LLM)
+============  ==========================================  ======================================
+
+With ``whiten``, ``(S⁻¹X)(S⁻¹X)ᵀ = I``, so the output error on the calibration inputs of
+dropping singular values is exactly their root-sum-square, and truncation is optimal for
+``||(W − BA) X||_F``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+METHODS = ("svd", "fwsvd", "asvd", "whiten")
+#: ASVD's exponent on the activation scale.
+ASVD_ALPHA = 0.5
+#: Relative diagonal loading tried first when C is not positive definite (×10 per retry).
+LOADING = 1e-6
+#: Floor of scales and eigenvalues, relative to their largest value.
+FLOOR = 1e-10
+
+
+def cholesky_factor(C):
+    """Lower-triangular ``S`` with ``S Sᵀ = C + δ I``; δ = 0 when C is positive definite.
+
+    A singular C (fewer tokens than inputs, dead channels) gets the smallest relative
+    loading ``δ = LOADING · 10^k · trace(C)/n`` that makes the factorisation succeed, which
+    keeps the whitening well defined and barely changes the well-excited directions.
+    """
+    S, info = torch.linalg.cholesky_ex(C)
+    scale = float(torch.trace(C)) / C.shape[0] or 1.0
+    loading = LOADING
+    while int(info) != 0:
+        eye = torch.eye(C.shape[0], dtype=C.dtype, device=C.device)
+        S, info = torch.linalg.cholesky_ex(C + loading * scale * eye)
+        loading *= 10
+    return S
+
+
+def _scalings(W, method, statistics, fisher_axis):
+    """``(left, right)``: left is a vector (diagonal) or None; right a vector, a lower
+    triangular matrix or None."""
+    if method == "svd":
+        return None, None
+    if statistics is None:
+        raise ValueError(f"method={method!r} needs calibration statistics")
+    if method == "whiten":
+        return None, cholesky_factor(statistics.covariance.to(W.device))
+    if method == "asvd":
+        scale = statistics.abs_mean.to(W.device) ** ASVD_ALPHA
+        return None, scale.clamp_min(FLOOR * float(scale.max()) + 1e-300)
+    if statistics.fisher is None:
+        raise ValueError("method='fwsvd' needs Fisher information: calibrate with a loss_fn")
+    importance = statistics.fisher.to(W.device).sum(dim=1 if fisher_axis == "out" else 0)
+    scale = importance.sqrt()
+    scale = scale.clamp_min(FLOOR * float(scale.max()) + 1e-300)
+    return (scale, None) if fisher_axis == "out" else (None, scale)
+
+
+def scaled_weight(W, method, statistics=None, fisher_axis="out"):
+    """``(L W R, left, right)`` in float64 for a method (see the module table)."""
+    W = W.detach().to(torch.float64)
+    left, right = _scalings(W, method, statistics, fisher_axis)
+    M = W if left is None else left[:, None] * W
+    if right is not None:
+        M = M * right if right.dim() == 1 else M @ right
+    return M, left, right
+
+
+class Decomposition:
+    """The SVD of a method-scaled weight ``L W R = U Σ Vᵀ``; ``factors(r)`` maps rank-r
+    truncations back to ``(B, A)`` with ``W ≈ B A``. One SVD serves every rank."""
+
+    def __init__(self, W, method="svd", statistics=None, fisher_axis="out"):
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}; got {method!r}")
+        if fisher_axis not in ("out", "in"):
+            raise ValueError(f"fisher_axis must be 'out' or 'in'; got {fisher_axis!r}")
+        if not torch.isfinite(W).all():
+            raise ValueError("the weight contains NaN or inf")
+        M, self.left, self.right = scaled_weight(W, method, statistics, fisher_axis)
+        self.U, self.s, self.Vt = torch.linalg.svd(M, full_matrices=False)
+        self.shape = tuple(W.shape)
+
+    def factors(self, rank):
+        """``(B, A)`` (float64) of rank ``rank``."""
+        if not 1 <= rank <= min(self.shape):
+            raise ValueError(f"rank must be in [1, min(out, in)={min(self.shape)}]; got {rank}")
+        root = self.s[:rank].sqrt()
+        B = self.U[:, :rank] * root
+        A = root[:, None] * self.Vt[:rank]
+        if self.left is not None:
+            B = B / self.left[:, None]
+        if self.right is not None:
+            if self.right.dim() == 1:
+                A = A / self.right
+            else:  # A R⁻¹ = (R⁻ᵀ Aᵀ)ᵀ with R lower triangular
+                A = torch.linalg.solve_triangular(self.right.T, A.T, upper=True).T
+        return B, A
+
+
+def factorize(W, rank, method="svd", statistics=None, fisher_axis="out"):
+    """Rank-``rank`` factors ``(B, A)`` (float64) of the weight ``W`` (out × in).
+
+    Parameters
+    ----------
+    W : torch.Tensor (out × in)
+    rank : int in [1, min(out, in)]
+    method : {"svd", "fwsvd", "asvd", "whiten"}
+    statistics : LayerStatistics, optional
+        Needed by all methods but ``"svd"``.
+    fisher_axis : {"out", "in"}
+        ``fwsvd`` importance per output row (FWSVD's formulation) or per input column (the
+        variant some re-implementations use).
+    """
+    return Decomposition(W, method, statistics, fisher_axis).factors(rank)
+
+
+def eora_factors(W, W_compressed, rank, statistics):
+    """EoRA (Liu et al. 2024): rank-``rank`` compensation ``B A`` of a compressed weight.
+
+    With ``C = Q Λ Qᵀ`` (eigenvalues floored at ``FLOOR · λ_max``), the error ``ΔW = W − Ŵ``
+    is projected into the eigenspace, ``ΔW' = ΔW Q Λ^{1/2}``, truncated by SVD
+    ``ΔW' ≈ U_r Σ_r V_rᵀ``, and mapped back: ``B = U_r Σ_r^{1/2}``,
+    ``A = Σ_r^{1/2} V_rᵀ Λ^{-1/2} Qᵀ``. This minimises ``||(ΔW − B A) X||_F``.
+    """
+    delta = (W.detach() - W_compressed.detach()).to(torch.float64)
+    C = statistics.covariance.to(delta.device)
+    eigenvalues, Q = torch.linalg.eigh(C)
+    eigenvalues = eigenvalues.clamp_min(FLOOR * float(eigenvalues.max()) + 1e-300)
+    root = eigenvalues.sqrt()
+    U, s, Vt = torch.linalg.svd((delta @ Q) * root, full_matrices=False)
+    rank = min(rank, len(s))
+    sroot = s[:rank].sqrt()
+    B = U[:, :rank] * sroot
+    A = ((sroot[:, None] * Vt[:rank]) / root) @ Q.T
+    return B, A
+
+
+def output_error(W, W_approx, statistics):
+    """Relative output error on the calibration inputs,
+    ``sqrt(tr(ΔW C ΔWᵀ) / tr(W C Wᵀ))``, from the covariance alone."""
+    W = W.detach().to(torch.float64)
+    delta = W - W_approx.detach().to(torch.float64)
+    C = statistics.covariance.to(W.device)
+    num = torch.sum((delta @ C) * delta)
+    den = torch.sum((W @ C) * W)
+    return float(torch.sqrt(num.clamp_min(0) / den)) if den > 0 else 0.0
