@@ -39,6 +39,8 @@ lint: $(VENV)/.installed
 examples: $(VENV)/.installed
 	$(PY) examples/overparameterization.py docs/overparameterization.png
 	$(PY) examples/outlier_robustness.py docs/outlier_robustness.png
+	$(PY) examples/background_separation.py docs/background_separation.png
+	$(PY) examples/compress_minilm.py docs/compression_sweep.png
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache small.safetensors

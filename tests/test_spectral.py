@@ -22,17 +22,21 @@ def test_power_law_fit_recovers_exponent():
     assert fit.sigma == pytest.approx((fit.alpha - 1) / np.sqrt(fit.n_tail))
 
 
-def test_farms_reduces_aspect_ratio_spread():
-    """FARMS (Hu et al. 2025): on pure-noise matrices of different aspect ratios, the plain
-    ESD exponent moves with the shape; the FARMS exponent moves less."""
-    rng = np.random.default_rng(0)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_farms_removes_aspect_ratio_bias(seed):
+    """FARMS (Hu et al. 2025): on Gaussian matrices of different aspect ratios the plain ESD
+    exponent moves with the shape (the Marchenko–Pastur law depends on it); pooling square
+    submatrices removes that bias. With a fixed-quantile xmin, so that the fit itself adds
+    no noise: spread 0.77-0.82 plain against under 0.01 with FARMS."""
+    rng = np.random.default_rng(seed)
     shapes = [(256, 256), (256, 512), (256, 1024), (128, 1024), (512, 768), (384, 1536)]
     plain, farms = [], []
     for shape in shapes:
         W = rng.standard_normal(shape)
-        plain.append(lrkit.spectral.alpha(W, xmin_rule="peak"))
-        farms.append(farms_alpha(W, size=128, xmin_rule="peak"))
-    assert np.std(farms) < 0.75 * np.std(plain)
+        plain.append(lrkit.spectral.alpha(W, xmin_rule="median"))
+        farms.append(farms_alpha(W, size=128, xmin_rule="median"))
+    assert np.std(plain) > 0.5
+    assert np.std(farms) < 0.05 * np.std(plain)
 
 
 def test_analyze_counts_spikes_and_ranks():

@@ -280,7 +280,7 @@ def cmd_spectrum(args):
         task = progress.add_task("spectra", total=len(matrices), error="-")
         for name, W in matrices.items():
             if min(W.shape) >= 12:
-                reports[name] = lrkit.spectral.analyze(W)
+                reports[name] = lrkit.spectral.analyze(W, xmin_rule=args.xmin_rule)
             progress.update(task, advance=1)
     table = Table(title=f"lrkit spectrum: {args.input}")
     columns = ("matrix", "shape", "alpha", "FARMS alpha", "stable rank", "eff. rank",
@@ -477,6 +477,9 @@ def build_parser():
     spec.add_argument("--match", help="only matrices whose name contains this text")
     spec.add_argument("--plot", metavar="OUT.png", help="draw ESDs with power-law and MP fits")
     spec.add_argument("--max-plots", type=int, default=12)
+    spec.add_argument("--xmin-rule", choices=["ks", "peak", "median"], default="ks",
+                      help="power-law tail start: KS search (WeightWatcher's rule), near the "
+                      "histogram peak, or the median eigenvalue")
     spec.set_defaults(func=cmd_spectrum)
 
     comp_nn = sub.add_parser("compress", help="compress a pretrained network with low-rank "

@@ -25,6 +25,15 @@ def _grid(plt, n, width=6, height=4):
     return fig, axes
 
 
+def _save(plt, fig, path, title=None):
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def plot_convergence(panels, path, title=None):
     """Save relative error against iteration, one panel per problem, one curve per method.
 
@@ -47,12 +56,7 @@ def plot_convergence(panels, path, title=None):
         ax.set_ylabel("relative error ‖X − M*‖_F / ‖M*‖_F")
         ax.grid(True, which="major", alpha=0.3)
         ax.legend(fontsize=8)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path, title)
 
 
 def marchenko_pastur_density(eigenvalues, shape, noise):
@@ -98,12 +102,7 @@ def plot_esd(reports, path, title=None):
         ax.set_title(f"{name} {report.shape[0]}×{report.shape[1]}", fontsize=9)
         ax.set_xlabel("eigenvalue of WᵀW")
         ax.legend(fontsize=7)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path, title)
 
 
 def plot_quality_sweep(points, path, title=None, ylabel="cosine similarity to the original"):
@@ -120,9 +119,4 @@ def plot_quality_sweep(points, path, title=None, ylabel="cosine similarity to th
     ax.set_ylabel(ylabel)
     ax.grid(True, alpha=0.3)
     ax.legend()
-    if title:
-        ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path, title)

@@ -71,17 +71,23 @@ class _EnergyBound:
         twin.tracker = self.tracker.copy()
         return twin
 
+    def norm_energy(self):
+        """Blocks with at most r columns in total, largest norms first (Weyl monotonicity)."""
+        captured, used = 0.0, 0
+        for i in np.argsort(self.norms)[::-1]:
+            if used + self.widths[i] <= self.rank:
+                captured += self.norms[i]
+                used += self.widths[i]
+        return captured
+
     def energy(self):
         if self.kind == "norm":
-            # Blocks with at most r columns in total, largest norms first (Weyl monotonicity).
-            captured, used = 0.0, 0
-            for i in np.argsort(self.norms)[::-1]:
-                if used + self.widths[i] <= self.rank:
-                    captured += self.norms[i]
-                    used += self.widths[i]
-            return captured
+            return self.norm_energy()
         values = self.values if self.kind == "residual" else self.tracker.s
-        return float(np.sum(np.sort(values)[::-1][:self.rank] ** 2))
+        top = float(np.sum(np.sort(values)[::-1][:self.rank] ** 2))
+        # Both are lower bounds on E_r; the residual one drops the energy of later blocks
+        # inside the earlier span, so the norm bound can be the larger of the two.
+        return max(top, self.norm_energy()) if self.kind == "residual" else top
 
     def error(self):
         if self.total == 0:
@@ -102,7 +108,8 @@ def concat_error_bound(blocks, rank, bound="residual") -> float:
         ``E_r ≥ Σ_{i∈S} ||B_i||_F²``; needs Frobenius norms only. ``"residual"`` (Bound 2):
         orthogonalise each block against the span of the earlier ones,
         ``R_j = (I − Q Qᵀ) B_j``; the ``rank`` largest of all ``σ(R_j)`` give a lower bound
-        on ``E_r`` (block-triangular form of M). ``"estimate"``: the incremental truncated
+        on ``E_r`` (block-triangular form of M); the larger of this and the norm bound's
+        energy is used, since both are valid. ``"estimate"``: the incremental truncated
         SVD (rank + 10) never forms M; its tracked Gram matrix is dominated by ``M Mᵀ``, so in
         exact arithmetic it is an upper bound too, usually the tightest.
 

@@ -21,6 +21,7 @@ from lrkit.recover._init import (
 from lrkit.recover._loop import iterate
 from lrkit.recover.altmin import ALTMIN_SOLVERS, CG_STEPS, altmin_update
 from lrkit.recover.factored import gd_onestep_update, gd_update, scaled_gd_update
+from lrkit.recover.softimpute import softimpute
 from lrkit.recover.subgradient import l1_loss, subgm_update
 
 #: Methods for any operator.
@@ -159,8 +160,6 @@ def recover(
 
     rng = as_generator(seed)
     if method == "softimpute":
-        from lrkit.recover.softimpute import softimpute
-
         if lam is not None:
             lam = check_real("lam", lam, low=0.0)
         return softimpute(operator, y, rank, lam=lam, max_iter=max_iter, tol=tol, truth=truth,

@@ -10,6 +10,7 @@ from lrkit._random import as_generator
 from lrkit._validation import ConvergenceWarning, check_choice, check_int, check_real
 from lrkit.operators import EntrySampling
 from lrkit.recover._init import adjoint_svd
+from lrkit.recover.api import recover
 
 RANK_RULES = ("holdout", "gap")
 #: The hold-out search stops once the score has not improved for this many ranks.
@@ -56,8 +57,6 @@ def select_completion_rank(operator, y, max_rank=None, rule="holdout", *, holdou
         raise ValueError("too few observed entries to hold some out for rank selection")
     train_op = EntrySampling(operator.shape, operator.rows[~test], operator.cols[~test])
     y = np.asarray(y, dtype=np.float64)
-    from lrkit.recover.api import recover
-
     scores, best = {}, None
     for k in range(1, max_rank + 1):
         with warnings.catch_warnings():

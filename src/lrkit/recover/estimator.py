@@ -10,6 +10,7 @@ import numpy as np
 from lrkit._validation import ConvergenceWarning, check_choice, check_int, check_real
 from lrkit.operators import EntrySampling
 from lrkit.recover._row_systems import RowSystems
+from lrkit.recover.api import recover
 from lrkit.recover.completion_rank import RANK_RULES, select_completion_rank
 
 try:  # scikit-learn is optional: with it the estimator gets its tags, repr and mixins.
@@ -117,8 +118,6 @@ class MatrixCompletion(_Mixin, _Base):
 
     def fit(self, X, y=None):
         """Learn the low-rank model from the observed (non-NaN) entries of ``X``."""
-        from lrkit.recover.api import recover
-
         X, observed = self._check_input(X, fitting=True)
         self._check_params()
         self.n_features_in_ = X.shape[1]

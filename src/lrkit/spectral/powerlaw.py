@@ -35,6 +35,7 @@ class PowerLawFit:
     sigma: float
 
 
+XMIN_RULES = ("ks", "peak", "median")
 #: ``xmin_rule="peak"`` searches xmin in ``[PEAK_WINDOW[0], PEAK_WINDOW[1]] × peak``, the peak
 #: being the mode of a ``PEAK_BINS``-bin histogram of log10 eigenvalues (WeightWatcher's
 #: ``fix_fingers="xmin_peak"``).
@@ -62,6 +63,9 @@ def fit_power_law(eigenvalues, xmin=None, xmin_rule="ks") -> PowerLawFit:
     WeightWatcher uses by default (Martin & Mahoney 2021). ``xmin_rule="peak"`` restricts
     the candidates to a window around the peak of the log-histogram, which keeps the KS
     search off the finite-size edge of a Marchenko–Pastur bulk (where α blows up).
+    ``xmin_rule="median"`` fixes xmin at the median eigenvalue (the upper half is the tail):
+    no search, so the exponent varies smoothly with the spectrum, which is what comparisons
+    across matrices (FARMS) need.
     """
     values = np.sort(np.asarray(eigenvalues, dtype=float))
     check_finite_array("eigenvalues", values, ndim=1)
@@ -78,9 +82,11 @@ def fit_power_law(eigenvalues, xmin=None, xmin_rule="ks") -> PowerLawFit:
         if n - candidates[0] < 2:
             raise ValueError(f"xmin={xmin:g} leaves fewer than 2 eigenvalues in the tail")
     else:
-        if xmin_rule not in ("ks", "peak"):
-            raise ValueError(f"xmin_rule must be 'ks' or 'peak'; got {xmin_rule!r}")
+        if xmin_rule not in XMIN_RULES:
+            raise ValueError(f"xmin_rule must be one of {XMIN_RULES}; got {xmin_rule!r}")
         low, high = 0, n - MIN_TAIL
+        if xmin_rule == "median":
+            low = high = min(n // 2, n - MIN_TAIL)
         if xmin_rule == "peak":
             peak = peak_of_log_histogram(values)
             low = int(np.searchsorted(values, PEAK_WINDOW[0] * peak))

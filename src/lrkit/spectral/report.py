@@ -64,12 +64,13 @@ class SpectralReport:
         return out
 
 
-def analyze(W, xmin_rule="peak") -> SpectralReport:
+def analyze(W, xmin_rule="ks") -> SpectralReport:
     """All spectral diagnostics of ``W`` (one SVD, plus the FARMS windows).
 
-    ``xmin_rule`` is passed to :func:`~lrkit.spectral.fit_power_law`; ``"peak"`` (default)
-    keeps the tail fit away from the finite-size edge of the bulk, ``"ks"`` searches every
-    xmin.
+    ``xmin_rule`` is passed to :func:`~lrkit.spectral.fit_power_law` for both exponents:
+    ``"ks"`` (default, WeightWatcher's rule), ``"peak"`` (search near the log-histogram
+    peak) or ``"median"`` (fixed xmin, the stable choice when comparing matrices of
+    different shapes).
     """
     W = np.asarray(W, dtype=float)
     check_finite_array("W", W, ndim=2)
