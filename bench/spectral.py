@@ -76,6 +76,7 @@ def powerlaw_table():
     rows = ["| matrix | lrkit α (KS xmin) | weightwatcher α | lrkit α (peak xmin) | "
             "weightwatcher α (xmin_peak) | lrkit α (median xmin) | FARMS α (median xmin) |",
             "|---|---:|---:|---:|---:|---:|---:|"]
+    # weightwatcher reports α = −1 where its fit fails; shown as "failed".
     seconds = {"ks": 0.0, "peak": 0.0}
     for index, (name, W) in enumerate(mats.items()):
         values = {}
@@ -87,10 +88,14 @@ def powerlaw_table():
         farms = lrkit.spectral.farms_alpha(W, xmin_rule="median")
         rows.append(f"| {name.strip()} {W.shape[0]}×{W.shape[1]} | {values['ks']:.2f} | "
                     f"{ww_alpha[None][index]:.2f} | {values['peak']:.2f} | "
-                    f"{ww_alpha['xmin_peak'][index]:.2f} | {median:.2f} | {farms:.2f} |")
+                    f"{_shown(ww_alpha['xmin_peak'][index])} | {median:.2f} | {farms:.2f} |")
     rows.append(f"| **total time (s)** | {seconds['ks']:.2f} | {ww_seconds[None]:.2f} | "
                 f"{seconds['peak']:.2f} | {ww_seconds['xmin_peak']:.2f} | | |")
     return "\n".join(rows)
+
+
+def _shown(alpha):
+    return "failed" if alpha < 0 else f"{alpha:.2f}"
 
 
 def concat_table():
@@ -139,7 +144,10 @@ SECTIONS = [
      "Same matrices, fitted by lrkit (`lrkit.spectral.alpha`) and weightwatcher 0.7 "
      "(`analyze()` on a model holding them as linear layers), both with the Clauset KS-chosen "
      "xmin and with the search restricted around the log-histogram peak. Pure-noise "
-     "matrices have no power-law tail, so their exponents depend on the fit rule. The last "
+     "matrices have no power-law tail, so their exponents depend on the fit rule. "
+     "weightwatcher 0.7.7's `fix_fingers='xmin_peak'` needs the `powerlaw` package and fails "
+     "with powerlaw 2.0 (`Fit() got an unexpected keyword argument 'distribution'`), so that "
+     "column reads 'failed'. The last "
      "two columns fix xmin at the median eigenvalue: the plain exponent of Gaussian noise "
      "then moves with the aspect ratio, and FARMS (pooled square submatrices, Hu et al. "
      "2025) removes that bias.", powerlaw_table),

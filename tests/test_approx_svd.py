@@ -46,8 +46,12 @@ def test_lanczos_sparse_and_operator():
 
 def test_auto_rule():
     assert choose_svd_method(np.zeros((100, 50)), 5) == "exact"
-    assert choose_svd_method(np.zeros((2000, 1000)), 10) == "randomized"
+    assert choose_svd_method(np.zeros((2000, 1000)), 10) == "lanczos"
+    assert choose_svd_method(np.zeros((3000, 2000)), 20) == "randomized"
+    assert choose_svd_method(np.zeros((3000, 2000)), 100) == "lanczos"
     assert choose_svd_method(np.zeros((2000, 1000)), 500) == "exact"
+    torch = pytest.importorskip("torch")
+    assert choose_svd_method(torch.zeros((3000, 2000)), 100) == "randomized"
 
 
 def test_torch_input_stays_torch():

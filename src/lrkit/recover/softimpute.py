@@ -68,7 +68,8 @@ def softimpute(operator, y, rank, *, lam=None, max_iter=3000, tol=1e-10, truth=N
         Z ← SVT_λ( P_Ω(X) + P_Ω^⊥(Z) ) = SVT_λ( S + Z ),   S = P_Ω(X − Z) (sparse),
 
     never densifying: ``S + Z`` is applied as sparse plus low-rank, and the SVD is a
-    warm-started subspace step of width ``rank(Z) + BUFFER``. The solution is traced along
+    warm-started subspace step of width ``rank + BUFFER`` (the current solution's right
+    singular vectors plus random directions). The solution is traced along
     a geometric path of λ from ``λ_max = σ_1(P_Ω(X))`` (where Z = 0), each solve warm-started
     from the previous one.
 
@@ -120,8 +121,6 @@ def softimpute(operator, y, rank, *, lam=None, max_iter=3000, tol=1e-10, truth=N
             U_new, d_new, V_new, s = soft_threshold_svd(Z, V, lam_t, rank)
             change = _relative_change(U, d, V_sol, U_new, d_new, V_new)
             U, d, V_sol = U_new, d_new, V_new
-            if np.count_nonzero(s > lam_t) >= width and width < min(n1, n2, rank + BUFFER):
-                width += BUFFER
             V = orthonormalize(np.hstack([V_sol, rng.standard_normal((n2, width - len(d)))]))
             loss = _objective(values, U, d, V_sol, rows, cols, lam_t)
             error = (np.linalg.norm((U * d) @ V_sol.T - truth_np) / np.linalg.norm(truth_np)
