@@ -38,9 +38,10 @@ def shim_fancyimpute():
 
 
 def timed(fn, *args):
-    """``(fn(*args), seconds)``; peers' progress prints are swallowed."""
+    """``(fn(*args), seconds)``; peers' progress prints and warnings are swallowed."""
     start = time.perf_counter()
-    with contextlib.redirect_stdout(io.StringIO()):
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         out = fn(*args)
     return out, time.perf_counter() - start
 
@@ -102,9 +103,7 @@ def completion_table():
             if name.startswith("sklearn") and n1 > 500:
                 rows.append(f"| {n1} × {n2} | {name} | skipped (> 5 min) | | |")
                 continue
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                filled, elapsed = timed(fill, X.copy())
+            filled, elapsed = timed(fill, X.copy())
             error = lrkit.relative_error(filled, prob.truth)
             reached = f"{elapsed:.2f}" if error <= TARGET_ERROR else "not reached"
             rows.append(log(f"| {n1} × {n2} | {name} | {elapsed:.2f} | {error:.1e} | "
@@ -155,9 +154,7 @@ def rpca_table():
                 tl.tensor(M), reg_E=1 / np.sqrt(n), n_iter_max=500),
         }
         for name, run in runs.items():
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                (L, S), elapsed = timed(run, prob.matrix, n)
+            (L, S), elapsed = timed(run, prob.matrix, n)
             rows.append(f"| {n} × {n} | {name} | {elapsed:.2f} | "
                         f"{lrkit.relative_error(np.asarray(L), prob.low_rank):.1e} | "
                         f"{lrkit.relative_error(np.asarray(S), prob.sparse):.1e} |")
@@ -199,9 +196,7 @@ def real_data_table():
             max_iter=10, random_state=0).fit_transform(Z),
     }
     for name, fill in methods.items():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            filled, elapsed = timed(fill, X.copy())
+        filled, elapsed = timed(fill, X.copy())
         rows.append(f"| Big Five ratings, 20 % held out | {name} | {elapsed:.2f} | RMSE "
                     f"{_rmse(filled[test], X0[test]):.3f} |")
     rows += instructor_rows(IterativeSVD)
@@ -219,9 +214,7 @@ def real_data_table():
                 20, verbose=False).fit_transform(Z),
         }
         for name, fill in image_methods.items():
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                filled, elapsed = timed(fill, Z.copy())
+            filled, elapsed = timed(fill, Z.copy())
             psnr = 10 * np.log10(1.0 / np.mean((np.clip(filled, 0, 1) - image) ** 2))
             rows.append(f"| china.jpg 427 × 640, {p_obs:.0%} observed | {name} | "
                         f"{elapsed:.2f} | PSNR {psnr:.1f} dB |")
@@ -248,9 +241,7 @@ def instructor_rows(IterativeSVD):
             1, verbose=False).fit_transform(Z),
     }
     for name, fill in methods.items():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            filled, elapsed = timed(fill, X.copy())
+        filled, elapsed = timed(fill, X.copy())
         rows.append(f"| {label} | {name} | {elapsed:.2f} | RMSE "
                     f"{_rmse(filled[data.rows[test], data.cols[test]], truth):.3f} |")
     return rows
