@@ -96,73 +96,97 @@ def softimpute(operator, y, rank, *, lam=None, max_iter=3000, tol=1e-10, truth=N
         iteration), ``lam`` and, with ``truth``, ``rel_error``.
     """
     start_time = time.perf_counter()
-    n1, n2 = operator.shape
-    rows, cols = operator.rows, operator.cols
-    values = to_numpy(y).astype(np.float64)
-    pattern = ObservedPattern(rows, cols, (n1, n2))
-    observed = pattern.matrix(values)
     rng = as_generator(seed)
-    lam_max = float(_top_singular_value(observed, rng))
-    path = _lambda_path(lam_max, lam, check_int("max_iter", max_iter, 1))
-    truth_np = None if truth is None else to_numpy(truth)
-
-    width = min(rank + BUFFER, n1, n2)
-    V = orthonormalize(rng.standard_normal((n2, width)))
-    U, d = np.zeros((n1, 1)), np.zeros(1)
-    V_sol = np.zeros((n2, 1))
-    records = {"loss": [], "lam": [], "rel_error": [], "time": []}
-    t, converged, message, accepted = 0, False, None, (U, d, V_sol, path[0])
+    run = _PathRun(operator, y, rank, truth, callback, rng)
+    path = _lambda_path(run.lam_max, lam, check_int("max_iter", max_iter, 1))
+    converged, message, accepted = False, None, None
     for position, lam_t in enumerate(path):
         lam_tol = tol if position == len(path) - 1 else max(tol, PATH_TOL)
-        for _ in range(max_iter - t):
-            t += 1
-            residual = values - observed_entries(U, d, V_sol, rows, cols)
-            Z = SparsePlusLowRank(pattern.matrix(residual), U, d, V_sol)
-            U_new, d_new, V_new, s = soft_threshold_svd(Z, V, lam_t, rank)
-            change = _relative_change(U, d, V_sol, U_new, d_new, V_new)
-            U, d, V_sol = U_new, d_new, V_new
-            V = orthonormalize(np.hstack([V_sol, rng.standard_normal((n2, width - len(d)))]))
-            loss = _objective(values, U, d, V_sol, rows, cols, lam_t)
-            error = (np.linalg.norm((U * d) @ V_sol.T - truth_np) / np.linalg.norm(truth_np)
-                     if truth_np is not None else math.nan)
-            elapsed = time.perf_counter() - start_time
-            for key, value in (("loss", loss), ("lam", lam_t), ("rel_error", error),
-                               ("time", elapsed)):
-                records[key].append(value)
-            if callback is not None:
-                try:
-                    callback(IterationInfo(t, loss, lam_t, error, (U, V_sol)))
-                except StopIteration:
-                    message = "stopped by callback"
-                    break
-            if change < lam_tol:
-                break
-        else:
-            message = f"reached max_iter={max_iter} on the λ path"
+        message, above = run.solve(lam_t, lam_tol, max_iter, start_time)
         if message is not None:
             break
-        if lam is None and np.count_nonzero(s > lam_t) > rank:
-            U, d, V_sol, lam_t = accepted
+        if lam is None and above > rank and accepted is not None:
+            run.U, run.d, run.V_sol, lam_t = accepted
             converged, message = True, f"rank {rank} reached on the λ path (λ={lam_t:.4g})"
             break
-        accepted = (U, d, V_sol, lam_t)
+        accepted = (run.U, run.d, run.V_sol, lam_t)
     else:
         converged, message = True, f"path solved to tol={tol:g} down to λ={path[-1]:.4g}"
-    if not converged and message.startswith("reached"):
+    if message.startswith("reached"):
         warnings.warn(f"softimpute: {message}", ConvergenceWarning, stacklevel=3)
-    root = np.sqrt(d)
-    history = {key: np.asarray(v, dtype=float) for key, v in records.items()}
+    root = np.sqrt(run.d)
+    history = {key: np.asarray(v, dtype=float) for key, v in run.records.items()}
     if truth is None:
         del history["rel_error"]
     return RecoveryResult(
-        factors=(like(U * root, y), like(V_sol * root, y)),
-        n_iter=t,
+        factors=(like(run.U * root, y), like(run.V_sol * root, y)),
+        n_iter=run.t,
         converged=converged,
         message=message,
         method="softimpute",
         wall_time=time.perf_counter() - start_time,
         history=history,
     )
+
+
+class _PathRun:
+    """State of one Soft-Impute path: the solution ``U diag(d) V_solᵀ``, the working
+    subspace ``V`` of width ``rank + BUFFER``, the iteration count and the records."""
+
+    def __init__(self, operator, y, rank, truth, callback, rng):
+        self.rows, self.cols = operator.rows, operator.cols
+        self.values = to_numpy(y).astype(np.float64)
+        self.pattern = ObservedPattern(self.rows, self.cols, operator.shape)
+        self.lam_max = float(_top_singular_value(self.pattern.matrix(self.values), rng))
+        n1, n2 = operator.shape
+        self.rank, self.rng, self.callback = rank, rng, callback
+        self.truth = None if truth is None else to_numpy(truth)
+        self.width = min(rank + BUFFER, n1, n2)
+        self.V = orthonormalize(rng.standard_normal((n2, self.width)))
+        self.U, self.d, self.V_sol = np.zeros((n1, 1)), np.zeros(1), np.zeros((n2, 1))
+        self.t = 0
+        self.records = {"loss": [], "lam": [], "rel_error": [], "time": []}
+
+    def solve(self, lam, lam_tol, max_iter, start_time):
+        """Iterate at ``lam`` until the relative change is below ``lam_tol``.
+
+        Returns ``(message, above)``: ``message`` is None when solved, else why the whole
+        path must stop; ``above`` counts the singular values of the last ``S + Z`` above λ.
+        """
+        above = 0
+        for _ in range(max_iter - self.t):
+            self.t += 1
+            residual = self.values - observed_entries(self.U, self.d, self.V_sol, self.rows,
+                                                       self.cols)
+            Z = SparsePlusLowRank(self.pattern.matrix(residual), self.U, self.d, self.V_sol)
+            U, d, V_sol, s = soft_threshold_svd(Z, self.V, lam, self.rank)
+            change = _relative_change(self.U, self.d, self.V_sol, U, d, V_sol)
+            self.U, self.d, self.V_sol, above = U, d, V_sol, int(np.count_nonzero(s > lam))
+            fresh = self.rng.standard_normal((len(V_sol), self.width - len(d)))
+            self.V = orthonormalize(np.hstack([V_sol, fresh]))
+            if self._record(lam, start_time):
+                return "stopped by callback", above
+            if change < lam_tol:
+                return None, above
+        return f"reached max_iter={max_iter} on the λ path", above
+
+    def _record(self, lam, start_time):
+        """Append this iteration's records; True when the callback asks to stop."""
+        loss = _objective(self.values, self.U, self.d, self.V_sol, self.rows, self.cols, lam)
+        error = math.nan
+        if self.truth is not None:
+            error = float(np.linalg.norm((self.U * self.d) @ self.V_sol.T - self.truth)
+                          / np.linalg.norm(self.truth))
+        for key, value in (("loss", loss), ("lam", lam), ("rel_error", error),
+                           ("time", time.perf_counter() - start_time)):
+            self.records[key].append(value)
+        if self.callback is None:
+            return False
+        try:
+            self.callback(IterationInfo(self.t, loss, lam, error, (self.U, self.V_sol)))
+        except StopIteration:
+            return True
+        return False
 
 
 def _lambda_path(lam_max, lam, length):
