@@ -118,19 +118,19 @@ class MatrixCompletion(_Mixin, _Base):
 
     def fit(self, X, y=None):
         """Learn the low-rank model from the observed (non-NaN) entries of ``X``."""
-        X, observed = self._check_input(X, fitting=True)
+        self._fit(*self._check_input(X, fitting=True))
+        return self
+
+    def _fit(self, X, observed):
         self._check_params()
         self.n_features_in_ = X.shape[1]
-        column_has = observed.any(axis=0)
-        means = np.zeros(X.shape[1])
-        if self.center:
-            sums = np.where(observed, X, 0.0).sum(axis=0)
-            means[column_has] = sums[column_has] / observed.sum(axis=0)[column_has]
-        self.mean_ = means
         self.fill_values_ = self._fallback_values(X, observed)
+        # Centring removes the observed column means (0 for a column with none).
+        self.mean_ = (np.where(observed.any(axis=0), self.fill_values_, 0.0) if self.center
+                      else np.zeros(X.shape[1]))
         rows, cols = np.nonzero(observed)
         operator = EntrySampling(X.shape, rows, cols)
-        values = X[rows, cols] - means[cols]
+        values = X[rows, cols] - self.mean_[cols]
         if self.rank == "auto":
             self.rank_, self.rank_scores_ = select_completion_rank(
                 operator, values, self.max_rank, self.rank_rule, ridge=self.ridge,
@@ -145,7 +145,6 @@ class MatrixCompletion(_Mixin, _Base):
                                    seed=self.seed)
         F, G = (np.asarray(f) for f in self.result_.factors)
         self.row_factors_, self.components_ = F, G
-        return self
 
     def transform(self, X):
         """``X`` with its missing entries filled; observed entries unchanged."""
@@ -159,8 +158,8 @@ class MatrixCompletion(_Mixin, _Base):
 
     def fit_transform(self, X, y=None):
         """Fit on ``X`` and fill it with the fitted row factors."""
-        self.fit(X)
-        X, observed = self._check_input(X, fitting=False)
+        X, observed = self._check_input(X, fitting=True)
+        self._fit(X, observed)
         return self._fill(X, observed, self.row_factors_)
 
     def _fill(self, X, observed, F):
