@@ -120,8 +120,8 @@ def rpca(M, method="pcp", *, rank=None, lam=None, mask=None, tol=1e-7, max_iter=
     if method == "pcp":
         lam = 1 / math.sqrt(max(M.shape)) if lam is None else check_real(
             "lam", lam, low=0.0, low_open=True)
-        L, S, records, converged, message = _pcp(M, observed, lam, tol, max_iter, truth, seed,
-                                                 callback)
+        L, parts, S, records, converged, message = _pcp(M, observed, lam, tol, max_iter,
+                                                        truth, seed, callback)
     else:
         if rank is None:
             raise ValueError("method='altproj' needs rank=; use method='pcp' if it is unknown")
@@ -130,18 +130,19 @@ def rpca(M, method="pcp", *, rank=None, lam=None, mask=None, tol=1e-7, max_iter=
             raise ValueError(f"rank={rank} must be < min(n1, n2)={min(M.shape)} for altproj")
         beta = 2 * rank / math.sqrt(M.size) if beta is None else check_real(
             "beta", beta, low=0.0, low_open=True)
-        L, S, records, converged, message = _altproj(M, observed, rank, beta, tol, max_iter,
-                                                     truth, seed, callback)
+        L, parts, S, records, converged, message = _altproj(M, observed, rank, beta, tol,
+                                                            max_iter, truth, seed, callback)
     if not converged and message.startswith("reached"):
         warnings.warn(f"rpca({method}): {message}", ConvergenceWarning, stacklevel=2)
-    U, s, Vt = np.linalg.svd(L, full_matrices=False)
-    r = max(1, int(np.count_nonzero(s > s[0] * 1e-12))) if s[0] > 0 else 1
-    root = np.sqrt(s[:r])
+    U, s, Vt = parts  # the last iterate's own SVD: L = U diag(s) Vt
+    if len(s) == 0:
+        U, s, Vt = np.zeros((M.shape[0], 1)), np.zeros(1), np.zeros((1, M.shape[1]))
+    root = np.sqrt(s)
     history = {key: np.asarray(value, dtype=float) for key, value in records.items()}
     if truth is None:
         history.pop("rel_error")
     return RobustPCAResult(
-        factors=(U[:, :r] * root, Vt[:r].T * root),
+        factors=(U * root, Vt.T * root),
         n_iter=len(records["loss"]),
         converged=converged,
         message=message,
@@ -165,7 +166,8 @@ def _check_mask(mask, shape):
 
 
 def singular_value_threshold(X, tau, rank_guess, seed=None):
-    """``SVT_τ(X) = U max(Σ − τ, 0) Vᵀ``; returns it and the number of values kept.
+    """``SVT_τ(X) = U max(Σ − τ, 0) Vᵀ`` as its factors ``(U_r, σ_r − τ, V_rᵀ)``, r the
+    number of singular values above τ.
 
     Small inputs use a full SVD; larger ones a truncated SVD of ``rank_guess`` values,
     doubled until the smallest computed value falls below ``τ``.
@@ -181,7 +183,7 @@ def singular_value_threshold(X, tau, rank_guess, seed=None):
                 break
             k = min(2 * k, n)
     kept = int(np.count_nonzero(s > tau))
-    return (U[:, :kept] * (s[:kept] - tau)) @ Vt[:kept], kept
+    return U[:, :kept], s[:kept] - tau, Vt[:kept]
 
 
 def _record(records, loss, L, truth):
@@ -197,12 +199,13 @@ def _pcp(M, observed, lam, tol, max_iter, truth, seed, callback):
     norm_fro = float(np.linalg.norm(M))
     Y = M / max(norm_two, np.abs(M).max() / lam)
     mu, mu_max = 1.25 / norm_two, 1.25e7 / norm_two
-    L, S = np.zeros_like(M), np.zeros_like(M)
+    S = np.zeros_like(M)
     records = {"loss": [], "rel_error": []}
     rank_guess = 10
     for t in range(1, max_iter + 1):
-        L, kept = singular_value_threshold(M - S + Y / mu, 1 / mu, rank_guess, seed)
-        rank_guess = kept + 1 + round(0.05 * min(M.shape))
+        parts = singular_value_threshold(M - S + Y / mu, 1 / mu, rank_guess, seed)
+        L = (parts[0] * parts[1]) @ parts[2]
+        rank_guess = len(parts[1]) + 1 + round(0.05 * min(M.shape))
         target = M - L + Y / mu
         S = np.sign(target) * np.maximum(np.abs(target) - lam / mu, 0.0)
         S[~observed] = target[~observed]  # unobserved: the constraint does not bind
@@ -215,11 +218,13 @@ def _pcp(M, observed, lam, tol, max_iter, truth, seed, callback):
             try:
                 callback(t, L, S)
             except StopIteration:
-                return L, _observed_part(S, observed), records, False, "stopped by callback"
+                return L, parts, _observed_part(S, observed), records, False, (
+                    "stopped by callback")
         if primal < tol:
-            return (L, _observed_part(S, observed), records, True,
+            return (L, parts, _observed_part(S, observed), records, True,
                     f"constraint residual below tol={tol:g}")
-    return L, _observed_part(S, observed), records, False, f"reached max_iter={max_iter}"
+    return (L, parts, _observed_part(S, observed), records, False,
+            f"reached max_iter={max_iter}")
 
 
 def _observed_part(S, observed):
@@ -267,7 +272,8 @@ def _altproj(M, observed, rank, beta, tol, max_iter, truth, seed, callback):
         for t in range(max_iter):
             t_total += 1
             U, s, Vt = top(filled(L) - S, k + 1)
-            L_new = (U[:, :k] * s[:k]) @ Vt[:k]
+            parts = (U[:, :k], s[:k], Vt[:k])
+            L_new = (parts[0] * parts[1]) @ parts[2]
             zeta = beta * (s[k] + 0.5**t * s[k - 1])
             S = hard_threshold(filled(L_new) - L_new, zeta)
             change = float(np.linalg.norm(L_new - L)) / max(float(np.linalg.norm(L_new)), 1e-300)
@@ -277,12 +283,12 @@ def _altproj(M, observed, rank, beta, tol, max_iter, truth, seed, callback):
                 try:
                     callback(t_total, L, S)
                 except StopIteration:
-                    return L, S, records, False, "stopped by callback"
+                    return L, parts, S, records, False, "stopped by callback"
             if change < (tol if k == rank else STAGE_TOL) or (k < rank and t >= STAGE_ITERS):
                 break
             if t_total >= max_iter:
-                return L, S, records, False, f"reached max_iter={max_iter}"
-    return L, S, records, True, f"relative change of L below tol={tol:g} at rank {rank}"
+                return L, parts, S, records, False, f"reached max_iter={max_iter}"
+    return L, parts, S, records, True, f"relative change of L below tol={tol:g} at rank {rank}"
 
 
 __all__ = ["RPCA_METHODS", "RobustPCAResult", "rpca"]
