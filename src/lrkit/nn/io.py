@@ -53,8 +53,9 @@ def save(model, path):
     ``indices`` and ``values``."""
     from safetensors.torch import save_file
 
-    layers = {name: spec for name, module in model.named_modules()
-              if (spec := _spec(module)) is not None and not _inside_replaced(name, model)}
+    modules = dict(model.named_modules())
+    layers = {name: spec for name, module in modules.items()
+              if (spec := _spec(module)) is not None and not _inside_replaced(name, modules)}
     tensors = {}
     for key, value in model.state_dict().items():
         if value.is_sparse:
@@ -67,10 +68,9 @@ def save(model, path):
     return path
 
 
-def _inside_replaced(name, model):
+def _inside_replaced(name, modules):
     """True for sub-layers of a replaced layer (they are rebuilt with their parent)."""
     parts = name.split(".")
-    modules = dict(model.named_modules())
     return any(_spec(modules[".".join(parts[:i])]) is not None for i in range(1, len(parts)))
 
 
