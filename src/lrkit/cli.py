@@ -134,25 +134,38 @@ def cmd_demo(args):
     return 0
 
 
-def load_matrix(path, key=None):
-    """A 2-d float array from .npy, .npz (``key`` or the only array) or .csv (empty = NaN)."""
+def read_arrays(path, suffixes):
+    """``{name: array}`` from a .npy (named by the file), .npz, .csv (empty cell = NaN) or
+    .safetensors file whose suffix is in ``suffixes``."""
     path = Path(path)
     if not path.exists():
         raise ValueError(f"input file {path} does not exist")
     suffix = path.suffix.lower()
+    if suffix not in suffixes:
+        raise ValueError(f"unsupported input {path.suffix!r}: use {', '.join(suffixes)}")
     if suffix == ".npy":
-        data = np.load(path, allow_pickle=False)
-    elif suffix == ".npz":
+        return {path.stem: np.load(path, allow_pickle=False)}
+    if suffix == ".npz":
         with np.load(path, allow_pickle=False) as archive:
-            names = list(archive.keys())
-            if key is None and len(names) != 1:
-                raise ValueError(f"{path} holds arrays {names}; choose one with --key")
-            data = archive[key or names[0]]
-    elif suffix == ".csv":
-        data = np.genfromtxt(path, delimiter=",", dtype=np.float64)
-    else:
-        raise ValueError(f"unsupported input {path.suffix!r}: use .npy, .npz or .csv")
-    data = np.asarray(data, dtype=np.float64)
+            return {name: archive[name] for name in archive.files}
+    if suffix == ".csv":
+        return {path.stem: np.genfromtxt(path, delimiter=",", dtype=np.float64)}
+    try:
+        from safetensors.numpy import load_file
+    except ImportError:
+        raise ValueError("reading .safetensors needs the safetensors package") from None
+    return load_file(str(path))
+
+
+def load_matrix(path, key=None):
+    """A 2-d float array from .npy, .npz (``key`` or the only array) or .csv (empty = NaN)."""
+    arrays = read_arrays(path, (".npy", ".npz", ".csv"))
+    if key is None and len(arrays) != 1:
+        raise ValueError(f"{path} holds arrays {list(arrays)}; choose one with --key")
+    if key is not None and key not in arrays:
+        raise ValueError(f"{path} has no array {key!r}; it holds {list(arrays)}")
+    data = np.asarray(arrays[key] if key is not None else next(iter(arrays.values())),
+                      dtype=np.float64)
     if data.ndim != 2:
         raise ValueError(f"input must be a 2-d matrix; {path} holds shape {data.shape}")
     return data
@@ -243,23 +256,7 @@ def load_matrices(path):
     Arrays with more than two dimensions are read as ``(shape[0], -1)`` (convolution kernels
     per output channel); 0-d and 1-d arrays (biases, norms) are skipped.
     """
-    path = Path(path)
-    if not path.exists():
-        raise ValueError(f"input file {path} does not exist")
-    suffix = path.suffix.lower()
-    if suffix == ".npy":
-        arrays = {path.stem: np.load(path, allow_pickle=False)}
-    elif suffix == ".npz":
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in archive.files}
-    elif suffix == ".safetensors":
-        try:
-            from safetensors.numpy import load_file
-        except ImportError:
-            raise ValueError("reading .safetensors needs the safetensors package") from None
-        arrays = load_file(str(path))
-    else:
-        raise ValueError(f"unsupported input {path.suffix!r}: use .npy, .npz or .safetensors")
+    arrays = read_arrays(path, (".npy", ".npz", ".safetensors"))
     matrices = {name: np.asarray(a, dtype=np.float64).reshape(a.shape[0], -1)
                 for name, a in arrays.items() if a.ndim >= 2}
     if not matrices:
