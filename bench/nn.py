@@ -12,7 +12,7 @@ import time
 import torch
 
 import lrkit.nn as lnn
-from lrkit.nn import models
+from lrkit.nn import datasets, models
 from lrkit.plotting import plot_quality_sweep
 
 RATIOS = (0.2, 0.3, 0.5)
@@ -22,8 +22,8 @@ PLOT = "docs/compression_sweep.png"
 def _setup():
     torch.manual_seed(0)
     model, tokenizer = models.load_minilm()
-    calibration = models.text_batches(tokenizer, models.stdlib_sentences(256))
-    evaluation = models.text_batches(tokenizer, models.stdlib_sentences(256, "evaluation"))
+    calibration = datasets.text_batches(tokenizer, datasets.stdlib_sentences(256))
+    evaluation = datasets.text_batches(tokenizer, datasets.stdlib_sentences(256, "evaluation"))
     return model, calibration, evaluation
 
 
@@ -46,7 +46,7 @@ def allocation_table(model, calibration, evaluation):
         small, report = lnn.compress(model, 0.3, "whiten", calibration=calibration,
                                      allocation=allocation)
         dense = sum(layer.rank is None for layer in report.layers)
-        rows.append(f"| {allocation} | {models.embedding_similarity(model, small, evaluation):.3f}"
+        rows.append(f"| {allocation} | {lnn.embedding_similarity(model, small, evaluation):.3f}"
                     f" | {dense} | {report.seconds:.1f} |")
     return "\n".join(rows)
 
@@ -56,8 +56,8 @@ def eora_table(model, calibration, evaluation):
     for name, pruned in (("2:4 pruned", lnn.prune(model, pattern="2:4")),
                          ("50 % magnitude pruned", lnn.prune(model, 0.5, "magnitude"))):
         fixed = lnn.compensate(model, pruned, calibration, rank=32)
-        rows.append(f"| {name} | {models.embedding_similarity(model, pruned, evaluation):.3f} | "
-                    f"{models.embedding_similarity(model, fixed, evaluation):.3f} |")
+        rows.append(f"| {name} | {lnn.embedding_similarity(model, pruned, evaluation):.3f} | "
+                    f"{lnn.embedding_similarity(model, fixed, evaluation):.3f} |")
     return "\n".join(rows)
 
 
@@ -92,7 +92,7 @@ def size_speed_table(model, calibration, evaluation):
             params = sum(p.numel() for p in variant.parameters())
             rows.append(f"| {name} | {params / 1e6:.2f} M | {os.path.getsize(path) / 2**20:.1f} |"
                         f" {1e3 * _latency(variant, batch):.1f} | "
-                        f"{models.embedding_similarity(model, variant, evaluation):.3f} |")
+                        f"{lnn.embedding_similarity(model, variant, evaluation):.3f} |")
     return "\n".join(rows)
 
 

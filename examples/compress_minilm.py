@@ -10,14 +10,14 @@ held-out text. The papers' ordering whiten ≥ asvd ≥ fwsvd ≥ svd is printed
 import sys
 
 import lrkit.nn as lnn
-from lrkit.nn import models
+from lrkit.nn import datasets, models
 from lrkit.plotting import plot_quality_sweep
 
 
 def main(path="compression_sweep.png"):
     model, tokenizer = models.load_minilm()
-    calibration = models.text_batches(tokenizer, models.stdlib_sentences(256))
-    evaluation = models.text_batches(tokenizer, models.stdlib_sentences(256, "evaluation"))
+    calibration = datasets.text_batches(tokenizer, datasets.stdlib_sentences(256))
+    evaluation = datasets.text_batches(tokenizer, datasets.stdlib_sentences(256, "evaluation"))
     points = lnn.quality_sweep(model, calibration, evaluation, (0.2, 0.3, 0.5),
                                progress=lambda p: print(f"{p.method:>7} {p.ratio:.0%}: "
                                                         f"similarity {p.similarity:.3f} "

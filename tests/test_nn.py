@@ -13,15 +13,15 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 import lrkit.nn as lnn  # noqa: E402
-from lrkit.nn import models  # noqa: E402
+from lrkit.nn import datasets, models  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def model_and_batches():
     if models.minilm_path() is not None:
         model, tokenizer = models.load_minilm()
-        calibration = models.text_batches(tokenizer, models.stdlib_sentences(64))
-        evaluation = models.text_batches(tokenizer, models.stdlib_sentences(64, "evaluation"))
+        calibration = datasets.text_batches(tokenizer, datasets.stdlib_sentences(64))
+        evaluation = datasets.text_batches(tokenizer, datasets.stdlib_sentences(64, "evaluation"))
     else:  # pragma: no cover - only without the model package
         model = models.tiny_bert()
         generator = torch.Generator().manual_seed(0)
@@ -75,7 +75,7 @@ def test_methods_and_ordering_on_the_model(model_and_batches):
     quality = {}
     for method in ("svd", "asvd", "whiten"):
         small, report = lnn.compress(model, 0.3, method, calibration=calibration)
-        quality[method] = models.embedding_similarity(model, small, evaluation)
+        quality[method] = lnn.embedding_similarity(model, small, evaluation)
         assert abs(report.achieved_ratio - 0.3) < 0.02
         assert len(report.layers) == 36 or models.minilm_path() is None
     assert quality["whiten"] > quality["asvd"] > quality["svd"]
@@ -84,7 +84,7 @@ def test_methods_and_ordering_on_the_model(model_and_batches):
 def test_fwsvd_uses_fisher(model_and_batches):
     model, calibration, _ = model_and_batches
     small, report = lnn.compress(model, 0.3, "fwsvd", calibration=calibration[:2],
-                                 loss_fn=models.contrastive_loss)
+                                 loss_fn=lnn.contrastive_loss)
     plain, plain_report = lnn.compress(model, 0.3, "svd", calibration=calibration[:2])
     fw = np.mean([r.output_error for r in report.layers])
     sv = np.mean([r.output_error for r in plain_report.layers])
@@ -113,8 +113,8 @@ def test_eora_improves_pruned_model(model_and_batches):
     model, calibration, evaluation = model_and_batches
     pruned = lnn.prune(model, pattern="2:4")
     fixed = lnn.compensate(model, pruned, calibration, rank=32)
-    before = models.embedding_similarity(model, pruned, evaluation)
-    after = models.embedding_similarity(model, fixed, evaluation)
+    before = lnn.embedding_similarity(model, pruned, evaluation)
+    after = lnn.embedding_similarity(model, fixed, evaluation)
     assert after > before + 0.01
 
 

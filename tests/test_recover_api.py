@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import lrkit
-from lrkit.recover import IterationInfo
+from lrkit.recovery import IterationInfo
 
 
 def test_result_fields(asym_problem):
@@ -63,9 +63,9 @@ def test_divergence_is_reported_not_returned_as_nan(asym_problem):
 
 
 def test_diverging_default_step_is_backed_off(asym_problem, monkeypatch):
-    from lrkit.recover import api
+    from lrkit.recovery import factored
 
-    monkeypatch.setattr(api, "GD_STEP", 40.0)
+    monkeypatch.setattr(factored, "GD_STEP", 40.0)
     p = asym_problem
     res = lrkit.recover(p.operator, p.y, rank=2, truth=p.truth, seed=0)
     assert res.rel_error < 1e-8 and "halved" in res.message

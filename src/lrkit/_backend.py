@@ -16,6 +16,11 @@ def namespace(*arrays):
     return array_namespace(*arrays)
 
 
+def is_numpy_array(array) -> bool:
+    """True for NumPy arrays (and NumPy scalars)."""
+    return is_numpy_namespace(array_namespace(array))
+
+
 def like(values, reference):
     """``values`` (NumPy or scalar) as an array of ``reference``'s library, device and dtype."""
     xp = array_namespace(reference)

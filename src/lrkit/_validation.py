@@ -13,10 +13,6 @@ import numpy as np
 from lrkit._backend import to_numpy
 
 
-class ConvergenceWarning(UserWarning):
-    """A solver stopped at ``max_iter`` before meeting its tolerance."""
-
-
 def check_int(name, value, low=None, high=None, high_label=None):
     """Return ``value`` as int after checking ``low <= value <= high``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):

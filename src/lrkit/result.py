@@ -1,11 +1,62 @@
-"""One result type for every recovery solver (in the spirit of SciPy's ``OptimizeResult``)."""
+"""One result type for every recovery solver (in the spirit of SciPy's ``OptimizeResult``),
+the per-iteration record a callback sees, and the error measure they report."""
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
+
+from lrkit._backend import namespace
+
+
+class Status(enum.Enum):
+    """Why a solver stopped (``RecoveryResult.status``); ``message`` says it for people."""
+
+    CONVERGED = "converged"
+    STAGNATED = "stagnated"
+    MAX_ITER = "max_iter"
+    DIVERGED = "diverged"
+    CALLBACK = "callback"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def relative_error(estimate, truth) -> float:
+    """``||estimate - truth||_F / ||truth||_F``."""
+    xp = namespace(estimate)
+    return float(xp.linalg.vector_norm(estimate - truth) / xp.linalg.vector_norm(truth))
+
+
+@dataclass
+class IterationInfo:
+    """What a callback sees after every iteration (raise ``StopIteration`` to stop).
+
+    Attributes
+    ----------
+    iteration : int
+    loss : float
+        The objective the method minimises (see ``history`` in :class:`RecoveryResult`).
+    step_size : float
+        The step taken (NaN for methods without one).
+    rel_error : float
+        Relative error to the truth (NaN without one).
+    factors : tuple
+        ``(F, G)`` of the current estimate ``F Gᵀ``.
+    extras : dict
+        Method-specific state, e.g. ``{"sparse": S}`` for robust PCA, ``{"lam": λ}`` for
+        Soft-Impute.
+    """
+
+    iteration: int
+    loss: float
+    step_size: float
+    rel_error: float
+    factors: tuple
+    extras: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -23,16 +74,20 @@ class RecoveryResult:
         Iterations performed.
     converged : bool
         True when a stopping tolerance was met (not when ``max_iter`` ran out, not on divergence).
+    status : Status
+        Why the solver stopped, as an enum (for code); ``message`` says it for people.
     message : str
         Why the solver stopped.
     method : str
         The ``method=`` name that produced this result.
     wall_time : float
-        Seconds spent in the solver.
+        Seconds spent in the whole call: validation, initialisation and iterations.
     history : dict of str -> numpy.ndarray
-        Per-iteration records: ``loss``, ``step_size`` (solvers with steps), ``time``
-        (seconds since the start) and, when the truth is given,
-        ``rel_error`` = ||X_t - M*||_F / ||M*||_F.
+        Per-iteration records, the same keys for every solver: ``loss`` (the objective the
+        method minimises), ``step_size`` (NaN for methods without steps), ``change`` (the
+        quantity the stopping rule compares with ``tol``), ``time`` (seconds since the call
+        began) and, when the truth is given, ``rel_error`` = ||X_t - M*||_F / ||M*||_F.
+        Some methods add their own parameter path (``lam`` for Soft-Impute, ``mu`` for PCP).
     """
 
     factors: tuple
@@ -42,6 +97,7 @@ class RecoveryResult:
     method: str
     wall_time: float
     history: dict = field(default_factory=dict)
+    status: Status = Status.CONVERGED
 
     @cached_property
     def estimate(self):
@@ -64,5 +120,6 @@ class RecoveryResult:
         error = "" if np.isnan(self.rel_error) else f", rel_error={self.rel_error:.3e}"
         return (
             f"{type(self).__name__}(method={self.method!r}, converged={self.converged}, "
-            f"n_iter={self.n_iter}{error}, message={self.message!r})"
+            f"status={self.status.value!r}, n_iter={self.n_iter}{error}, "
+            f"message={self.message!r})"
         )

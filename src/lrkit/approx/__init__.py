@@ -17,7 +17,7 @@ from lrkit.approx.sampling import (
     lewis_weights,
     nystrom,
 )
-from lrkit.approx.svd import choose_svd_method, svd
+from lrkit.approx.truncated_svd import choose_svd_method, svd
 
 __all__ = [
     "CUR",

@@ -1,45 +1,61 @@
-"""Low-rank compression and adaptation of PyTorch networks (needs ``lrkit[torch]``).
+"""Low-rank compression and adaptation of PyTorch networks (needs ``lrkit[nn]``).
 
 >>> import lrkit.nn as lnn                                               # doctest: +SKIP
 >>> small, report = lnn.compress(model, ratio=0.3, method="whiten", calibration=batches)
+
+The names below load on first use, so ``import lrkit.nn`` and the method declarations in
+:mod:`lrkit.nn.methods` need no PyTorch; the first name that does raises a one-line
+:class:`~lrkit.exceptions.MissingExtraError` when PyTorch is missing.
 """
 
-try:
-    import torch  # noqa: F401
-except ImportError as error:  # pragma: no cover - exercised only without torch
-    raise ImportError("lrkit.nn needs PyTorch: pip install 'lrkit[torch]'") from error
+from __future__ import annotations
 
-from lrkit.nn.allocation import ALLOCATIONS, allocate, break_even_rank
-from lrkit.nn.calibration import LayerStatistics, collect_statistics, linear_layers
-from lrkit.nn.compress import CompressionReport, LayerReport, compress
-from lrkit.nn.eora import compensate, prune
-from lrkit.nn.evaluate import SweepPoint, quality_sweep
-from lrkit.nn.factorize import METHODS, Decomposition, eora_factors, factorize, output_error
-from lrkit.nn.io import load, save
-from lrkit.nn.layers import CompensatedLinear, LowRankLinear, SparseLowRankLinear
+import importlib
+import importlib.util
 
-__all__ = [
-    "ALLOCATIONS",
-    "METHODS",
-    "CompensatedLinear",
-    "CompressionReport",
-    "Decomposition",
-    "LayerReport",
-    "LayerStatistics",
-    "LowRankLinear",
-    "SparseLowRankLinear",
-    "SweepPoint",
-    "allocate",
-    "break_even_rank",
-    "collect_statistics",
-    "compensate",
-    "compress",
-    "eora_factors",
-    "factorize",
-    "linear_layers",
-    "load",
-    "output_error",
-    "prune",
-    "quality_sweep",
-    "save",
-]
+from lrkit.exceptions import MissingExtraError
+
+#: Public name -> submodule that defines it.
+_EXPORTS = {
+    "ALLOCATIONS": "allocation", "allocate": "allocation", "break_even_rank": "allocation",
+    "LayerStatistics": "calibration", "collect_statistics": "calibration",
+    "CompressionReport": "compress", "LayerReport": "compress", "compress": "compress",
+    "compensate": "eora", "prune": "eora",
+    "SweepPoint": "evaluate", "quality_sweep": "evaluate", "embed": "evaluate",
+    "embedding_similarity": "evaluate", "contrastive_loss": "evaluate",
+    "Decomposition": "factorize", "eora_factors": "factorize", "factorize": "factorize",
+    "output_error": "factorize",
+    "load": "io", "save": "io",
+    "CompensatedLinear": "layers", "LowRankLinear": "layers", "SparseLowRankLinear": "layers",
+    "METHODS": "methods", "FACTORIZATIONS": "methods", "Factorization": "methods",
+    "calibrate": "surgery", "linear_layers": "surgery", "replace_module": "surgery",
+    "select_layers": "surgery",
+}
+_SUBMODULES = ("datasets", "models")
+_TORCH_FREE = ("allocation", "methods")
+
+__all__ = sorted(_EXPORTS) + list(_SUBMODULES)
+
+
+def require_torch():
+    """Raise :class:`~lrkit.exceptions.MissingExtraError` when PyTorch is not installed."""
+    if importlib.util.find_spec("torch") is None:
+        raise MissingExtraError("lrkit.nn needs PyTorch and transformers: "
+                                "pip install 'lrkit[nn]'")
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        require_torch()
+        return importlib.import_module(f"lrkit.nn.{name}")
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'lrkit.nn' has no attribute {name!r}")
+    if _EXPORTS[name] not in _TORCH_FREE:
+        require_torch()
+    value = getattr(importlib.import_module(f"lrkit.nn.{_EXPORTS[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import torch
-from torch import nn
 
 
 @dataclass
@@ -127,12 +126,3 @@ def _accumulate_fisher(model, batch, layers, stats, loss_fn):
         entry = stats[name]
         entry.fisher = squared if entry.fisher is None else entry.fisher + squared
     model.zero_grad(set_to_none=True)
-
-
-def linear_layers(model, include=("attention", "intermediate", "output"), exclude=("pooler",)):
-    """``{name: module}`` of the ``nn.Linear`` layers whose name contains one of ``include``
-    and none of ``exclude`` (defaults: a BERT-style encoder's attention and MLP layers)."""
-    return {name: module for name, module in model.named_modules()
-            if isinstance(module, nn.Linear)
-            and any(key in name for key in include)
-            and not any(key in name for key in exclude)}

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import copy
-import io
 import time
 from dataclasses import dataclass, field
 
 import torch
-from torch import nn
 
 from lrkit.nn.allocation import ALLOCATIONS, allocate, layer_cost
-from lrkit.nn.calibration import collect_statistics, linear_layers
-from lrkit.nn.factorize import METHODS, Decomposition, eora_factors, output_error
+from lrkit.nn.factorize import Decomposition, eora_factors, output_error
 from lrkit.nn.layers import CompensatedLinear, LowRankLinear
+from lrkit.nn.methods import get_factorization
+from lrkit.nn.surgery import calibrate, replace_module, select_layers
 
 #: Rank of the EoRA compensation added by ``compress(..., eora=True)`` unless given.
 EORA_RANK = 16
@@ -53,64 +52,34 @@ class CompressionReport:
         """Fraction of the targeted layers' parameters actually removed."""
         return 1.0 - self.params_after / self.params_before
 
-    def table(self):
-        """A ``rich`` table: shape, rank, parameters, weight and output errors per layer."""
-        from rich.table import Table
+    def rows(self):
+        """One row of strings per layer: the columns of :data:`COLUMNS`."""
+        return [(r.name, f"{r.shape[0]}x{r.shape[1]}", "dense" if r.rank is None else str(r.rank),
+                 f"{r.params_before:,}", f"{r.params_after:,}", f"{r.weight_error:.3f}",
+                 f"{r.output_error:.3f}") for r in self.layers]
 
-        table = Table(title=f"lrkit compress: {self.method}, ratio {self.ratio:g} "
-                      f"({self.allocation}), removed {self.achieved_ratio:.1%} in "
-                      f"{self.seconds:.1f} s")
-        for column in ("layer", "shape", "rank", "params before", "params after",
-                       "weight err.", "output err."):
-            table.add_column(column, justify="left" if column == "layer" else "right")
-        for r in self.layers:
-            table.add_row(r.name, f"{r.shape[0]}x{r.shape[1]}",
-                          "dense" if r.rank is None else str(r.rank), f"{r.params_before:,}",
-                          f"{r.params_after:,}", f"{r.weight_error:.3f}",
-                          f"{r.output_error:.3f}")
-        return table
+    @property
+    def title(self):
+        return (f"lrkit compress: {self.method}, ratio {self.ratio:g} ({self.allocation}), "
+                f"removed {self.achieved_ratio:.1%} in {self.seconds:.1f} s")
 
     def __str__(self):
-        from rich.console import Console
-
-        console = Console(width=130, record=True, file=io.StringIO())
-        console.print(self.table())
-        return console.export_text()
-
-
-def _replace(model, name, module):
-    parent_name, _, child = name.rpartition(".")
-    setattr(model.get_submodule(parent_name) if parent_name else model, child, module)
+        rows = [COLUMNS, *self.rows()]
+        widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
+        lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
+                           for i, (cell, w) in enumerate(zip(row, widths, strict=True)))
+                 for row in rows]
+        return "\n".join([self.title, *lines])
 
 
-def check_model_and_layers(model, layers):
-    if layers is None:
-        layers = linear_layers(model)
-    elif isinstance(layers, (list, tuple)):
-        modules = dict(model.named_modules())
-        missing = [n for n in layers if not isinstance(modules.get(n), nn.Linear)]
-        if missing:
-            raise ValueError(f"not nn.Linear layers of the model: {missing[:3]}")
-        layers = {n: modules[n] for n in layers}
-    if not layers:
-        raise ValueError("the model has no matching nn.Linear layers to compress")
-    for name, module in layers.items():
-        if not torch.isfinite(module.weight).all():
-            raise ValueError(f"layer {name} has a non-finite weight (NaN or inf)")
-    return layers
-
-
-def calibrate(model, layers, calibration, loss_fn=None):
-    """:func:`collect_statistics` with a clear error when a batch does not fit the model."""
-    try:
-        return collect_statistics(model, calibration, layers, loss_fn=loss_fn)
-    except (RuntimeError, TypeError, IndexError, ValueError, AttributeError) as error:
-        raise ValueError(f"calibration data do not fit the model: {error}") from error
+#: Column names of :meth:`CompressionReport.rows`.
+COLUMNS = ("layer", "shape", "rank", "params before", "params after", "weight err.",
+           "output err.")
 
 
 def compress(model, ratio, method="whiten", *, calibration=None, allocation="uniform",
              layers=None, loss_fn=None, fisher_axis="out", eora=False, eora_rank=EORA_RANK,
-             inplace=False, progress=None):
+             inplace=False, progress=None, statistics=None):
     """Replace a model's linear layers by low-rank factors.
 
     Parameters
@@ -136,6 +105,10 @@ def compress(model, ratio, method="whiten", *, calibration=None, allocation="uni
         Modify ``model`` instead of a deep copy.
     progress : callable(str), optional
         Called with each layer's name as it is compressed.
+    statistics : dict of name -> LayerStatistics, optional
+        Statistics from an earlier :func:`lrkit.nn.calibrate` of the same model and
+        layers: reused instead of calibrating again (a sweep over ratios or methods
+        calibrates once).
 
     Returns
     -------
@@ -143,20 +116,25 @@ def compress(model, ratio, method="whiten", *, calibration=None, allocation="uni
     """
     if not 0.0 < float(ratio) < 1.0:
         raise ValueError(f"ratio must be in (0, 1) (fraction of parameters removed); got {ratio}")
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}; got {method!r}")
+    factorization = get_factorization(method)
     if allocation not in ALLOCATIONS:
         raise ValueError(f"allocation must be one of {ALLOCATIONS}; got {allocation!r}")
-    if method == "fwsvd" and loss_fn is None:
-        raise ValueError("method='fwsvd' needs loss_fn (its Fisher weights come from gradients)")
-    needs_data = method != "svd" or eora
-    if needs_data and calibration is None:
-        raise ValueError(f"method={method!r}{' with eora' if eora else ''} needs calibration data")
+    if statistics is None:
+        if factorization.needs_loss and loss_fn is None:
+            raise ValueError(f"method={method!r} needs loss_fn (its weights come from gradients)")
+        if (factorization.needs_data or eora) and calibration is None:
+            raise ValueError(f"method={method!r}{' with eora' if eora else ''} needs "
+                             "calibration data")
     start = time.perf_counter()
     target = model if inplace else copy.deepcopy(model)
-    layers = check_model_and_layers(target, layers)
-    stats = {} if calibration is None else calibrate(
-        target, layers, calibration, loss_fn if method == "fwsvd" else None)
+    layers = select_layers(target, layers)
+    if statistics is not None:
+        stats = statistics
+    elif calibration is not None:
+        stats = calibrate(target, layers, calibration,
+                          loss_fn if factorization.needs_loss else None)
+    else:
+        stats = {}
     decompositions = {name: Decomposition(module.weight, method, stats.get(name), fisher_axis)
                       for name, module in layers.items()}
     shapes = {name: tuple(module.weight.shape) for name, module in layers.items()}
@@ -185,7 +163,7 @@ def _compress_layer(model, name, module, decomposition, rank, statistics, eora, 
         Bc, Ac = eora_factors(W, new.weight, eora_rank, statistics)
         new = CompensatedLinear(new, Bc.to(W.dtype), Ac.to(W.dtype))
         params += Ac.shape[0] * sum(shape)
-    _replace(model, name, new)
+    replace_module(model, name, new)
     approx = new.weight.detach()
     weight_error = float(torch.linalg.norm(W - approx) / torch.linalg.norm(W))
     out_error = float("nan") if statistics is None else output_error(W, approx, statistics)

@@ -6,9 +6,9 @@ import copy
 
 import torch
 
-from lrkit.nn.compress import _replace, calibrate, check_model_and_layers
 from lrkit.nn.factorize import eora_factors
 from lrkit.nn.layers import CompensatedLinear
+from lrkit.nn.surgery import calibrate, replace_module, select_layers
 
 PATTERNS = ("2:4", "magnitude")
 
@@ -25,7 +25,7 @@ def prune(model, sparsity=0.5, pattern="2:4", layers=None, inplace=False):
     if not 0.0 < sparsity < 1.0:
         raise ValueError(f"sparsity must be in (0, 1); got {sparsity}")
     target = model if inplace else copy.deepcopy(model)
-    for name, module in check_model_and_layers(target, layers).items():
+    for name, module in select_layers(target, layers).items():
         W = module.weight.detach()
         if pattern == "2:4":
             if W.shape[1] % 4:
@@ -53,7 +53,7 @@ def compensate(original, compressed, calibration, rank, layers=None):
     :func:`~lrkit.nn.factorize.eora_factors`. Returns a new model.
     """
     result = copy.deepcopy(compressed)
-    names = list(check_model_and_layers(original, layers))
+    names = list(select_layers(original, layers))
     modules = dict(result.named_modules())
     missing = [n for n in names if n not in modules or not hasattr(modules[n], "weight")]
     if missing:
@@ -63,5 +63,5 @@ def compensate(original, compressed, calibration, rank, layers=None):
     for name in names:
         W = originals[name].weight.detach()
         B, A = eora_factors(W, modules[name].weight.detach(), rank, stats[name])
-        _replace(result, name, CompensatedLinear(modules[name], B.to(W.dtype), A.to(W.dtype)))
+        replace_module(result, name, CompensatedLinear(modules[name], B.to(W.dtype), A.to(W.dtype)))
     return result

@@ -1,16 +1,6 @@
-"""Rank-r factorisations ``W ≈ B A`` of one weight, plain or data-aware.
-
-Every method is a truncated SVD of a rescaled weight ``L W R`` mapped back:
-``L W R = U Σ Vᵀ``,  ``B = L⁻¹ U_r Σ_r^{1/2}``,  ``A = Σ_r^{1/2} V_rᵀ R⁻¹``.
-
-============  ==========================================  ======================================
-method        scaling                                     source
-============  ==========================================  ======================================
-``svd``       L = R = I                                   Eckart–Young
-``fwsvd``     L = diag(√I_i), I_i = Σ_j Fisher_ij         Hsu et al., ICLR 2022 (FWSVD)
-``asvd``      R = diag(mean_t |x_tj|^α), α = 0.5          Yuan et al. 2023 (ASVD)
-``whiten``    R = S, S Sᵀ = C = Σ_t x_t x_tᵀ (Cholesky)   Wang et al., ICLR 2025 (SVD-LLM)
-============  ==========================================  ======================================
+"""Rank-r factorisations ``W ≈ B A`` of one weight, plain or data-aware: the SVD of a
+method-scaled weight (the methods are in :mod:`lrkit.nn.methods`), EoRA compensation, and
+the output error on calibration inputs.
 
 With ``whiten``, ``(S⁻¹X)(S⁻¹X)ᵀ = I``, so the output error on the calibration inputs of
 dropping singular values is exactly their root-sum-square, and truncation is optimal for
@@ -21,13 +11,10 @@ from __future__ import annotations
 
 import torch
 
-METHODS = ("svd", "fwsvd", "asvd", "whiten")
-#: ASVD's exponent on the activation scale.
-ASVD_ALPHA = 0.5
+from lrkit.nn.methods import FLOOR, get_factorization
+
 #: Relative diagonal loading tried first when C is not positive definite (×10 per retry).
 LOADING = 1e-6
-#: Floor of scales and eigenvalues, relative to their largest value.
-FLOOR = 1e-10
 
 
 def cholesky_factor(C):
@@ -47,26 +34,6 @@ def cholesky_factor(C):
     return S
 
 
-def _scalings(W, method, statistics, fisher_axis):
-    """``(left, right)``: left is a vector (diagonal) or None; right a vector, a lower
-    triangular matrix or None."""
-    if method == "svd":
-        return None, None
-    if statistics is None:
-        raise ValueError(f"method={method!r} needs calibration statistics")
-    if method == "whiten":
-        return None, cholesky_factor(statistics.covariance.to(W.device))
-    if method == "asvd":
-        scale = statistics.abs_mean.to(W.device) ** ASVD_ALPHA
-        return None, scale.clamp_min(FLOOR * float(scale.max()) + 1e-300)
-    if statistics.fisher is None:
-        raise ValueError("method='fwsvd' needs Fisher information: calibrate with a loss_fn")
-    importance = statistics.fisher.to(W.device).sum(dim=1 if fisher_axis == "out" else 0)
-    scale = importance.sqrt()
-    scale = scale.clamp_min(FLOOR * float(scale.max()) + 1e-300)
-    return (scale, None) if fisher_axis == "out" else (None, scale)
-
-
 def compute_dtype(W, method):
     """float64 for whitening (its Cholesky factor and triangular solves need it, as SVD-LLM
     notes); the weight's own float precision otherwise, at half the SVD time in float32."""
@@ -79,7 +46,9 @@ def scaled_weight(W, method, statistics=None, fisher_axis="out"):
     """``(L W R, left, right)`` for a method (see the module table), in
     :func:`compute_dtype`."""
     W = W.detach().to(compute_dtype(W, method))
-    left, right = _scalings(W, method, statistics, fisher_axis)
+    factorization = get_factorization(method)
+    factorization.check_statistics(statistics)
+    left, right = factorization.scalings(W, statistics, fisher_axis)
     left = None if left is None else left.to(W.dtype)
     right = None if right is None else right.to(W.dtype)
     M = W if left is None else left[:, None] * W
@@ -93,8 +62,7 @@ class Decomposition:
     truncations back to ``(B, A)`` with ``W ≈ B A``. One SVD serves every rank."""
 
     def __init__(self, W, method="svd", statistics=None, fisher_axis="out"):
-        if method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}; got {method!r}")
+        get_factorization(method)
         if fisher_axis not in ("out", "in"):
             raise ValueError(f"fisher_axis must be 'out' or 'in'; got {fisher_axis!r}")
         if not torch.isfinite(W).all():

@@ -5,46 +5,11 @@ from __future__ import annotations
 import json
 
 import torch
-from torch import nn
 
-from lrkit.nn.compress import _replace
-from lrkit.nn.layers import CompensatedLinear, LowRankLinear, SparseLowRankLinear
+from lrkit.nn.layers import build_module, is_lrkit_layer, module_spec
+from lrkit.nn.surgery import replace_module
 
 _METADATA_KEY = "lrkit_layers"
-
-
-def _spec(module):
-    """JSON description of a replaced layer, enough to rebuild an empty one."""
-    if isinstance(module, LowRankLinear):
-        return {"type": "low_rank", "in": module.in_features, "out": module.out_features,
-                "rank": module.rank, "bias": module.up.bias is not None}
-    if isinstance(module, SparseLowRankLinear):
-        return {"type": "sparse_low_rank", "low_rank": _spec(module.low_rank),
-                "nnz": int(module.sparse._nnz())}
-    if isinstance(module, CompensatedLinear):
-        base = module.base
-        base_spec = _spec(base) if type(base) is not nn.Linear else {
-            "type": "linear", "in": base.in_features, "out": base.out_features,
-            "bias": base.bias is not None}
-        return {"type": "compensated", "base": base_spec, "rank": module.compensation.rank}
-    return None
-
-
-def _build(spec):
-    kind = spec["type"]
-    if kind == "linear":
-        return nn.Linear(spec["in"], spec["out"], bias=spec["bias"])
-    if kind == "low_rank":
-        return LowRankLinear(spec["in"], spec["out"], spec["rank"], bias=spec["bias"])
-    if kind == "sparse_low_rank":
-        low = _build(spec["low_rank"])
-        shape = (low.out_features, low.in_features)
-        empty = torch.sparse_coo_tensor(torch.zeros(2, 0, dtype=torch.long), torch.zeros(0),
-                                        shape)
-        return SparseLowRankLinear(low, empty)
-    base = _build(spec["base"])
-    out, inp = base.weight.shape
-    return CompensatedLinear(base, torch.zeros(out, spec["rank"]), torch.zeros(spec["rank"], inp))
 
 
 def save(model, path):
@@ -54,8 +19,8 @@ def save(model, path):
     from safetensors.torch import save_file
 
     modules = dict(model.named_modules())
-    layers = {name: spec for name, module in modules.items()
-              if (spec := _spec(module)) is not None and not _inside_replaced(name, modules)}
+    layers = {name: module_spec(module) for name, module in modules.items()
+              if is_lrkit_layer(module) and not _inside_replaced(name, modules)}
     tensors = {}
     for key, value in model.state_dict().items():
         if value.is_sparse:
@@ -71,7 +36,7 @@ def save(model, path):
 def _inside_replaced(name, modules):
     """True for sub-layers of a replaced layer (they are rebuilt with their parent)."""
     parts = name.split(".")
-    return any(_spec(modules[".".join(parts[:i])]) is not None for i in range(1, len(parts)))
+    return any(is_lrkit_layer(modules[".".join(parts[:i])]) for i in range(1, len(parts)))
 
 
 def load(model, path):
@@ -86,7 +51,7 @@ def load(model, path):
     if _METADATA_KEY not in metadata:
         raise ValueError(f"{path} was not written by lrkit.nn.save (no layer metadata)")
     for name, spec in json.loads(metadata[_METADATA_KEY]).items():
-        _replace(model, name, _build(spec))
+        replace_module(model, name, build_module(spec))
     state = {}
     for key, value in tensors.items():
         if key.endswith(".__indices"):

@@ -1,11 +1,51 @@
-"""Drop-in replacements for ``torch.nn.Linear`` built from low-rank factors."""
+"""Drop-in replacements for ``torch.nn.Linear`` built from low-rank factors.
+
+Every lrkit layer owns its serialisation: ``spec()`` describes it as JSON (enough to
+rebuild an empty one) and the class method ``from_spec(spec)`` rebuilds it; the
+``@serializable`` decorator registers the class under its ``kind``, so
+:func:`lrkit.nn.save` / :func:`lrkit.nn.load` handle any registered layer.
+"""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 
+#: ``kind -> class`` of every serialisable lrkit layer.
+LAYER_TYPES: dict[str, type] = {}
 
+
+def serializable(cls):
+    """Class decorator: register an lrkit layer (with ``kind``, ``spec``, ``from_spec``)."""
+    LAYER_TYPES[cls.kind] = cls
+    return cls
+
+
+def is_lrkit_layer(module) -> bool:
+    return type(module) in LAYER_TYPES.values()
+
+
+def module_spec(module):
+    """``spec()`` of an lrkit layer, or the description of a plain ``nn.Linear``."""
+    if is_lrkit_layer(module):
+        return module.spec()
+    if type(module) is nn.Linear:
+        return {"type": "linear", "in": module.in_features, "out": module.out_features,
+                "bias": module.bias is not None}
+    raise ValueError(f"cannot describe a {type(module).__name__} for saving")
+
+
+def build_module(spec):
+    """An empty module of the described structure (weights are loaded afterwards)."""
+    kind = spec["type"]
+    if kind == "linear":
+        return nn.Linear(spec["in"], spec["out"], bias=spec["bias"])
+    if kind not in LAYER_TYPES:
+        raise ValueError(f"unknown layer type {kind!r} (known: {sorted(LAYER_TYPES)})")
+    return LAYER_TYPES[kind].from_spec(spec)
+
+
+@serializable
 class LowRankLinear(nn.Module):
     """``y = B (A x) + b`` with ``A`` (rank × in) and ``B`` (out × rank): a rank-``rank``
     ``torch.nn.Linear`` holding ``rank (in + out)`` weights instead of ``in · out``.
@@ -15,6 +55,8 @@ class LowRankLinear(nn.Module):
     in_features, out_features, rank : int
     bias : bool, default True
     """
+
+    kind = "low_rank"
 
     def __init__(self, in_features, out_features, rank, bias=True, device=None, dtype=None):
         super().__init__()
@@ -52,6 +94,14 @@ class LowRankLinear(nn.Module):
         bias = None if linear.bias is None else linear.bias.detach()
         return cls.from_factors(B.to(linear.weight.dtype), A.to(linear.weight.dtype), bias)
 
+    def spec(self):
+        return {"type": self.kind, "in": self.in_features, "out": self.out_features,
+                "rank": self.rank, "bias": self.up.bias is not None}
+
+    @classmethod
+    def from_spec(cls, spec):
+        return cls(spec["in"], spec["out"], spec["rank"], bias=spec["bias"])
+
     @property
     def weight(self):
         """The dense ``out × in`` weight ``B A`` (computed, for inspection)."""
@@ -69,6 +119,7 @@ class LowRankLinear(nn.Module):
                 f"rank={self.rank}, bias={self.up.bias is not None}")
 
 
+@serializable
 class SparseLowRankLinear(nn.Module):
     """``y = B (A x) + S x + b``: low-rank factors plus a sparse residual ``S`` (the
     sparse + low-rank split of a weight).
@@ -76,6 +127,8 @@ class SparseLowRankLinear(nn.Module):
     ``from_linear`` keeps the ``density`` fraction of largest-magnitude entries of the
     residual ``W − B A`` in ``S`` (stored as a sparse COO tensor).
     """
+
+    kind = "sparse_low_rank"
 
     def __init__(self, low_rank: LowRankLinear, sparse: torch.Tensor):
         super().__init__()
@@ -95,6 +148,17 @@ class SparseLowRankLinear(nn.Module):
             mask.view(-1)[top] = True
         return cls(low_rank, (residual * mask).to_sparse())
 
+    def spec(self):
+        return {"type": self.kind, "low_rank": self.low_rank.spec()}
+
+    @classmethod
+    def from_spec(cls, spec):
+        low = LowRankLinear.from_spec(spec["low_rank"])
+        shape = (low.out_features, low.in_features)
+        empty = torch.sparse_coo_tensor(torch.zeros(2, 0, dtype=torch.long), torch.zeros(0),
+                                        shape)
+        return cls(low, empty)
+
     @property
     def weight(self):
         return self.low_rank.weight + self.sparse.to_dense()
@@ -109,14 +173,27 @@ class SparseLowRankLinear(nn.Module):
         return self.low_rank(x) + extra
 
 
+@serializable
 class CompensatedLinear(nn.Module):
     """``y = Ŵ x + B (A x) + b``: a compressed (e.g. pruned) weight ``Ŵ`` plus a low-rank
     compensation, the form EoRA produces."""
+
+    kind = "compensated"
 
     def __init__(self, base: nn.Linear, B: torch.Tensor, A: torch.Tensor):
         super().__init__()
         self.base = base
         self.compensation = LowRankLinear.from_factors(B, A)
+
+    def spec(self):
+        return {"type": self.kind, "base": module_spec(self.base),
+                "rank": self.compensation.rank}
+
+    @classmethod
+    def from_spec(cls, spec):
+        base = build_module(spec["base"])
+        out, inp = base.weight.shape
+        return cls(base, torch.zeros(out, spec["rank"]), torch.zeros(spec["rank"], inp))
 
     @property
     def weight(self):

@@ -6,13 +6,10 @@ import os
 
 from lrkit._backend import like, namespace
 from lrkit._validation import check_int
+from lrkit.exceptions import OperatorTooLargeError
 
 _DEFAULT_BUDGET = int(float(os.environ.get("LRKIT_MEMORY_BUDGET", 2 * 1024**3)))
 _budget = {"bytes": _DEFAULT_BUDGET}
-
-
-class OperatorTooLargeError(ValueError):
-    """Building an operator would exceed the memory budget."""
 
 
 def set_memory_budget(n_bytes: int) -> int:
@@ -62,12 +59,16 @@ class SensingOperator:
     isotropy : float
         The constant ``c`` with ``E[A*A] = c·I``: 1 for normalised Gaussian designs,
         the sampling rate ``m / (n1 n2)`` for entry sampling. Solvers use it to derive step sizes.
+    capabilities : frozenset of str
+        What the operator offers beyond the products every operator has; solvers declare
+        what they need (``"entries"``: it observes entries, with ``rows`` and ``cols``).
     """
 
     shape: tuple
     m: int
     symmetric: bool = False
     isotropy: float = 1.0
+    capabilities: frozenset = frozenset()
 
     def __init__(self):
         self._backend_cache = {}

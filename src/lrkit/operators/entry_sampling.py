@@ -24,6 +24,8 @@ class EntrySampling(SensingOperator):
         Indices of the observed entries (each pair at most once).
     """
 
+    capabilities = frozenset({"entries"})
+
     def __init__(self, shape, rows, cols):
         super().__init__()
         rows = np.asarray(rows)

@@ -7,10 +7,11 @@ import warnings
 import numpy as np
 
 from lrkit._random import as_generator
-from lrkit._validation import ConvergenceWarning, check_choice, check_int, check_real
+from lrkit._validation import check_choice, check_int, check_real
+from lrkit.exceptions import ConvergenceWarning
 from lrkit.operators import EntrySampling
-from lrkit.recover._init import adjoint_svd
-from lrkit.recover.api import recover
+from lrkit.recovery._init import adjoint_svd
+from lrkit.recovery.api import recover
 
 RANK_RULES = ("holdout", "gap")
 #: The hold-out search stops once the score has not improved for this many ranks.

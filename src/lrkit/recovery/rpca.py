@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import math
-import time
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
+from lrkit._stats import robust_scale
 from lrkit._validation import (
-    ConvergenceWarning,
     check_choice,
     check_finite_array,
     check_int,
     check_rank,
     check_real,
 )
-from lrkit.approx.svd import svd as truncated_svd
-from lrkit.result import RecoveryResult
+from lrkit.approx.truncated_svd import choose_svd_method, spectral_norm
+from lrkit.approx.truncated_svd import svd as truncated_svd
+from lrkit.recovery.harness import Run
+from lrkit.result import RecoveryResult, Status
 
 RPCA_METHODS = ("pcp", "altproj")
 #: Augmented-Lagrangian penalty growth of the inexact ALM (Lin, Chen & Ma 2010, Alg. 5).
@@ -29,8 +29,6 @@ STAGE_TOL = 1e-3
 STAGE_ITERS = 20
 #: AltProj's first threshold is at most this many robust standard deviations of the entries.
 INIT_Z = 5.0
-#: Below this smaller dimension the singular value thresholding uses a full LAPACK SVD.
-FULL_SVD_MAX_DIM = 500
 
 
 @dataclass(repr=False)
@@ -87,11 +85,15 @@ def rpca(M, method="pcp", *, rank=None, lam=None, mask=None, tol=1e-7, max_iter=
     seed : int or numpy.random.Generator, optional
         Randomness of the partial SVDs on large inputs.
     callback : callable, optional
-        Called with ``(iteration, L, S)``; raising ``StopIteration`` stops.
+        Called with an :class:`~lrkit.IterationInfo` after each iteration (``factors`` of
+        L, ``extras["sparse"]`` = S); raising ``StopIteration`` stops.
 
     Returns
     -------
     RobustPCAResult
+        ``history["loss"]`` is the objective (PCP: ``||L||_* + λ||S||_1``; AltProj: the
+        relative residual ``||P_Ω(M − L − S)||_F / ||P_Ω(M)||_F``), ``history["change"]``
+        what ``tol`` is compared with.
 
     Examples
     --------
@@ -101,6 +103,7 @@ def rpca(M, method="pcp", *, rank=None, lam=None, mask=None, tol=1e-7, max_iter=
     >>> bool(lrkit.relative_error(dec.low_rank, prob.low_rank) < 1e-6)
     True
     """
+
     check_choice("method", method, RPCA_METHODS)
     M = np.array(M, dtype=np.float64)
     if M.ndim != 2 or 0 in M.shape:
@@ -116,12 +119,9 @@ def rpca(M, method="pcp", *, rank=None, lam=None, mask=None, tol=1e-7, max_iter=
         truth = np.asarray(truth, dtype=np.float64)
         if truth.shape != M.shape:
             raise ValueError(f"truth must have shape {M.shape}; got {truth.shape}")
-    start = time.perf_counter()
     if method == "pcp":
         lam = 1 / math.sqrt(max(M.shape)) if lam is None else check_real(
             "lam", lam, low=0.0, low_open=True)
-        L, parts, S, records, converged, message = _pcp(M, observed, lam, tol, max_iter,
-                                                        truth, seed, callback)
     else:
         if rank is None:
             raise ValueError("method='altproj' needs rank=; use method='pcp' if it is unknown")
@@ -130,28 +130,16 @@ def rpca(M, method="pcp", *, rank=None, lam=None, mask=None, tol=1e-7, max_iter=
             raise ValueError(f"rank={rank} must be < min(n1, n2)={min(M.shape)} for altproj")
         beta = 2 * rank / math.sqrt(M.size) if beta is None else check_real(
             "beta", beta, low=0.0, low_open=True)
-        L, parts, S, records, converged, message = _altproj(M, observed, rank, beta, tol,
-                                                            max_iter, truth, seed, callback)
-    if not converged and message.startswith("reached"):
-        warnings.warn(f"rpca({method}): {message}", ConvergenceWarning, stacklevel=2)
+    run = Run(method, max_iter=max_iter, truth=truth, callback=callback)
+    if method == "pcp":
+        L, parts, S = _pcp(run, M, observed, lam, tol, seed)
+    else:
+        L, parts, S = _altproj(run, M, observed, rank, beta, tol, seed)
     U, s, Vt = parts  # the last iterate's own SVD: L = U diag(s) Vt
     if len(s) == 0:
         U, s, Vt = np.zeros((M.shape[0], 1)), np.zeros(1), np.zeros((1, M.shape[1]))
     root = np.sqrt(s)
-    history = {key: np.asarray(value, dtype=float) for key, value in records.items()}
-    if truth is None:
-        history.pop("rel_error")
-    return RobustPCAResult(
-        factors=(U * root, Vt.T * root),
-        n_iter=len(records["loss"]),
-        converged=converged,
-        message=message,
-        method=method,
-        wall_time=time.perf_counter() - start,
-        history=history,
-        low_rank=L,
-        sparse=S,
-    )
+    return run.result((U * root, Vt.T * root), cls=RobustPCAResult, low_rank=L, sparse=S)
 
 
 def _check_mask(mask, shape):
@@ -165,44 +153,51 @@ def _check_mask(mask, shape):
     return mask
 
 
+def _top_svd(X, k, seed):
+    """Top-``k`` SVD of a dense ``X``: all of LAPACK's where :func:`choose_svd_method` says
+    exact (nothing to save), else a truncated SVD."""
+    if choose_svd_method(X, k) == "exact":
+        return np.linalg.svd(X, full_matrices=False)
+    return truncated_svd(X, min(k, min(X.shape) - 1), seed=seed)
+
+
 def singular_value_threshold(X, tau, rank_guess, seed=None):
     """``SVT_τ(X) = U max(Σ − τ, 0) Vᵀ`` as its factors ``(U_r, σ_r − τ, V_rᵀ)``, r the
     number of singular values above τ.
 
-    Small inputs use a full SVD; larger ones a truncated SVD of ``rank_guess`` values,
-    doubled until the smallest computed value falls below ``τ``.
+    A truncated SVD of ``rank_guess`` values, doubled until the smallest computed value
+    falls below ``τ`` (a full SVD where :func:`choose_svd_method` says exact).
     """
     n = min(X.shape)
-    if n <= FULL_SVD_MAX_DIM:
-        U, s, Vt = np.linalg.svd(X, full_matrices=False)
-    else:
-        k = min(max(rank_guess, 1), n)
-        while True:
-            U, s, Vt = truncated_svd(X, k, seed=seed)
-            if s[-1] <= tau or k == n:
-                break
-            k = min(2 * k, n)
+    k = min(max(rank_guess, 1), n)
+    while True:
+        U, s, Vt = _top_svd(X, k, seed)
+        if s[-1] <= tau or len(s) >= n - 1:  # all values above τ found, or all there are
+            break
+        k = min(2 * k, n)
     kept = int(np.count_nonzero(s > tau))
     return U[:, :kept], s[:kept] - tau, Vt[:kept]
 
 
-def _record(records, loss, L, truth):
-    records["loss"].append(loss)
-    records["rel_error"].append(
-        np.linalg.norm(L - truth) / np.linalg.norm(truth) if truth is not None else math.nan)
+def _record(run, loss, parts, S, change):
+    """One history entry and callback (factors of L from its SVD ``parts``)."""
+    U, s, Vt = parts
+    root = np.sqrt(s)
+    return run.record(loss, (U * root, Vt.T * root), change=change,
+                      estimate=(U * s) @ Vt if run.truth is not None else None,
+                      state={"sparse": S})
 
 
-def _pcp(M, observed, lam, tol, max_iter, truth, seed, callback):
+def _pcp(run, M, observed, lam, tol, seed):
     """Inexact ALM for principal component pursuit (Lin, Chen & Ma 2010, Alg. 5)."""
-    norm_two = float(np.linalg.norm(M, 2)) if min(M.shape) <= FULL_SVD_MAX_DIM else float(
-        truncated_svd(M, 1, seed=seed)[1][0])
+    norm_two = spectral_norm(M, seed=seed)
     norm_fro = float(np.linalg.norm(M))
     Y = M / max(norm_two, np.abs(M).max() / lam)
     mu, mu_max = 1.25 / norm_two, 1.25e7 / norm_two
     S = np.zeros_like(M)
-    records = {"loss": [], "rel_error": []}
     rank_guess = 10
-    for t in range(1, max_iter + 1):
+    L, parts = np.zeros_like(M), (np.zeros((M.shape[0], 0)), np.zeros(0), np.zeros((0, M.shape[1])))
+    for _ in run.iterations():
         parts = singular_value_threshold(M - S + Y / mu, 1 / mu, rank_guess, seed)
         L = (parts[0] * parts[1]) @ parts[2]
         rank_guess = len(parts[1]) + 1 + round(0.05 * min(M.shape))
@@ -213,18 +208,11 @@ def _pcp(M, observed, lam, tol, max_iter, truth, seed, callback):
         Y += mu * residual
         mu = min(PCP_RHO * mu, mu_max)
         primal = float(np.linalg.norm(residual)) / norm_fro
-        _record(records, primal, L, truth)
-        if callback is not None:
-            try:
-                callback(t, L, S)
-            except StopIteration:
-                return L, parts, _observed_part(S, observed), records, False, (
-                    "stopped by callback")
+        objective = float(parts[1].sum()) + lam * float(np.abs(S[observed]).sum())
+        _record(run, objective, parts, _observed_part(S, observed), primal)
         if primal < tol:
-            return (L, parts, _observed_part(S, observed), records, True,
-                    f"constraint residual below tol={tol:g}")
-    return (L, parts, _observed_part(S, observed), records, False,
-            f"reached max_iter={max_iter}")
+            run.stop(Status.CONVERGED, f"constraint residual below tol={tol:g}")
+    return L, parts, _observed_part(S, observed)
 
 
 def _observed_part(S, observed):
@@ -246,14 +234,9 @@ def _stage_ranks(rank):
     return ranks
 
 
-def _altproj(M, observed, rank, beta, tol, max_iter, truth, seed, callback):
+def _altproj(run, M, observed, rank, beta, tol, seed):
     """Stage-wise alternating projections (Netrapalli et al. 2014, Alg. 1), with missing
     entries filled by the current low-rank estimate before each projection."""
-    def top(X, k):
-        if min(X.shape) <= FULL_SVD_MAX_DIM:
-            return np.linalg.svd(X, full_matrices=False)
-        return truncated_svd(X, min(k, min(X.shape) - 1), seed=seed)
-
     def filled(L):
         return np.where(observed, M, L)
 
@@ -263,32 +246,28 @@ def _altproj(M, observed, rank, beta, tol, max_iter, truth, seed, callback):
     # The paper's first threshold β σ_1(M) assumes ||S||_2 ≲ σ_1(L); with a few percent of
     # gross errors ||S||_2 grows like √n and that threshold would keep no outlier at all.
     # A robust entry scale (median absolute value) caps it.
-    entry_scale = 1.4826 * float(np.median(np.abs(M[observed])))
-    S = hard_threshold(M, min(beta * top(M, 1)[1][0], INIT_Z * entry_scale))
+    entry_scale = robust_scale(M[observed])
+    S = hard_threshold(M, min(beta * spectral_norm(M, seed=seed), INIT_Z * entry_scale))
     L = np.zeros_like(M)
-    records = {"loss": [], "rel_error": []}
-    t_total = 0
+    norm_observed = max(float(np.linalg.norm(M)), 1e-300)
     for k in _stage_ranks(rank):
-        for t in range(max_iter):
-            t_total += 1
-            U, s, Vt = top(filled(L) - S, k + 1)
+        for t, _ in enumerate(run.iterations()):
+            U, s, Vt = _top_svd(filled(L) - S, k + 1, seed)
             parts = (U[:, :k], s[:k], Vt[:k])
             L_new = (parts[0] * parts[1]) @ parts[2]
             zeta = beta * (s[k] + 0.5**t * s[k - 1])
             S = hard_threshold(filled(L_new) - L_new, zeta)
             change = float(np.linalg.norm(L_new - L)) / max(float(np.linalg.norm(L_new)), 1e-300)
             L = L_new
-            _record(records, change, L, truth)
-            if callback is not None:
-                try:
-                    callback(t_total, L, S)
-                except StopIteration:
-                    return L, parts, S, records, False, "stopped by callback"
-            if change < (tol if k == rank else STAGE_TOL) or (k < rank and t >= STAGE_ITERS):
+            residual = float(np.linalg.norm(np.where(observed, M - L - S, 0.0))) / norm_observed
+            _record(run, residual, parts, S, change)
+            if k == rank and change < tol:
+                run.stop(Status.CONVERGED, f"relative change of L below tol={tol:g} at rank {rank}")
+            elif k < rank and (change < STAGE_TOL or t >= STAGE_ITERS):
                 break
-            if t_total >= max_iter:
-                return L, parts, S, records, False, f"reached max_iter={max_iter}"
-    return L, parts, S, records, True, f"relative change of L below tol={tol:g} at rank {rank}"
+        if run.status is not None:
+            break
+    return L, parts, S
 
 
 __all__ = ["RPCA_METHODS", "RobustPCAResult", "rpca"]

@@ -7,11 +7,13 @@ import warnings
 
 import numpy as np
 
-from lrkit._validation import ConvergenceWarning, check_choice, check_int, check_real
+from lrkit._validation import check_choice, check_int, check_real
+from lrkit.exceptions import ConvergenceWarning
 from lrkit.operators import EntrySampling
-from lrkit.recover._row_systems import RowSystems
-from lrkit.recover.api import recover
-from lrkit.recover.completion_rank import RANK_RULES, select_completion_rank
+from lrkit.recovery._row_systems import RowSystems
+from lrkit.recovery.api import recover
+from lrkit.recovery.completion_rank import RANK_RULES, select_completion_rank
+from lrkit.recovery.registry import get_solver, solvers_needing
 
 try:  # scikit-learn is optional: with it the estimator gets its tags, repr and mixins.
     from sklearn.base import BaseEstimator as _Base
@@ -140,9 +142,10 @@ class MatrixCompletion(_Mixin, _Base):
             self.rank_scores_ = {}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
+            options = {"ridge": self.ridge} if "ridge" in get_solver(self.method).options else {}
             self.result_ = recover(operator, values, self.rank_, method=self.method,
-                                   ridge=self.ridge, max_iter=self.max_iter, tol=self.tol,
-                                   seed=self.seed)
+                                   max_iter=self.max_iter, tol=self.tol, seed=self.seed,
+                                   **options)
         F, G = (np.asarray(f) for f in self.result_.factors)
         self.row_factors_, self.components_ = F, G
 
@@ -176,7 +179,7 @@ class MatrixCompletion(_Mixin, _Base):
         return np.where(counts > 0, sums / np.maximum(counts, 1), overall)
 
     def _check_params(self):
-        check_choice("method", self.method, ("altmin", "softimpute"))
+        check_choice("method", self.method, solvers_needing("entries"))
         check_choice("fill_empty", self.fill_empty, FILL_RULES)
         check_choice("rank_rule", self.rank_rule, RANK_RULES)
         check_real("ridge", self.ridge, low=0.0)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
-from lrkit._backend import like, namespace, to_numpy
+from lrkit._backend import like, namespace
 from lrkit._linalg import implicit_top_svd
 from lrkit._random import as_generator
+from lrkit._stats import robust_scale
 
 
 def adjoint_svd(operator, y, k, seed=None):
@@ -37,8 +36,7 @@ def robust_frobenius_estimate(operator, y) -> float:
     absolute value is ``0.6745`` standard deviations; a minority of gross outliers barely
     moves the median.
     """
-    median = float(np.median(np.abs(to_numpy(y))))
-    return 1.4826 * median * math.sqrt(operator.m / operator.isotropy)
+    return robust_scale(y) * math.sqrt(operator.m / operator.isotropy)
 
 
 def small_init(shape, k, scale, symmetric, reference, seed=None):

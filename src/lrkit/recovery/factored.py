@@ -1,6 +1,6 @@
 """Factored gradient methods on the least-squares loss ``f(F, G) = ½ ||A(F Gᵀ) − y||²``.
 
-Each ``*_update`` builds the per-iteration map used by :func:`lrkit.recover._loop.iterate`.
+Each ``*_update`` builds the per-iteration map used by :func:`lrkit.recovery._loop.iterate`.
 With ``Z = A*(A(F Gᵀ) − y)`` the gradients are ``∇_F f = Z G`` and ``∇_G f = Zᵀ F``; for the
 symmetric parameterisation ``X Xᵀ`` the update uses ``sym(Z) X``, the gradient of
 ``¼ ||A(X Xᵀ) − y||²`` when the ``A_i`` are symmetric.
@@ -9,6 +9,14 @@ symmetric parameterisation ``X Xᵀ`` the update uses ``sym(Z) X``, the gradient
 from __future__ import annotations
 
 from lrkit._backend import namespace
+from lrkit.recovery._factored_run import factored_options, least_squares_loss, run_factored
+from lrkit.recovery._init import top_singular_value
+from lrkit.recovery.registry import Option, Solver, integer, real, register
+
+#: Default step of GD as a fraction of 1 / σ_1(M*) (σ_1 estimated from A*(y)).
+GD_STEP = 0.5
+#: Default step of the preconditioned method (dimensionless).
+SCALED_GD_STEP = 0.5
 
 
 def factor_gradients(operator, residual, F, G, symmetric):
@@ -115,3 +123,46 @@ def scaled_gd_update(operator, step, symmetric):
         return new_F, new_G, step
 
     return update
+
+
+def _solve_least_squares(make_update, default_step):
+    """A ``Solver.solve`` for a least-squares factored method: σ_1(M*) is estimated from
+    ``A*(y)`` to scale the init, and ``default_step(σ_1, operator)`` gives the step."""
+
+    def solve(run, operator, y, rank, options, rng):
+        scale = top_singular_value(operator, y, seed=rng)
+        symmetric = options["parameterization"] == "symmetric"
+        return run_factored(run, operator, y, rank, options, rng,
+                            make_update=lambda step: make_update(operator, y, step, symmetric,
+                                                                 options),
+                            loss=least_squares_loss, scale=scale,
+                            default_step=default_step(scale, operator))
+
+    return solve
+
+
+register(Solver(
+    "gd",
+    _solve_least_squares(lambda op, y, step, sym, o: gd_update(op, step, sym),
+                         lambda scale, op: GD_STEP / (scale * op.isotropy)),
+    factored_options(), symmetric=True,
+    summary="factored gradient descent, F Gᵀ or X Xᵀ (paper 1)"))
+
+register(Solver(
+    "gd_onestep",
+    _solve_least_squares(
+        lambda op, y, step, sym, o: gd_onestep_update(op, y, step, o["onestep_threshold"],
+                                                      o["onestep_iter"]),
+        lambda scale, op: GD_STEP / (scale * op.isotropy)),
+    factored_options(
+        onestep_threshold=Option(1e-2, real(0.0, low_open=True),
+                                 "rebalance once ||A(F Gᵀ) − y|| < threshold · ||y||"),
+        onestep_iter=Option(None, integer(0), "or at this iteration")),
+    summary="GD plus one rebalancing step: rate independent of init_scale (paper 1, Sec. 5)"))
+
+register(Solver(
+    "scaled_gd",
+    _solve_least_squares(lambda op, y, step, sym, o: scaled_gd_update(op, step, sym),
+                         lambda scale, op: SCALED_GD_STEP / op.isotropy),
+    factored_options(), symmetric=True,
+    summary="preconditioned GD (ScaledGD / PrecGD): rate independent of the condition number"))

@@ -6,8 +6,11 @@ import math
 
 import numpy as np
 
-from lrkit._backend import like, to_numpy
-from lrkit.recover._row_systems import RowSystems
+from lrkit.recovery._factored_run import least_squares_loss
+from lrkit.recovery._init import spectral_init
+from lrkit.recovery._loop import iterate
+from lrkit.recovery._row_systems import RowSystems
+from lrkit.recovery.registry import Option, Solver, choice, integer, real, register
 
 ALTMIN_SOLVERS = ("exact", "approx")
 #: Conjugate-gradient steps per half-iteration of ``solver="approx"``.
@@ -25,7 +28,7 @@ def altmin_update(operator, y, ridge=0.0, solver="exact", cg_steps=CG_STEPS):
     Yin & Zhang 2023) shows that alternating minimisation tolerates such approximate
     solves and keeps its linear rate.
     """
-    values = to_numpy(y).astype(np.float64)
+    values = np.asarray(y, dtype=np.float64)
     n1, n2 = operator.shape
     by_row = RowSystems(operator.rows, operator.cols, values, n1)
     by_col = RowSystems(operator.cols, operator.rows, values, n2)
@@ -36,9 +39,24 @@ def altmin_update(operator, y, ridge=0.0, solver="exact", cg_steps=CG_STEPS):
         return systems.solve_cg(other, ridge, current, cg_steps)
 
     def update(t, F, G, residual):
-        F_np, G_np = to_numpy(F), to_numpy(G)
-        F_np = solve(by_row, G_np, F_np)
-        G_np = solve(by_col, F_np, G_np)
-        return like(F_np, y), like(G_np, y), math.nan
+        F = solve(by_row, G, F)
+        G = solve(by_col, F, G)
+        return F, G, math.nan
 
     return update
+
+
+def _solve(run, operator, y, rank, options, rng):
+    factors = spectral_init(operator, y, rank, False, seed=rng)
+    update = altmin_update(operator, y, options["ridge"], options["solver"], options["cg_steps"])
+    return iterate(run, (operator, y), factors, update, least_squares_loss, tol=options["tol"])
+
+
+register(Solver(
+    "altmin", _solve,
+    {"ridge": Option(0.0, real(0.0), "ridge penalty λ||F||² + λ||G||² of the row solves"),
+     "solver": Option("exact", choice(*ALTMIN_SOLVERS),
+                      "exact k×k row solves, or cg_steps warm-started CG steps (paper 6)"),
+     "cg_steps": Option(CG_STEPS, integer(1), "CG steps per half-iteration of 'approx'")},
+    needs=frozenset({"entries"}), array_api=False,
+    summary="alternating least squares from a spectral init (Jain et al. 2013; paper 6)"))

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import math
-import time
-import warnings
 
 import numpy as np
 import scipy.sparse as sp
 
-from lrkit._backend import like, to_numpy
 from lrkit._linalg import orthonormalize
-from lrkit._random import as_generator
-from lrkit._validation import ConvergenceWarning, check_int, check_real
-from lrkit.recover._loop import IterationInfo
-from lrkit.result import RecoveryResult
+from lrkit.approx.truncated_svd import spectral_norm
+from lrkit.recovery.registry import Option, Solver, real, register
+from lrkit.result import Status
 
 #: Number of λ values on the default path, geometrically spaced from λ_max down.
 PATH_LENGTH = 20
@@ -59,8 +55,7 @@ def soft_threshold_svd(Z, V_start, lam, rank_cap):
     return (Q @ Ub)[:, :keep], d[:keep], Vt[:keep].T, s
 
 
-def softimpute(operator, y, rank, *, lam=None, max_iter=3000, tol=1e-10, truth=None,
-               callback=None, seed=None):
+def _solve(run, operator, y, rank, options, rng):
     """Soft-Impute (Mazumder, Hastie & Tibshirani 2010) on the observed entries ``y``.
 
     Minimises ``½ ||P_Ω(Z) − y||² + λ ||Z||_*`` by the fixed-point iteration
@@ -69,93 +64,58 @@ def softimpute(operator, y, rank, *, lam=None, max_iter=3000, tol=1e-10, truth=N
 
     never densifying: ``S + Z`` is applied as sparse plus low-rank, and the SVD is a
     warm-started subspace step of width ``rank + BUFFER`` (the current solution's right
-    singular vectors plus random directions). The solution is traced along
-    a geometric path of λ from ``λ_max = σ_1(P_Ω(X))`` (where Z = 0), each solve warm-started
-    from the previous one.
+    singular vectors plus random directions). The solution is traced along a geometric
+    path of λ from ``λ_max = σ_1(P_Ω(X))`` (where Z = 0), each solve warm-started from the
+    previous one.
 
-    Parameters
-    ----------
-    operator : EntrySampling
-    y : array (m,)
-    rank : int
-        Largest rank of the iterates. With ``lam=None`` the path stops at the last λ whose
-        solution has rank ≤ ``rank`` (or at ``PATH_END · λ_max``); with ``lam`` given the
-        path ends at ``lam`` and ``rank`` caps the working rank (choose it above the
-        solution's rank for the exact convex solution).
-    lam : float >= 0, optional
-    max_iter : int
-        Iterations over the whole path.
-    tol : float
-        The final λ is solved when ``||Z_t − Z_{t−1}||_F² / ||Z_{t−1}||_F² < tol``
-        (intermediate ones to ``max(tol, PATH_TOL)``).
-
-    Returns
-    -------
-    RecoveryResult
-        ``factors = (U √d, V √d)``; ``history`` holds ``loss`` (the objective at each
-        iteration), ``lam`` and, with ``truth``, ``rel_error``.
+    With ``lam=None`` the path stops at the last λ whose solution has rank ≤ ``rank`` (or at
+    ``PATH_END · λ_max``); with ``lam`` given the path ends at ``lam`` and ``rank`` caps the
+    working rank (choose it above the solution's rank for the exact convex solution).
+    ``max_iter`` counts iterations over the whole path. The final λ is solved when
+    ``||Z_t − Z_{t−1}||_F² / ||Z_{t−1}||_F² < tol`` (intermediate ones to
+    ``max(tol, PATH_TOL)``). ``factors = (U √d, V √d)``; ``history`` adds ``lam``.
     """
-    start_time = time.perf_counter()
-    rng = as_generator(seed)
-    run = _PathRun(operator, y, rank, truth, callback, rng)
-    path = _lambda_path(run.lam_max, lam, check_int("max_iter", max_iter, 1))
-    converged, message, accepted = False, None, None
+    lam, tol = options["lam"], options["tol"]
+    path_run = _PathRun(run, operator, y, rank, rng)
+    path = _lambda_path(path_run.lam_max, lam, run.max_iter)
+    accepted = None
     for position, lam_t in enumerate(path):
         lam_tol = tol if position == len(path) - 1 else max(tol, PATH_TOL)
-        message, above = run.solve(lam_t, lam_tol, max_iter, start_time)
-        if message is not None:
+        above = path_run.solve(lam_t, lam_tol)
+        if run.status is not None:
             break
         if lam is None and above > rank and accepted is not None:
-            run.U, run.d, run.V_sol, lam_t = accepted
-            converged, message = True, f"rank {rank} reached on the λ path (λ={lam_t:.4g})"
+            path_run.U, path_run.d, path_run.V_sol, lam_t = accepted
+            run.stop(Status.CONVERGED, f"rank {rank} reached on the λ path (λ={lam_t:.4g})")
             break
-        accepted = (run.U, run.d, run.V_sol, lam_t)
+        accepted = (path_run.U, path_run.d, path_run.V_sol, lam_t)
     else:
-        converged, message = True, f"path solved to tol={tol:g} down to λ={path[-1]:.4g}"
-    if message.startswith("reached"):
-        warnings.warn(f"softimpute: {message}", ConvergenceWarning, stacklevel=3)
-    root = np.sqrt(run.d)
-    history = {key: np.asarray(v, dtype=float) for key, v in run.records.items()}
-    if truth is None:
-        del history["rel_error"]
-    return RecoveryResult(
-        factors=(like(run.U * root, y), like(run.V_sol * root, y)),
-        n_iter=run.t,
-        converged=converged,
-        message=message,
-        method="softimpute",
-        wall_time=time.perf_counter() - start_time,
-        history=history,
-    )
+        run.stop(Status.CONVERGED, f"path solved to tol={tol:g} down to λ={path[-1]:.4g}")
+    root = np.sqrt(path_run.d)
+    return run.result((path_run.U * root, path_run.V_sol * root))
 
 
 class _PathRun:
-    """State of one Soft-Impute path: the solution ``U diag(d) V_solᵀ``, the working
-    subspace ``V`` of width ``rank + BUFFER``, the iteration count and the records."""
+    """State of one Soft-Impute path: the solution ``U diag(d) V_solᵀ`` and the working
+    subspace ``V`` of width ``rank + BUFFER``."""
 
-    def __init__(self, operator, y, rank, truth, callback, rng):
+    def __init__(self, run, operator, y, rank, rng):
+        self.run = run
         self.rows, self.cols = operator.rows, operator.cols
-        self.values = to_numpy(y).astype(np.float64)
+        self.values = np.asarray(y, dtype=np.float64)
         self.pattern = ObservedPattern(self.rows, self.cols, operator.shape)
-        self.lam_max = float(_top_singular_value(self.pattern.matrix(self.values), rng))
+        self.lam_max = spectral_norm(self.pattern.matrix(self.values), seed=rng)
         n1, n2 = operator.shape
-        self.rank, self.rng, self.callback = rank, rng, callback
-        self.truth = None if truth is None else to_numpy(truth)
+        self.rank, self.rng = rank, rng
         self.width = min(rank + BUFFER, n1, n2)
         self.V = orthonormalize(rng.standard_normal((n2, self.width)))
         self.U, self.d, self.V_sol = np.zeros((n1, 1)), np.zeros(1), np.zeros((n2, 1))
-        self.t = 0
-        self.records = {"loss": [], "lam": [], "rel_error": [], "time": []}
 
-    def solve(self, lam, lam_tol, max_iter, start_time):
-        """Iterate at ``lam`` until the relative change is below ``lam_tol``.
-
-        Returns ``(message, above)``: ``message`` is None when solved, else why the whole
-        path must stop; ``above`` counts the singular values of the last ``S + Z`` above λ.
-        """
+    def solve(self, lam, lam_tol):
+        """Iterate at ``lam`` until the relative change is below ``lam_tol`` (or the run
+        stops); return how many singular values of the last ``S + Z`` exceed λ."""
         above = 0
-        for _ in range(max_iter - self.t):
-            self.t += 1
+        for _ in self.run.iterations():
             residual = self.values - observed_entries(self.U, self.d, self.V_sol, self.rows,
                                                        self.cols)
             Z = SparsePlusLowRank(self.pattern.matrix(residual), self.U, self.d, self.V_sol)
@@ -164,49 +124,22 @@ class _PathRun:
             self.U, self.d, self.V_sol, above = U, d, V_sol, int(np.count_nonzero(s > lam))
             fresh = self.rng.standard_normal((len(V_sol), self.width - len(d)))
             self.V = orthonormalize(np.hstack([V_sol, fresh]))
-            if self._record(lam, start_time):
-                return "stopped by callback", above
+            loss = _objective(self.values, U, d, V_sol, self.rows, self.cols, lam)
+            root = np.sqrt(d)
+            self.run.record(loss, (U * root, V_sol * root), change=change, lam=lam)
             if change < lam_tol:
-                return None, above
-        return f"reached max_iter={max_iter} on the λ path", above
-
-    def _record(self, lam, start_time):
-        """Append this iteration's records; True when the callback asks to stop."""
-        loss = _objective(self.values, self.U, self.d, self.V_sol, self.rows, self.cols, lam)
-        error = math.nan
-        if self.truth is not None:
-            error = float(np.linalg.norm((self.U * self.d) @ self.V_sol.T - self.truth)
-                          / np.linalg.norm(self.truth))
-        for key, value in (("loss", loss), ("lam", lam), ("rel_error", error),
-                           ("time", time.perf_counter() - start_time)):
-            self.records[key].append(value)
-        if self.callback is None:
-            return False
-        try:
-            self.callback(IterationInfo(self.t, loss, lam, error, (self.U, self.V_sol)))
-        except StopIteration:
-            return True
-        return False
+                break
+        return above
 
 
 def _lambda_path(lam_max, lam, length):
     if lam is None:
         return np.geomspace(lam_max, PATH_END * lam_max, PATH_LENGTH)[1:]
-    lam = check_real("lam", lam, low=0.0)
     if lam >= lam_max:
         return np.array([lam])
     end = max(lam, PATH_END * lam_max)
     path = np.geomspace(lam_max, end, min(PATH_LENGTH, length))[1:]
     return path if lam >= end else np.append(path, lam)
-
-
-def _top_singular_value(matrix, rng):
-    import scipy.sparse.linalg as spla
-
-    if min(matrix.shape) < 3:
-        return np.linalg.norm(matrix.toarray(), 2)
-    return spla.svds(matrix, k=1, v0=rng.standard_normal(min(matrix.shape)),
-                     return_singular_vectors=False)[0]
 
 
 class ObservedPattern:
@@ -236,3 +169,11 @@ def _relative_change(U0, d0, V0, U1, d1, V1):
     if old == 0:
         return 0.0 if float(d1 @ d1) == 0 else math.inf
     return max(diff, 0.0) / old
+
+
+register(Solver(
+    "softimpute", _solve,
+    {"lam": Option(None, real(0.0),
+                   "nuclear-norm weight λ; default: the path stops where the rank reaches rank")},
+    needs=frozenset({"entries"}), array_api=False,
+    summary="nuclear-norm path, sparse plus low-rank, never dense (Mazumder et al. 2010)"))

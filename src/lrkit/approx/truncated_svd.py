@@ -102,6 +102,16 @@ def svd(A, rank, method="auto", *, oversample=None, power_iters=4, seed=None):
                             reference=reference, power_iters=power_iters,
                             oversample=oversample, seed=seed)
 
+def spectral_norm(A, seed=None) -> float:
+    """``σ_1(A)`` of a dense array, scipy.sparse matrix or LinearOperator, through
+    :func:`svd` with ``rank=1`` (its ``auto`` engine choice); exact LAPACK when a side is
+    shorter than 3, where Lanczos cannot run."""
+    if min(A.shape) < 3:
+        dense = A.toarray() if sp.issparse(A) else np.asarray(A)
+        return float(np.linalg.norm(dense, 2))
+    return float(svd(A, 1, seed=seed)[1][0])
+
+
 def _lanczos(A, rank, seed):
     if rank >= min(A.shape):
         raise ValueError(

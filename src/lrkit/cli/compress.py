@@ -1,0 +1,137 @@
+"""``lrkit compress``: compress a pretrained network with low-rank factors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.table import Table
+
+from lrkit.cli.console import add_seed, check_plot_path, console, task_progress
+from lrkit.nn.allocation import ALLOCATIONS
+from lrkit.nn.methods import METHODS
+
+
+def register(sub):
+    parser = sub.add_parser("compress", help="compress a pretrained network with low-rank "
+                            "factors (needs lrkit[nn])")
+    parser.add_argument("model", help="'minilm' (the packaged all-MiniLM-L6-v2) or a model folder")
+    parser.add_argument("--ratio", type=float, default=0.3,
+                        help="fraction of the attention/MLP parameters to remove")
+    parser.add_argument("--method", choices=list(METHODS), default="whiten")
+    parser.add_argument("--allocation", choices=list(ALLOCATIONS), default="uniform")
+    parser.add_argument("--eora", action="store_true", help="add EoRA compensation")
+    parser.add_argument("--calib", metavar="TEXTFILE",
+                        help="calibration sentences, one per line (default: stdlib docstrings)")
+    parser.add_argument("--eval", metavar="TEXTFILE", help="held-out evaluation sentences")
+    parser.add_argument("--n-calib", type=int, default=256)
+    parser.add_argument("--n-eval", type=int, default=256)
+    parser.add_argument("--sweep", metavar="R1,R2,...",
+                        help="compare all methods at these ratios instead of compressing once")
+    parser.add_argument("--plot", metavar="OUT.png", help="with --sweep: quality-vs-ratio plot")
+    parser.add_argument("-o", "--output", metavar="OUT.safetensors")
+    add_seed(parser)
+    parser.set_defaults(func=run)
+
+
+def _load_model(name):
+    from lrkit.nn import models
+
+    if name == "minilm":
+        return models.load_minilm()
+    if not Path(name).is_dir():
+        raise ValueError(f"MODEL must be 'minilm' or a Hugging Face model folder; got {name!r}")
+    return models.load_pretrained(name)
+
+
+def _read_sentences(path, count, split):
+    from lrkit.nn import datasets
+
+    if path is None:
+        return datasets.stdlib_sentences(count, split)
+    if not Path(path).exists():
+        raise ValueError(f"text file {path} does not exist")
+    lines = [line.strip() for line in Path(path).read_text().splitlines() if line.strip()]
+    if not lines:
+        raise ValueError(f"text file {path} has no non-empty line")
+    return lines[:count]
+
+
+def run(args):
+    import lrkit.nn as lnn
+
+    lnn.require_torch()
+    if args.plot:
+        check_plot_path(args.plot)
+    if args.output and Path(args.output).suffix != ".safetensors":
+        raise ValueError(f"output {args.output} must end in .safetensors")
+    import torch
+
+    from lrkit.nn import datasets
+
+    torch.manual_seed(args.seed)
+    model, tokenizer = _load_model(args.model)
+    calibration = datasets.text_batches(tokenizer, _read_sentences(args.calib, args.n_calib,
+                                                                   "calibration"))
+    evaluation = datasets.text_batches(tokenizer, _read_sentences(args.eval, args.n_eval,
+                                                                  "evaluation"))
+    if args.sweep:
+        return _sweep(args, model, calibration, evaluation)
+    if not 0 < args.ratio < 1:
+        raise ValueError(f"--ratio must be in (0, 1); got {args.ratio}")
+    layers = lnn.linear_layers(model)
+    with task_progress() as progress:
+        task = progress.add_task("compressing layers", total=len(layers))
+        small, report = lnn.compress(
+            model, args.ratio, args.method, calibration=calibration,
+            allocation=args.allocation, eora=args.eora, loss_fn=lnn.contrastive_loss,
+            progress=lambda name: progress.update(task, advance=1))
+    console.print(report_table(report))
+    similarity = lnn.embedding_similarity(model, small, evaluation)
+    console.print(f"cosine similarity of embeddings to the original on {args.n_eval} held-out "
+                  f"sentences: {similarity:.4f}")
+    if args.output:
+        lnn.save(small, args.output)
+        console.print(f"compressed weights written to {args.output} "
+                      f"({Path(args.output).stat().st_size / 2**20:.1f} MiB)")
+    return 0
+
+
+def report_table(report):
+    """A rich table of a :class:`~lrkit.nn.CompressionReport`."""
+    from lrkit.nn.compress import COLUMNS
+
+    table = Table(title=report.title)
+    for column in COLUMNS:
+        table.add_column(column, justify="left" if column == "layer" else "right")
+    for row in report.rows():
+        table.add_row(*row)
+    return table
+
+
+def _sweep(args, model, calibration, evaluation):
+    from lrkit.nn import quality_sweep
+
+    try:
+        ratios = [float(r) for r in args.sweep.split(",")]
+    except ValueError:
+        raise ValueError(f"--sweep takes ratios like 0.1,0.3,0.5; got {args.sweep!r}") from None
+    if not all(0 < r < 1 for r in ratios):
+        raise ValueError(f"every --sweep ratio must be in (0, 1); got {ratios}")
+    with task_progress() as progress:
+        task = progress.add_task("sweep", total=len(ratios) * len(METHODS))
+        points = quality_sweep(model, calibration, evaluation, ratios, METHODS,
+                               allocation=args.allocation,
+                               progress=lambda p: progress.update(task, advance=1))
+    table = Table(title="lrkit compress --sweep: cosine similarity to the original embeddings")
+    table.add_column("method")
+    for ratio in ratios:
+        table.add_column(f"{ratio:g}", justify="right")
+    for method in METHODS:
+        table.add_row(method, *(f"{p.similarity:.3f}" for p in points if p.method == method))
+    console.print(table)
+    if args.plot:
+        from lrkit.plotting import plot_quality_sweep
+
+        plot_quality_sweep(points, args.plot, title=f"{args.model}: quality vs ratio")
+        console.print(f"plot saved to {args.plot}")
+    return 0

@@ -1,0 +1,47 @@
+"""``lrkit rpca``: split a matrix file into low-rank plus sparse parts."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+import lrkit
+from lrkit.cli.console import add_matrix_io, console, positive_int, stop_label, summary_table
+from lrkit.io import check_output, load_matrix, save_arrays
+from lrkit.recovery import RPCA_METHODS
+
+
+def register(sub):
+    parser = sub.add_parser("rpca", help="split a matrix file into low-rank plus sparse")
+    add_matrix_io(parser)
+    parser.add_argument("--method", choices=list(RPCA_METHODS), default="pcp")
+    parser.add_argument("--rank", default=None, help="rank of L (needed by altproj)")
+    parser.add_argument("--lam", type=float, default=None, help="ℓ1 weight of pcp")
+    parser.add_argument("--tol", type=float, default=1e-7)
+    parser.set_defaults(func=run)
+
+
+def run(args):
+    check_output(args.output, several=True)
+    M = load_matrix(args.input, args.key)
+    mask = ~np.isnan(M)
+    rank = None if args.rank is None else positive_int(args.rank, "--rank")
+    with console.status(f"robust PCA of a {M.shape[0]}x{M.shape[1]} matrix ({args.method})"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", lrkit.ConvergenceWarning)
+            dec = lrkit.rpca(M, method=args.method, rank=rank, lam=args.lam,
+                             mask=None if mask.all() else mask, tol=args.tol,
+                             max_iter=args.max_iter, seed=args.seed)
+    save_arrays(args.output, low_rank=dec.low_rank, sparse=dec.sparse)
+    console.print(summary_table("lrkit rpca", [
+        ("shape", f"{M.shape[0]} x {M.shape[1]}"),
+        ("observed", f"{mask.mean():.1%}"),
+        ("rank of L", str(dec.factors[0].shape[1])),
+        ("nonzeros of S", f"{np.count_nonzero(dec.sparse) / dec.sparse.size:.2%}"),
+        ("iterations", str(dec.n_iter)),
+        ("time (s)", f"{dec.wall_time:.2f}"),
+        ("stop", stop_label(dec)),
+        ("written", str(args.output)),
+    ]))
+    return 0 if dec.converged else 1

@@ -1,0 +1,53 @@
+"""Text that ships with Python itself, tokenised into model batches.
+
+:func:`stdlib_sentences` takes English sentences from the standard library's own
+docstrings, always present; calibration and evaluation sentences come from disjoint
+modules.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+
+#: Modules whose docstrings give calibration text, and (disjoint) evaluation text.
+CALIBRATION_MODULES = ("argparse", "collections", "configparser", "csv", "datetime",
+                       "decimal", "difflib", "email.message", "fractions", "functools",
+                       "heapq", "http.client", "imaplib", "inspect", "io", "ipaddress",
+                       "logging", "os", "pathlib", "pickle")
+EVALUATION_MODULES = ("random", "re", "sched", "secrets", "shutil", "smtplib", "socket",
+                      "sqlite3", "ssl", "statistics", "string", "subprocess", "tarfile",
+                      "tempfile", "textwrap", "threading", "tokenize", "types", "unittest",
+                      "urllib.parse", "uuid", "zipfile")
+
+
+
+def stdlib_sentences(count=256, split="calibration", min_chars=40, max_chars=300):
+    """English sentences from standard-library docstrings (deterministic order)."""
+    if split not in ("calibration", "evaluation"):
+        raise ValueError(f"split must be 'calibration' or 'evaluation'; got {split!r}")
+    names = CALIBRATION_MODULES if split == "calibration" else EVALUATION_MODULES
+    seen, sentences = set(), []
+    for name in names:
+        module = importlib.import_module(name)
+        docs = [module.__doc__] + [getattr(obj, "__doc__", None)
+                                   for _, obj in sorted(vars(module).items()) if callable(obj)]
+        for doc in docs:
+            if not isinstance(doc, str):
+                continue
+            text = " ".join(doc.split())
+            for sentence in re.split(r"(?<=[.!?])\s+", text):
+                if (min_chars <= len(sentence) <= max_chars and sentence[0].isupper()
+                        and sentence not in seen and ">>>" not in sentence):
+                    seen.add(sentence)
+                    sentences.append(sentence)
+    if len(sentences) < count:
+        raise ValueError(f"only {len(sentences)} {split} sentences available; asked {count}")
+    return sentences[:count]
+
+
+def text_batches(tokenizer, sentences, batch_size=16, max_length=128):
+    """Tokenised batches (dicts with ``attention_mask``) of ``sentences``."""
+    return [tokenizer(sentences[i:i + batch_size], padding=True, truncation=True,
+                      max_length=max_length, return_tensors="pt")
+            for i in range(0, len(sentences), batch_size)]

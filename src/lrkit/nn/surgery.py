@@ -1,0 +1,66 @@
+"""Model surgery: find the layers to work on, replace and restore them, run calibration.
+
+Everything that edits a model's module tree or runs data through it for statistics goes
+through here, so compression, compensation, adapters and training layers share one way
+of doing it.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from lrkit.nn.calibration import collect_statistics
+
+#: Default layer-name filters: a BERT-style encoder's attention and MLP layers.
+INCLUDE = ("attention", "intermediate", "output")
+EXCLUDE = ("pooler",)
+
+
+def linear_layers(model, include=INCLUDE, exclude=EXCLUDE):
+    """``{name: module}`` of the ``nn.Linear`` layers whose name contains one of ``include``
+    and none of ``exclude``."""
+    return {name: module for name, module in model.named_modules()
+            if isinstance(module, nn.Linear)
+            and any(key in name for key in include)
+            and not any(key in name for key in exclude)}
+
+
+def select_layers(model, layers=None):
+    """The ``{name: nn.Linear}`` to work on: ``layers`` as names, a dict, or None for
+    :func:`linear_layers`; every one checked to exist, be ``nn.Linear`` and be finite."""
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model must be a torch.nn.Module; got {type(model).__name__}")
+    if layers is None:
+        layers = linear_layers(model)
+    elif isinstance(layers, (list, tuple)):
+        modules = dict(model.named_modules())
+        missing = [n for n in layers if not isinstance(modules.get(n), nn.Linear)]
+        if missing:
+            raise ValueError(f"not nn.Linear layers of the model: {missing[:3]}")
+        layers = {n: modules[n] for n in layers}
+    if not layers:
+        raise ValueError("the model has no matching nn.Linear layers to compress")
+    for name, module in layers.items():
+        if not torch.isfinite(module.weight).all():
+            raise ValueError(f"layer {name} has a non-finite weight (NaN or inf)")
+    return layers
+
+
+def replace_module(model, name, module):
+    """Put ``module`` at the dotted path ``name`` of ``model``; return the module it replaced
+    (pass it back to restore the original)."""
+    parent_name, _, child = name.rpartition(".")
+    parent = model.get_submodule(parent_name) if parent_name else model
+    old = getattr(parent, child)
+    setattr(parent, child, module)
+    return old
+
+
+def calibrate(model, layers, batches, loss_fn=None):
+    """:func:`~lrkit.nn.calibration.collect_statistics` with a clear error when a batch
+    does not fit the model."""
+    try:
+        return collect_statistics(model, batches, layers, loss_fn=loss_fn)
+    except (RuntimeError, TypeError, IndexError, ValueError, AttributeError) as error:
+        raise ValueError(f"calibration data do not fit the model: {error}") from error

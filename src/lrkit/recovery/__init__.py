@@ -1,0 +1,30 @@
+"""Recovery of low-rank matrices from linear measurements.
+
+Each solver module registers itself (:mod:`lrkit.recovery.registry`); importing it here is
+what makes its ``method=`` name available to :func:`lrkit.recover`.
+"""
+
+from lrkit.recovery import altmin, factored, softimpute, subgradient  # noqa: F401 (registration)
+from lrkit.recovery.api import recover
+from lrkit.recovery.completion_rank import select_completion_rank
+from lrkit.recovery.estimator import MatrixCompletion
+from lrkit.recovery.registry import Solver, get_solver, register, solver_names
+from lrkit.recovery.rpca import RPCA_METHODS, RobustPCAResult, rpca
+from lrkit.result import IterationInfo, RecoveryResult, Status, relative_error
+
+__all__ = [
+    "RPCA_METHODS",
+    "IterationInfo",
+    "MatrixCompletion",
+    "RecoveryResult",
+    "RobustPCAResult",
+    "Solver",
+    "Status",
+    "get_solver",
+    "recover",
+    "register",
+    "relative_error",
+    "rpca",
+    "select_completion_rank",
+    "solver_names",
+]
