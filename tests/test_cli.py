@@ -18,13 +18,25 @@ def test_recover_prints_table_and_saves_plot(tmp_path, capsys):
     assert out.stat().st_size > 10_000
 
 
+def _table_rows(text):
+    """The cells of every body row of a rich table printed as text."""
+    rows = []
+    for line in text.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("│").split("│")]
+        if len(cells) > 3 and not set(cells[0]) <= set("━─┃"):
+            rows.append(cells)
+    return rows
+
+
 def test_demo_runs_all_methods(tmp_path, capsys):
     out = tmp_path / "demo.png"
-    assert main(["demo", "--max-iter", "200", "--plot", str(out)]) == 0
-    text = capsys.readouterr().out
-    for method in ("gd", "gd_onestep", "scaled_gd", "subgm"):
-        assert method in text
-    assert out.exists()
+    assert main(["demo", "--max-iter", "1500", "--plot", str(out)]) == 0
+    rows = _table_rows(capsys.readouterr().out)
+    exact = {row[1]: row for row in rows if row[0].startswith("exact rank")}
+    assert set(exact) == {"gd", "gd_onestep", "scaled_gd", "subgm"}
+    for method, row in exact.items():
+        assert row[-1] in ("converged", "stagnated") and float(row[4]) < 1e-6, (method, row)
+    assert out.stat().st_size > 10_000
 
 
 def test_bad_input_exits_1_with_message(capsys):
@@ -72,13 +84,21 @@ def test_rpca_writes_both_parts(tmp_path):
         assert lrkit.relative_error(parts["low_rank"], prob.low_rank) < 1e-5
 
 
-def test_complete_and_rpca_bad_input(tmp_path, capsys):
+@pytest.mark.parametrize("argv, message", [
+    (["complete", "{x}", "-o", "{tmp}/y.txt"], "must end in .npz or .npy or .csv"),
+    (["complete", "{tmp}/missing.npy", "-o", "{tmp}/y.npy"], "missing.npy does not exist"),
+    (["complete", "{x}", "--rank", "zero", "-o", "{tmp}/y.npy"],
+     "--rank must be a positive integer; got 'zero'"),
+    (["rpca", "{x}", "--method", "altproj", "-o", "{tmp}/y.npz"], "altproj' needs rank="),
+])
+def test_complete_and_rpca_bad_input(tmp_path, capsys, argv, message):
     _, path = _matrix_file(tmp_path, ".npy")
-    assert main(["complete", str(path), "-o", str(tmp_path / "y.txt")]) == 1
-    assert main(["complete", str(tmp_path / "missing.npy"), "-o", str(tmp_path / "y.npy")]) == 1
-    assert main(["complete", str(path), "--rank", "zero", "-o", str(tmp_path / "y.npy")]) == 1
-    assert main(["rpca", str(path), "--method", "altproj", "-o", str(tmp_path / "y.npz")]) == 1
-    assert "error" in capsys.readouterr().err
+    argv = [a.format(x=path, tmp=tmp_path) for a in argv]
+    assert main(argv) == 1
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("lrkit: error: ") and message in lines[0]
+    assert message not in captured.out  # said once, on stderr
 
 
 def test_compress_cli_writes_model_and_sweep_plot(tmp_path, capsys):

@@ -39,15 +39,16 @@ def test_softimpute_method(low_rank_with_gaps):
 
 
 def test_sklearn_pipeline_clone_and_params(low_rank_with_gaps):
-    sklearn = pytest.importorskip("sklearn")
-    from sklearn.base import clone
+    pytest.importorskip("sklearn")
+    from sklearn.base import BaseEstimator, clone
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     _, X = low_rank_with_gaps
     model = lrkit.MatrixCompletion(rank=4, ridge=0.1, seed=0)
     twin = clone(model)
-    assert twin.get_params() == model.get_params() and sklearn is not None
+    assert isinstance(model, BaseEstimator) and twin is not model
+    assert twin.get_params() == model.get_params()
     assert model.set_params(ridge=0.2) is model and model.ridge == 0.2
     with pytest.raises(ValueError, match="invalid parameter"):
         model.set_params(alpha=1)

@@ -4,7 +4,6 @@ The real all-MiniLM-L6-v2 model is used when its package is installed; otherwise
 randomly initialised BERT.
 """
 
-import math
 
 import numpy as np
 import pytest
@@ -16,22 +15,30 @@ import lrkit.nn as lnn  # noqa: E402
 from lrkit.nn import datasets, models  # noqa: E402
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def model_and_batches():
+    """The real MiniLM with calibration and evaluation batches, loaded once per test run
+    (a tiny random BERT when the model package is missing)."""
     if models.minilm_path() is not None:
         model, tokenizer = models.load_minilm()
         calibration = datasets.text_batches(tokenizer, datasets.stdlib_sentences(64))
-        evaluation = datasets.text_batches(tokenizer, datasets.stdlib_sentences(64, "evaluation"))
-    else:  # pragma: no cover - only without the model package
-        model = models.tiny_bert()
-        generator = torch.Generator().manual_seed(0)
+        evaluation = datasets.text_batches(tokenizer,
+                                           datasets.stdlib_sentences(64, "evaluation"))
+        return model, calibration, evaluation
+    return tiny_model_and_batches.__wrapped__()  # pragma: no cover
 
-        def batch():
-            ids = torch.randint(5, 500, (8, 24), generator=generator)
-            return {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
 
-        calibration, evaluation = [batch() for _ in range(8)], [batch() for _ in range(8)]
-    return model, calibration, evaluation
+@pytest.fixture(scope="session")
+def tiny_model_and_batches():
+    """A 2-layer random BERT and token batches: the mechanics, in a fraction of a second."""
+    model = models.tiny_bert()
+    generator = torch.Generator().manual_seed(0)
+
+    def batch():
+        ids = torch.randint(5, 500, (8, 24), generator=generator)
+        return {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+
+    return model, [batch() for _ in range(4)], [batch() for _ in range(4)]
 
 
 def test_low_rank_linear_full_rank_reproduces_output():
@@ -81,14 +88,33 @@ def test_methods_and_ordering_on_the_model(model_and_batches):
     assert quality["whiten"] > quality["asvd"] > quality["svd"]
 
 
-def test_fwsvd_uses_fisher(model_and_batches):
+def test_fwsvd_is_optimal_in_the_fisher_weighted_norm():
+    """FWSVD truncates diag(√I) W, so among rank-r factorisations it minimises the
+    Fisher-weighted error ||diag(√I)(W − BA)||_F, equal to the dropped singular values."""
+    torch.manual_seed(0)
+    W = torch.randn(40, 30, dtype=torch.float64)
+    fisher = torch.rand(40, 1, dtype=torch.float64) ** 6 * torch.ones(40, 30, dtype=torch.float64)
+    stats = lnn.LayerStatistics(torch.eye(30, dtype=torch.float64),
+                                torch.ones(30, dtype=torch.float64), 1, fisher)
+    weights = fisher.sum(dim=1).sqrt()[:, None]
+    fw = lnn.Decomposition(W, "fwsvd", stats)
+    for rank in (3, 10, 20):
+        weighted = {m: float(torch.linalg.norm(weights * (W - B @ A)))
+                    for m, (B, A) in (("fwsvd", fw.factors(rank)),
+                                      ("svd", lnn.factorize(W, rank, "svd")))}
+        assert weighted["fwsvd"] == pytest.approx(float(torch.linalg.norm(fw.s[rank:])),
+                                                  rel=1e-9)
+        assert weighted["fwsvd"] < 0.9 * weighted["svd"]
+
+
+def test_fwsvd_on_the_model_uses_gradients(model_and_batches):
     model, calibration, _ = model_and_batches
-    small, report = lnn.compress(model, 0.3, "fwsvd", calibration=calibration[:2],
-                                 loss_fn=lnn.contrastive_loss)
-    plain, plain_report = lnn.compress(model, 0.3, "svd", calibration=calibration[:2])
-    fw = np.mean([r.output_error for r in report.layers])
-    sv = np.mean([r.output_error for r in plain_report.layers])
-    assert math.isfinite(fw) and fw != pytest.approx(sv, rel=1e-6)
+    _, report = lnn.compress(model, 0.3, "fwsvd", calibration=calibration[:2],
+                             loss_fn=lnn.contrastive_loss)
+    _, plain = lnn.compress(model, 0.3, "svd", calibration=calibration[:2])
+    fw = np.array([r.output_error for r in report.layers])
+    sv = np.array([r.output_error for r in plain.layers])
+    assert np.all(np.isfinite(fw)) and not np.allclose(fw, sv)
 
 
 @pytest.mark.parametrize("allocation", ["energy", "welore"])
@@ -98,8 +124,13 @@ def test_allocations_meet_budget(model_and_batches, allocation):
                              allocation=allocation)
     assert report.achieved_ratio >= 0.3 - 1e-9
     assert len({r.rank for r in report.layers}) > 1  # non-uniform
-    text = str(report)
-    assert "output err." in text
+    for layer in report.layers:
+        out, inp = layer.shape
+        if layer.rank is None:  # kept dense: it would not have saved parameters
+            assert layer.params_after == layer.params_before == out * inp
+        else:
+            assert layer.params_after == layer.rank * (out + inp) < layer.params_before
+    assert len(str(report).splitlines()) == len(report.layers) + 2  # title, header, rows
 
 
 def test_layers_that_would_not_gain_stay_dense():
@@ -118,8 +149,8 @@ def test_eora_improves_pruned_model(model_and_batches):
     assert after > before + 0.01
 
 
-def test_save_load_round_trip(tmp_path, model_and_batches):
-    model, calibration, evaluation = model_and_batches
+def test_save_load_round_trip(tmp_path, tiny_model_and_batches):
+    model, calibration, evaluation = tiny_model_and_batches
     small, _ = lnn.compress(model, 0.5, "whiten", calibration=calibration[:2], eora=True,
                             eora_rank=4)
     path = tmp_path / "small.safetensors"
@@ -134,8 +165,8 @@ def test_save_load_round_trip(tmp_path, model_and_batches):
         assert torch.equal(small(**batch).last_hidden_state, fresh(**batch).last_hidden_state)
 
 
-def test_bad_input(model_and_batches):
-    model, calibration, _ = model_and_batches
+def test_bad_input(tiny_model_and_batches):
+    model, calibration, _ = tiny_model_and_batches
     for ratio in (0.0, 1.0, 1.5):
         with pytest.raises(ValueError, match="ratio"):
             lnn.compress(model, ratio, "svd")
@@ -154,3 +185,57 @@ def test_bad_input(model_and_batches):
         lnn.compress(broken, 0.3, "svd", layers=["0"])
     with pytest.raises(ValueError, match="method"):
         lnn.compress(model, 0.3, "pca", calibration=calibration)
+
+
+def test_a_new_layer_type_saves_and_loads_with_no_edit_to_io(tmp_path):
+    """A layer that owns spec()/from_spec() and is registered round-trips through save/load."""
+    from lrkit.nn.layers import LAYER_TYPES, serializable
+
+    class ScaledLinear(torch.nn.Module):
+        kind = "test_scaled"
+
+        def __init__(self, n):
+            super().__init__()
+            self.inner = torch.nn.Linear(n, n)
+            self.scale = torch.nn.Parameter(torch.ones(n))
+
+        def spec(self):
+            return {"type": self.kind, "n": self.inner.in_features}
+
+        @classmethod
+        def from_spec(cls, spec):
+            return cls(spec["n"])
+
+        def forward(self, x):
+            return self.inner(x) * self.scale
+
+    serializable(ScaledLinear)
+    try:
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU())
+        changed = __import__("copy").deepcopy(model)
+        lnn.replace_module(changed, "0", ScaledLinear(4))
+        with torch.no_grad():
+            changed[0].scale.mul_(3.0)
+        lnn.save(changed, tmp_path / "m.safetensors")
+        fresh = lnn.load(__import__("copy").deepcopy(model), tmp_path / "m.safetensors")
+        x = torch.randn(2, 4)
+        assert isinstance(fresh[0], ScaledLinear) and torch.equal(fresh(x), changed(x))
+    finally:
+        del LAYER_TYPES["test_scaled"]
+
+
+def test_quality_sweep_calibrates_once_per_kind(tiny_model_and_batches, monkeypatch):
+    from lrkit.nn import evaluate
+
+    model, calibration, evaluation = tiny_model_and_batches
+    calls = []
+    real = evaluate.calibrate
+    monkeypatch.setattr(evaluate, "calibrate",
+                        lambda *a, **k: calls.append(a[3]) or real(*a, **k))
+    monkeypatch.setattr(evaluate, "mean_pooled",
+                        lambda m, b: m(**b).last_hidden_state.mean(1))
+    points = lnn.quality_sweep(model, calibration[:2], evaluation[:2], [0.3, 0.6],
+                               ("svd", "asvd", "whiten"))
+    assert len(points) == 6 and len(calls) == 1
+    assert all(-1.0 <= p.similarity <= 1.0 + 1e-9 for p in points)

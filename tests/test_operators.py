@@ -9,7 +9,6 @@ from lrkit.operators import (
     GaussianSensing,
     OperatorTooLargeError,
     RankOneSensing,
-    SensingOperator,
     dottest,
     set_memory_budget,
 )
@@ -92,7 +91,14 @@ def test_memory_guard_names_size_and_alternative():
             GaussianSensing(30, 30, 200)
     finally:
         set_memory_budget(previous)
-    assert isinstance(RankOneSensing(1000, 1000, 10000, seed=0), SensingOperator)
+    # Rank-one sensing stores only its vectors: 10^4 measurements of a 10^3 x 10^3 matrix
+    # fit where a dense Gaussian design of the same size (80 GB) is refused.
+    with pytest.raises(OperatorTooLargeError):
+        GaussianSensing(1000, 1000, 10000)
+    op = RankOneSensing(1000, 1000, 10000, seed=0)
+    X = np.zeros((1000, 1000))
+    X[3, 7] = 1.0
+    assert op.forward(X).shape == (10000,) and np.count_nonzero(op.forward(X)) > 0
 
 
 @pytest.mark.parametrize(

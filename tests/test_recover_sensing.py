@@ -23,7 +23,7 @@ def test_exact_parameterization_converges_linearly(parameterization, asym_proble
         prob.operator, prob.y, rank=2, parameterization=parameterization,
         init_scale=1e-3, max_iter=3000, tol=1e-10, truth=prob.truth, seed=0,
     )
-    assert res.converged and res.n_iter <= 3000
+    assert res.converged and res.status is lrkit.Status.CONVERGED and res.n_iter < 3000
     assert res.rel_error < 1e-8
     err = res.history["rel_error"]
     # Linear convergence: every further factor of 100 takes about the same number of steps.

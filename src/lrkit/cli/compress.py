@@ -98,7 +98,7 @@ def run(args):
 
 def report_table(report):
     """A rich table of a :class:`~lrkit.nn.CompressionReport`."""
-    from lrkit.nn.compress import COLUMNS
+    from lrkit.nn.compression import COLUMNS
 
     table = Table(title=report.title)
     for column in COLUMNS:

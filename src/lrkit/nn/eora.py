@@ -6,7 +6,7 @@ import copy
 
 import torch
 
-from lrkit.nn.factorize import eora_factors
+from lrkit.nn.factorization import eora_factors
 from lrkit.nn.layers import CompensatedLinear
 from lrkit.nn.surgery import calibrate, replace_module, select_layers
 
@@ -50,7 +50,7 @@ def compensate(original, compressed, calibration, rank, layers=None):
     with a ``weight``); the input covariance is gathered on the compressed model, so later
     layers see the inputs their compressed predecessors produce. The layer becomes
     ``Ŵ x + B (A x)`` (:class:`CompensatedLinear`) with ``B A`` from
-    :func:`~lrkit.nn.factorize.eora_factors`. Returns a new model.
+    :func:`~lrkit.nn.factorization.eora_factors`. Returns a new model.
     """
     result = copy.deepcopy(compressed)
     names = list(select_layers(original, layers))

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import torch
 
-from lrkit.nn.compress import compress
+from lrkit.nn.compression import compress
 from lrkit.nn.methods import METHODS, get_factorization
 from lrkit.nn.surgery import calibrate, select_layers
 

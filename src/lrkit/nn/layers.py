@@ -88,7 +88,7 @@ class LowRankLinear(nn.Module):
         method except ``"svd"``). At full rank ``min(in, out)`` the output is reproduced to
         rounding error.
         """
-        from lrkit.nn.factorize import factorize
+        from lrkit.nn.factorization import factorize
 
         B, A = factorize(linear.weight.detach(), rank, method, statistics)
         bias = None if linear.bias is None else linear.bias.detach()

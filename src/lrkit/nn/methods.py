@@ -96,7 +96,7 @@ class WhitenedSVD(Factorization):
     summary = "W S with S Sᵀ = Σ x xᵀ: truncation error = dropped σ's (SVD-LLM)"
 
     def scalings(self, W, statistics, fisher_axis="out"):
-        from lrkit.nn.factorize import cholesky_factor
+        from lrkit.nn.factorization import cholesky_factor
 
         return None, cholesky_factor(statistics.covariance.to(W.device))
 

@@ -1,13 +1,16 @@
-"""Problem generators with known ground truth, and loaders of real data."""
+"""Problem generators with known ground truth, and loaders of real data
+(:mod:`lrkit.problems.datasets`)."""
 
-from lrkit.problems.completion import completion
-from lrkit.problems.robust_pca import RobustPCAProblem, robust_pca
-from lrkit.problems.sensing import SensingProblem, low_rank_matrix, sensing
+from lrkit.problems import datasets
+from lrkit.problems._completion import completion
+from lrkit.problems._robust_pca import RobustPCAProblem, robust_pca
+from lrkit.problems._sensing import SensingProblem, low_rank_matrix, sensing
 
 __all__ = [
     "RobustPCAProblem",
     "SensingProblem",
     "completion",
+    "datasets",
     "low_rank_matrix",
     "robust_pca",
     "sensing",

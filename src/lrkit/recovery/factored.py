@@ -37,13 +37,19 @@ def gd_update(operator, step, symmetric):
     """
 
     def update(t, F, G, residual):
-        grad_F, grad_G = factor_gradients(operator, residual, F, G, symmetric)
-        if symmetric:
-            X = F - step * grad_F
-            return X, X, step
-        return F - step * grad_F, G - step * grad_G, step
+        return gradient_step(operator, residual, F, G, step, symmetric)
 
     return update
+
+
+def gradient_step(operator, residual, F, G, eta, symmetric):
+    """``F ← F − η Z G``, ``G ← G − η Zᵀ F`` (``X ← X − η sym(Z) X``) with
+    ``Z = A*(residual)``; returns ``(F, G, η)``, G being F when symmetric."""
+    grad_F, grad_G = factor_gradients(operator, residual, F, G, symmetric)
+    if symmetric:
+        X = F - eta * grad_F
+        return X, X, eta
+    return F - eta * grad_F, G - eta * grad_G, eta
 
 
 def rebalance(F, G):

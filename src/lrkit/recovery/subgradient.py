@@ -7,7 +7,7 @@ import math
 from lrkit._backend import namespace
 from lrkit.recovery._factored_run import factored_options, run_factored
 from lrkit.recovery._init import robust_frobenius_estimate
-from lrkit.recovery.factored import factor_gradients
+from lrkit.recovery.factored import gradient_step
 from lrkit.recovery.registry import Option, Solver, choice, real, register
 
 #: Default steps as fractions of 1 / ||M*||_F (estimated): the adaptive rule's gain and
@@ -51,11 +51,7 @@ def subgm_update(operator, step, symmetric, step_rule="adaptive", decay=SUBGM_DE
         else:
             eta = step * decay**t
         signs = scale * namespace(residual).sign(residual)
-        grad_F, grad_G = factor_gradients(operator, signs, F, G, symmetric)
-        if symmetric:
-            X = F - eta * grad_F
-            return X, X, eta
-        return F - eta * grad_F, G - eta * grad_G, eta
+        return gradient_step(operator, signs, F, G, eta, symmetric)
 
     return update
 

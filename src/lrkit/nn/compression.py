@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import torch
 
 from lrkit.nn.allocation import ALLOCATIONS, allocate, layer_cost
-from lrkit.nn.factorize import Decomposition, eora_factors, output_error
+from lrkit.nn.factorization import Decomposition, eora_factors, output_error
 from lrkit.nn.layers import CompensatedLinear, LowRankLinear
 from lrkit.nn.methods import get_factorization
 from lrkit.nn.surgery import calibrate, replace_module, select_layers
@@ -88,7 +88,7 @@ def compress(model, ratio, method="whiten", *, calibration=None, allocation="uni
     ratio : float in (0, 1)
         Fraction of the targeted layers' parameters to remove.
     method : {"svd", "fwsvd", "asvd", "whiten"}
-        See :mod:`lrkit.nn.factorize` (plain, Fisher-weighted, activation-scaled, whitened).
+        See :mod:`lrkit.nn.factorization` (plain, Fisher-weighted, activation-scaled, whitened).
     calibration : iterable of model inputs
         Needed by every method but ``"svd"`` (and for the report's output errors). Each
         item is ``model(**batch)`` (a dict, e.g. tokenizer output) or ``model(batch)``.

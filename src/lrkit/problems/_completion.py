@@ -7,7 +7,7 @@ import numpy as np
 from lrkit._random import as_generator
 from lrkit._validation import check_int, check_rank, check_real
 from lrkit.operators import EntrySampling
-from lrkit.problems.sensing import SensingProblem, low_rank_matrix
+from lrkit.problems._sensing import SensingProblem, low_rank_matrix
 
 
 def completion(n1, n2, rank, p_obs=None, *, m=None, cond=1.0, noise_std=0.0, seed=None):
