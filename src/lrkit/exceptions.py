@@ -8,6 +8,10 @@ the fix.
 from __future__ import annotations
 
 
+class AdjointTestError(AssertionError):
+    """An operator's ``adjoint`` is not the adjoint of its ``forward`` (:func:`~lrkit.operators.dottest`)."""
+
+
 class ConvergenceWarning(UserWarning):
     """A solver stopped at ``max_iter`` before meeting its tolerance."""
 
@@ -20,4 +24,4 @@ class MissingExtraError(ImportError):
     """An optional dependency is not installed; the message names the extra to install."""
 
 
-__all__ = ["ConvergenceWarning", "MissingExtraError", "OperatorTooLargeError"]
+__all__ = ["AdjointTestError", "ConvergenceWarning", "MissingExtraError", "OperatorTooLargeError"]

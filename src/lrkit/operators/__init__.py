@@ -1,12 +1,13 @@
 """Linear measurement operators ``A: R^{n1×n2} → R^m`` with factor-aware products."""
 
+from lrkit.exceptions import AdjointTestError
 from lrkit.operators.base import (
     OperatorTooLargeError,
     SensingOperator,
     memory_budget,
     set_memory_budget,
 )
-from lrkit.operators.dottest import AdjointTestError, dottest
+from lrkit.operators.dottest import dottest
 from lrkit.operators.entry_sampling import EntrySampling
 from lrkit.operators.gaussian import GaussianSensing
 from lrkit.operators.rank_one import RankOneSensing

@@ -5,10 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from lrkit._random import as_generator
-
-
-class AdjointTestError(AssertionError):
-    """An operator's ``adjoint`` is not the adjoint of its ``forward``."""
+from lrkit.exceptions import AdjointTestError
 
 
 def dottest(operator, seed=None, rtol=1e-10, rank=3, raise_error=True):
