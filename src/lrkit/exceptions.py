@@ -9,7 +9,8 @@ from __future__ import annotations
 
 
 class AdjointTestError(AssertionError):
-    """An operator's ``adjoint`` is not the adjoint of its ``forward`` (:func:`~lrkit.operators.dottest`)."""
+    """An operator's ``adjoint`` is not the adjoint of its ``forward`` (see
+    :func:`~lrkit.operators.dottest`)."""
 
 
 class ConvergenceWarning(UserWarning):
