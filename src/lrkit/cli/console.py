@@ -11,6 +11,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 import lrkit
+from lrkit._extras import require
 
 console = Console(width=None if sys.stdout.isatty() else 120)
 
@@ -89,10 +90,11 @@ def summary_table(title, rows):
     return table
 
 
-def check_plot_path(path):
-    """Refuse a plot name matplotlib cannot write, before any work."""
+def check_plot_path(path, flag="--plot"):
+    """Refuse, before any work, a plot name matplotlib cannot write, or a missing matplotlib."""
     if Path(path).suffix.lower() not in PLOT_SUFFIXES:
-        raise ValueError(f"plot file {path} must end in {', '.join(PLOT_SUFFIXES)}")
+        raise ValueError(f"{flag} {path} must end in {', '.join(PLOT_SUFFIXES)}")
+    require("matplotlib", "plot", f"{flag}")
 
 
 def positive_int_or_auto(text, name):

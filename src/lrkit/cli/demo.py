@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import lrkit
-from lrkit.cli.console import add_seed, console, results_table, run_with_progress, solver_progress
+from lrkit.cli.console import (
+    add_seed,
+    check_plot_path,
+    console,
+    results_table,
+    run_with_progress,
+    solver_progress,
+)
 from lrkit.recovery import solver_names
 
 
@@ -27,6 +34,8 @@ def demo_problems(seed):
 
 
 def run(args):
+    if args.plot:
+        check_plot_path(args.plot)
     rows, panels = [], {}
     methods = solver_names(needs=frozenset())  # those that work with any operator
     with solver_progress() as progress:

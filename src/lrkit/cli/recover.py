@@ -5,6 +5,7 @@ from __future__ import annotations
 import lrkit
 from lrkit.cli.console import (
     add_seed,
+    check_plot_path,
     console,
     results_table,
     run_with_progress,
@@ -48,6 +49,8 @@ def solver_options(method, args):
 
 
 def run(args):
+    if args.plot:
+        check_plot_path(args.plot)
     if args.problem == "completion":
         prob = lrkit.problems.completion(args.n1, args.n2, args.rank, m=args.m, cond=args.cond,
                                          noise_std=args.noise_std, seed=args.seed)

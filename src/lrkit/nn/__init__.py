@@ -11,9 +11,8 @@ The names below load on first use, so ``import lrkit.nn`` and the method declara
 from __future__ import annotations
 
 import importlib
-import importlib.util
 
-from lrkit.exceptions import MissingExtraError
+from lrkit._extras import require
 
 #: Public name -> submodule that defines it.
 _EXPORTS = {
@@ -39,9 +38,7 @@ __all__ = sorted(_EXPORTS) + list(_SUBMODULES)
 
 def require_torch():
     """Raise :class:`~lrkit.exceptions.MissingExtraError` when PyTorch is not installed."""
-    if importlib.util.find_spec("torch") is None:
-        raise MissingExtraError("lrkit.nn needs PyTorch and transformers: "
-                                "pip install 'lrkit[nn]'")
+    require("torch", "nn", "lrkit.nn")
 
 
 def __getattr__(name):

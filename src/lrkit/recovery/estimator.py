@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import inspect
 import warnings
 
 import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
 
 from lrkit._validation import check_choice, check_int, check_real
 from lrkit.exceptions import ConvergenceWarning
@@ -15,16 +15,10 @@ from lrkit.recovery.api import recover
 from lrkit.recovery.completion_rank import RANK_RULES, select_completion_rank
 from lrkit.recovery.registry import get_solver, solvers_needing
 
-try:  # scikit-learn is optional: with it the estimator gets its tags, repr and mixins.
-    from sklearn.base import BaseEstimator as _Base
-    from sklearn.base import TransformerMixin as _Mixin
-except ImportError:  # pragma: no cover - exercised only without scikit-learn
-    _Base = _Mixin = object
-
 FILL_RULES = ("error", "mean")
 
 
-class MatrixCompletion(_Mixin, _Base):
+class MatrixCompletion(TransformerMixin, BaseEstimator):
     """Fill the missing (NaN) entries of a matrix with a low-rank model.
 
     ``fit`` learns row factors ``F`` and column factors ``G`` (``components_``) from the
@@ -102,21 +96,6 @@ class MatrixCompletion(_Mixin, _Base):
         self.max_iter = max_iter
         self.tol = tol
         self.seed = seed
-
-    def get_params(self, deep=True):
-        """The constructor's parameters (scikit-learn convention)."""
-        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
-        return {name: getattr(self, name) for name in names}
-
-    def set_params(self, **params):
-        """Set constructor parameters; unknown names raise ``ValueError``."""
-        valid = self.get_params()
-        for name, value in params.items():
-            if name not in valid:
-                raise ValueError(f"invalid parameter {name!r} for MatrixCompletion; "
-                                 f"valid: {sorted(valid)}")
-            setattr(self, name, value)
-        return self
 
     def fit(self, X, y=None):
         """Learn the low-rank model from the observed (non-NaN) entries of ``X``."""

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# A user's `pip install .` with no extras: every module that needs no extra imports, the
+# command line answers --help, and verbs that need an extra say which, in one line.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+venv=.venv-core
+rm -rf "$venv"
+${PYTHON:-python3} -m venv "$venv"
+"$venv/bin/python" -m pip install --quiet --upgrade pip
+"$venv/bin/python" -m pip install --quiet .
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work"  # not the checkout: the installed package, not src/
+py="$OLDPWD/$venv/bin/python"
+lrkit="$OLDPWD/$venv/bin/lrkit"
+"$py" - <<'PY'
+import importlib, pkgutil
+import lrkit
+# Modules that need an extra: the PyTorch parts of lrkit.nn.
+needs_extra = {"lrkit.nn." + m for m in (
+    "calibration", "compression", "datasets", "eora", "evaluate", "factorization", "io",
+    "layers", "models", "surgery")}
+names = [m.name for m in pkgutil.walk_packages(lrkit.__path__, "lrkit.")]
+for name in names:
+    if name not in needs_extra and not name.endswith("__main__"):
+        importlib.import_module(name)
+import lrkit.nn as lnn
+assert lnn.METHODS and lnn.ALLOCATIONS
+try:
+    lnn.compress
+except ImportError as error:
+    assert "lrkit[nn]" in str(error), error
+else:
+    raise SystemExit("lrkit.nn.compress imported without PyTorch")
+print(f"core install: {len(names) - len(needs_extra)} modules import without extras")
+PY
+"$lrkit" --help > /dev/null
+"$lrkit" recover --n1 12 --n2 10 --m 200 --seed 0 > /dev/null
+check_one_line() {  # expected text, then the command; it must exit 1 with one line
+  local expected=$1; shift
+  set +e; "$@" > out.txt 2> err.txt; local code=$?; set -e
+  if [ "$code" != 1 ] || [ "$(wc -l < err.txt)" != 1 ] || ! grep -q "$expected" err.txt; then
+    echo "core install: '$*' gave exit $code:"; cat out.txt err.txt; exit 1
+  fi
+}
+check_one_line "lrkit\[plot\]" "$lrkit" demo --plot demo.png
+check_one_line "lrkit\[nn\]" "$lrkit" compress minilm
+echo "core install: lrkit --help, recover, and one-line messages for missing extras"
