@@ -6,25 +6,37 @@ from pathlib import Path
 
 from rich.table import Table
 
-from lrkit.cli.console import add_seed, check_plot_path, console, task_progress
+from lrkit.cli.console import (
+    add_seed,
+    add_verb,
+    check_plot_path,
+    console,
+    fraction_arg,
+    positive_int_arg,
+    task_progress,
+)
 from lrkit.nn.allocation import ALLOCATIONS
 from lrkit.nn.methods import METHODS
 
 
 def register(sub):
-    parser = sub.add_parser("compress", help="compress a pretrained network with low-rank "
-                            "factors (needs lrkit[nn])")
+    parser = add_verb(sub, "compress",
+                      "compress a pretrained network with low-rank factors (needs lrkit[nn])")
     parser.add_argument("model", help="'minilm' (the packaged all-MiniLM-L6-v2) or a model folder")
-    parser.add_argument("--ratio", type=float, default=0.3,
+    parser.add_argument("--ratio", type=fraction_arg, default=0.3,
                         help="fraction of the attention/MLP parameters to remove")
-    parser.add_argument("--method", choices=list(METHODS), default="whiten")
-    parser.add_argument("--allocation", choices=list(ALLOCATIONS), default="uniform")
+    parser.add_argument("--method", choices=list(METHODS), default="whiten",
+                        help="factorisation (lrkit.nn.METHODS)")
+    parser.add_argument("--allocation", choices=list(ALLOCATIONS), default="uniform",
+                        help="how one parameter budget is spread over the layers")
     parser.add_argument("--eora", action="store_true", help="add EoRA compensation")
     parser.add_argument("--calib", metavar="TEXTFILE",
                         help="calibration sentences, one per line (default: stdlib docstrings)")
     parser.add_argument("--eval", metavar="TEXTFILE", help="held-out evaluation sentences")
-    parser.add_argument("--n-calib", type=int, default=256)
-    parser.add_argument("--n-eval", type=int, default=256)
+    parser.add_argument("--n-calib", type=positive_int_arg, default=256,
+                        help="number of calibration sentences")
+    parser.add_argument("--n-eval", type=positive_int_arg, default=256,
+                        help="number of evaluation sentences")
     parser.add_argument("--sweep", metavar="R1,R2,...",
                         help="compare all methods at these ratios instead of compressing once")
     parser.add_argument("--plot", metavar="OUT.png", help="with --sweep: quality-vs-ratio plot")
@@ -60,6 +72,9 @@ def run(args):
     import lrkit.nn as lnn
 
     lnn.require_torch()
+    if args.plot and not args.sweep:
+        raise ValueError("--plot draws the quality-vs-ratio curve of --sweep; add --sweep "
+                         "R1,R2,... or drop --plot")
     if args.plot:
         check_plot_path(args.plot)
     if args.output and Path(args.output).suffix != ".safetensors":
@@ -76,15 +91,11 @@ def run(args):
                                                                   "evaluation"))
     if args.sweep:
         return _sweep(args, model, calibration, evaluation)
-    if not 0 < args.ratio < 1:
-        raise ValueError(f"--ratio must be in (0, 1); got {args.ratio}")
-    layers = lnn.linear_layers(model)
     with task_progress() as progress:
-        task = progress.add_task("compressing layers", total=len(layers))
         small, report = lnn.compress(
             model, args.ratio, args.method, calibration=calibration,
             allocation=args.allocation, eora=args.eora, loss_fn=lnn.contrastive_loss,
-            progress=lambda name: progress.update(task, advance=1))
+            progress=StageBars(progress))
     console.print(report_table(report))
     similarity = lnn.embedding_similarity(model, small, evaluation)
     console.print(f"cosine similarity of embeddings to the original on {args.n_eval} held-out "
@@ -93,7 +104,21 @@ def run(args):
         lnn.save(small, args.output)
         console.print(f"compressed weights written to {args.output} "
                       f"({Path(args.output).stat().st_size / 2**20:.1f} MiB)")
+    else:
+        console.print("the compressed model was not saved: add -o OUT.safetensors to keep it")
     return 0
+
+
+class StageBars:
+    """A ``progress(stage, done, total)`` callback that shows one task per stage."""
+
+    def __init__(self, progress):
+        self.progress, self.tasks = progress, {}
+
+    def __call__(self, stage, done, total):
+        if stage not in self.tasks:
+            self.tasks[stage] = self.progress.add_task(stage, total=total)
+        self.progress.update(self.tasks[stage], completed=done)
 
 
 def report_table(report):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -23,8 +25,59 @@ def stop_label(result):
     return str(result.status)
 
 
+class LineProgress:
+    """Progress as plain lines on stderr, for logs and pipes (where a bar would print
+    nothing until the end): a line when a task starts, at every tenth of it, and at its end.
+    Same calls as ``rich.progress.Progress``."""
+
+    def __init__(self, unit=""):
+        self.unit, self.tasks, self.start = unit, {}, time.perf_counter()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def add_task(self, description, total=None, **fields):
+        task = len(self.tasks)
+        self.tasks[task] = {"description": description, "total": total, "completed": 0,
+                            "shown": -1, "fields": fields}
+        self._show(task)
+        return task
+
+    def update(self, task, advance=None, completed=None, total=None, description=None,
+               **fields):
+        state = self.tasks[task]
+        if total is not None:
+            state["total"] = total
+        if description is not None:
+            state["description"] = description
+        state["completed"] = completed if completed is not None else (
+            state["completed"] + (advance or 0))
+        state["fields"].update(fields)
+        self._show(task)
+
+    def remove_task(self, task):
+        self.tasks.pop(task, None)
+
+    def _show(self, task):
+        state = self.tasks[task]
+        total, done = state["total"], state["completed"]
+        tenth = int(10 * done / total) if total else done
+        if tenth == state["shown"] and not (total and done >= total):
+            return
+        state["shown"] = tenth
+        count = f"{done}/{total}" if total else str(done)
+        extra = "".join(f" {k} {v}" for k, v in state["fields"].items())
+        print(f"{state['description']}: {count}{self.unit}{extra} "
+              f"[{time.perf_counter() - self.start:.1f} s]", file=sys.stderr, flush=True)
+
+
 def solver_progress():
-    """A bar for iterative solvers: iterations done and the current relative error."""
+    """Iterations done and the current relative error: a bar on a terminal, else lines."""
+    if not console.is_terminal:
+        return LineProgress(" it")
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -37,7 +90,10 @@ def solver_progress():
 
 
 def task_progress():
-    """A bar for a job of counted steps (matrices, layers, sweep points)."""
+    """A job of counted steps (batches, layers, matrices, sweep points), one task per
+    stage: a bar on a terminal, plain lines otherwise."""
+    if not console.is_terminal:
+        return LineProgress()
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -65,17 +121,26 @@ def run_with_progress(progress, description, prob, rank, **kwargs):
     return result
 
 
+#: A run on a generated problem "recovered" the truth when its relative error is below this.
+RECOVERED = 1e-3
+
+
 def results_table(rows, title):
-    """One row per solver run: ``(problem, method, rank, result)``."""
+    """One row per solver run on a problem with known truth: ``(problem, method, rank,
+    result)``. ``stop`` says why the solver stopped (its own criterion); ``recovered``
+    whether it found the truth (relative error below :data:`RECOVERED`): a least-squares
+    fit can converge, to the wrong matrix, when outliers corrupt the data."""
     table = Table(title=title)
-    for column in ("problem", "method", "rank", "iterations", "rel. error", "time (s)", "stop"):
-        left = column in ("problem", "method", "stop")
+    for column in ("problem", "method", "rank", "iterations", "rel. error", "time (s)", "stop",
+                   "recovered"):
+        left = column in ("problem", "method", "stop", "recovered")
         table.add_column(column, justify="left" if left else "right")
     for problem, method, rank, res in rows:
-        style = None if res.converged else "yellow"
+        recovered = res.rel_error < RECOVERED
         table.add_row(
             problem, method, str(rank), str(res.n_iter), f"{res.rel_error:.2e}",
-            f"{res.wall_time:.2f}", stop_label(res), style=style,
+            f"{res.wall_time:.2f}", stop_label(res), "yes" if recovered else "no",
+            style=None if recovered else "yellow",
         )
     return table
 
@@ -97,32 +162,58 @@ def check_plot_path(path, flag="--plot"):
     require("matplotlib", "plot", f"{flag}")
 
 
-def positive_int_or_auto(text, name):
-    """``"auto"`` or a positive int parsed from ``text``; ``name`` is the flag."""
-    if text == "auto":
-        return text
-    return positive_int(text, name)
+def rank_or_auto_arg(text):
+    """``"auto"`` or a positive int (an argparse ``type=``)."""
+    return text if text == "auto" else positive_int_arg(text)
 
 
-def positive_int(text, name):
-    try:
-        value = int(text)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a positive integer; got {text!r}") from None
-    if value < 1:
-        raise ValueError(f"{name} must be a positive integer; got {value}")
-    return value
+def number_arg(kind, low, low_open=False, high=None, high_open=False):
+    """An argparse ``type=`` that parses ``kind`` and checks the interval, so a bad value
+    is a usage error naming the flag (``argument --rank: must be an integer >= 1; got 0``)."""
+    left, right = ("(" if low_open else "["), (")" if high_open else "]")
+    word = "an integer" if kind is int else "a number"
+    wanted = (f"{word} in {left}{low:g}, {high:g}{right}" if high is not None
+              else f"{word} {'>' if low_open else '>='} {low:g}")
+
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {wanted}; got {text!r}") from None
+        below = value <= low if low_open else value < low
+        above = high is not None and (value >= high if high_open else value > high)
+        if below or above or value != value:  # NaN fails every comparison
+            raise argparse.ArgumentTypeError(f"must be {wanted}; got {text}")
+        return value
+
+    parse.__name__ = f"{kind.__name__} {wanted}"
+    return parse
+
+
+positive_int_arg = number_arg(int, 1)
+nonnegative_int_arg = number_arg(int, 0)
+positive_float_arg = number_arg(float, 0.0, low_open=True)
+nonnegative_float_arg = number_arg(float, 0.0)
+fraction_arg = number_arg(float, 0.0, low_open=True, high=1.0, high_open=True)
+
+
+def add_verb(sub, name, help):
+    """A sub-parser whose ``--help`` shows every option's default."""
+    return sub.add_parser(name, help=help, description=help,
+                          formatter_class=argparse.ArgumentDefaultsHelpFormatter)
 
 
 def add_seed(parser):
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--seed", type=nonnegative_int_arg, default=0,
+                        help="random seed: the same seed gives the same result")
 
 
 def add_matrix_io(parser):
     """Positional input, ``-o``, ``--key``, ``--max-iter`` and ``--seed`` of file verbs."""
     parser.add_argument("input", help="matrix as .npy, .npz or .csv (NaN / empty = missing)")
     parser.add_argument("-o", "--output", required=True,
-                        help="output file (.npz, or .npy/.csv for one array)")
+                        help="output file (.npz, or .npy/.csv for one array); never an input")
     parser.add_argument("--key", help="array name inside an .npz input")
-    parser.add_argument("--max-iter", type=int, default=500)
+    parser.add_argument("--max-iter", type=positive_int_arg, default=500,
+                        help="bound on the solver's iterations")
     add_seed(parser)

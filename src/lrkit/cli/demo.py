@@ -5,8 +5,10 @@ from __future__ import annotations
 import lrkit
 from lrkit.cli.console import (
     add_seed,
+    add_verb,
     check_plot_path,
     console,
+    positive_int_arg,
     results_table,
     run_with_progress,
     solver_progress,
@@ -15,10 +17,12 @@ from lrkit.recovery import solver_names
 
 
 def register(sub):
-    parser = sub.add_parser("demo", help="all recovery methods on the built-in problems")
-    parser.add_argument("--max-iter", type=int, default=3000)
+    parser = add_verb(sub, "demo", "all recovery methods on the built-in problems")
+    parser.add_argument("--max-iter", type=positive_int_arg, default=3000,
+                        help="bound on each run's iterations")
     add_seed(parser)
-    parser.add_argument("--plot", metavar="OUT.png", default="lrkit_demo.png")
+    parser.add_argument("--plot", metavar="OUT.png", default=None,
+                        help="save the error-vs-iteration curves (needs lrkit[plot])")
     parser.set_defaults(func=run)
 
 

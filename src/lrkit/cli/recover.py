@@ -5,8 +5,13 @@ from __future__ import annotations
 import lrkit
 from lrkit.cli.console import (
     add_seed,
+    add_verb,
     check_plot_path,
     console,
+    nonnegative_float_arg,
+    number_arg,
+    positive_float_arg,
+    positive_int_arg,
     results_table,
     run_with_progress,
     solver_progress,
@@ -15,28 +20,43 @@ from lrkit.recovery import get_solver, solver_names
 
 
 def register(sub):
-    parser = sub.add_parser("recover", help="recover a low-rank matrix from a generated problem")
-    parser.add_argument("--problem", choices=["sensing", "completion"], default="sensing")
-    parser.add_argument("--n1", type=int, default=40)
-    parser.add_argument("--n2", type=int, default=30)
-    parser.add_argument("--rank", type=int, default=2, help="rank of the truth")
-    parser.add_argument("--fit-rank", type=int, default=None,
+    parser = add_verb(sub, "recover", "recover a low-rank matrix from a generated problem")
+    parser.add_argument("--problem", choices=["sensing", "completion"], default="sensing",
+                        help="Gaussian (or rank-one) sensing, or entry sampling")
+    parser.add_argument("--n1", type=positive_int_arg, default=40, help="rows of the truth")
+    parser.add_argument("--n2", type=positive_int_arg, default=30, help="columns of the truth")
+    parser.add_argument("--rank", type=positive_int_arg, default=2, help="rank of the truth")
+    parser.add_argument("--fit-rank", type=positive_int_arg, default=None,
                         help="rank of the factors (default: --rank)")
-    parser.add_argument("--m", type=int, default=900, help="number of measurements")
-    parser.add_argument("--method", choices=list(solver_names()), default="gd")
+    parser.add_argument("--m", type=positive_int_arg, default=900,
+                        help="number of measurements")
+    parser.add_argument("--method", choices=list(solver_names()), default="gd",
+                        help="the solver (lrkit.recovery.solver_names())")
     parser.add_argument("--symmetric", action="store_true",
                         help="PSD truth, X Xᵀ parameterisation")
-    parser.add_argument("--design", choices=["gaussian", "rank_one"], default="gaussian")
-    parser.add_argument("--cond", type=float, default=1.0)
-    parser.add_argument("--noise-std", type=float, default=0.0)
-    parser.add_argument("--outlier-frac", type=float, default=0.0)
-    parser.add_argument("--init", choices=["small", "spectral"], default="small")
-    parser.add_argument("--init-scale", type=float, default=None)
-    parser.add_argument("--max-iter", type=int, default=3000)
-    parser.add_argument("--tol", type=float, default=1e-10)
+    parser.add_argument("--design", choices=["gaussian", "rank_one"], default="gaussian",
+                        help="sensing matrices: dense Gaussian or rank-one a bᵀ")
+    parser.add_argument("--cond", type=_cond_arg, default=1.0,
+                        help="condition number of the truth")
+    parser.add_argument("--noise-std", type=nonnegative_float_arg, default=0.0,
+                        help="standard deviation of Gaussian noise on the measurements")
+    parser.add_argument("--outlier-frac", type=_outlier_arg, default=0.0,
+                        help="fraction of measurements replaced by gross outliers")
+    parser.add_argument("--init", choices=["small", "spectral"], default="small",
+                        help="initialisation of the factored methods")
+    parser.add_argument("--init-scale", type=positive_float_arg, default=None,
+                        help="scale of the small initialisation (default: the method's)")
+    parser.add_argument("--max-iter", type=positive_int_arg, default=3000,
+                        help="bound on the iterations")
+    parser.add_argument("--tol", type=nonnegative_float_arg, default=1e-10,
+                        help="stopping tolerance")
     add_seed(parser)
     parser.add_argument("--plot", metavar="OUT.png", help="save the error-vs-iteration curve")
     parser.set_defaults(func=run)
+
+
+_cond_arg = number_arg(float, 1.0)
+_outlier_arg = number_arg(float, 0.0, high=1.0, high_open=True)
 
 
 def solver_options(method, args):
@@ -60,7 +80,9 @@ def run(args):
             cond=args.cond, noise_std=args.noise_std, outlier_frac=args.outlier_frac,
             design=args.design, seed=args.seed,
         )
-    fit_rank = args.fit_rank or args.rank
+    fit_rank = args.rank if args.fit_rank is None else args.fit_rank
+    if fit_rank > min(args.n1, args.n2):
+        raise ValueError(f"--fit-rank {fit_rank} exceeds min(--n1, --n2)={min(args.n1, args.n2)}")
     with solver_progress() as progress:
         res = run_with_progress(progress, args.method, prob, fit_rank, method=args.method,
                                 max_iter=args.max_iter, tol=args.tol, seed=args.seed,

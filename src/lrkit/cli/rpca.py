@@ -7,18 +7,30 @@ import warnings
 import numpy as np
 
 import lrkit
-from lrkit.cli.console import add_matrix_io, console, positive_int, stop_label, summary_table
+from lrkit.cli.console import (
+    add_matrix_io,
+    add_verb,
+    console,
+    positive_float_arg,
+    positive_int_arg,
+    stop_label,
+    summary_table,
+)
 from lrkit.io import check_output, load_matrix, save_arrays
 from lrkit.recovery import RPCA_METHODS
 
 
 def register(sub):
-    parser = sub.add_parser("rpca", help="split a matrix file into low-rank plus sparse")
+    parser = add_verb(sub, "rpca", "split a matrix file into low-rank plus sparse")
     add_matrix_io(parser)
-    parser.add_argument("--method", choices=list(RPCA_METHODS), default="pcp")
-    parser.add_argument("--rank", default=None, help="rank of L (needed by altproj)")
-    parser.add_argument("--lam", type=float, default=None, help="ℓ1 weight of pcp")
-    parser.add_argument("--tol", type=float, default=1e-7)
+    parser.add_argument("--method", choices=list(RPCA_METHODS), default="pcp",
+                        help="principal component pursuit, or alternating projections")
+    parser.add_argument("--rank", type=positive_int_arg, default=None,
+                        help="rank of L (needed by altproj)")
+    parser.add_argument("--lam", type=positive_float_arg, default=None,
+                        help="ℓ1 weight of pcp (default: 1/√max(n1, n2))")
+    parser.add_argument("--tol", type=positive_float_arg, default=1e-7,
+                        help="stopping tolerance")
     parser.set_defaults(func=run)
 
 
@@ -26,11 +38,10 @@ def run(args):
     check_output(args.output, several=True)
     M = load_matrix(args.input, args.key)
     mask = ~np.isnan(M)
-    rank = None if args.rank is None else positive_int(args.rank, "--rank")
     with console.status(f"robust PCA of a {M.shape[0]}x{M.shape[1]} matrix ({args.method})"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", lrkit.ConvergenceWarning)
-            dec = lrkit.rpca(M, method=args.method, rank=rank, lam=args.lam,
+            dec = lrkit.rpca(M, method=args.method, rank=args.rank, lam=args.lam,
                              mask=None if mask.all() else mask, tol=args.tol,
                              max_iter=args.max_iter, seed=args.seed)
     save_arrays(args.output, low_rank=dec.low_rank, sparse=dec.sparse)

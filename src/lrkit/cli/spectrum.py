@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.table import Table
 
 import lrkit
-from lrkit.cli.console import check_plot_path, console, task_progress
+from lrkit.cli.console import add_verb, check_plot_path, console, positive_int_arg, task_progress
 from lrkit.io import load_matrices
 from lrkit.spectral.powerlaw import XMIN_RULES
 
@@ -14,11 +14,12 @@ MIN_SIDE = 12
 
 
 def register(sub):
-    parser = sub.add_parser("spectrum", help="spectral diagnostics of every matrix in a file")
+    parser = add_verb(sub, "spectrum", "spectral diagnostics of every matrix in a file")
     parser.add_argument("input", help=".npy, .npz or .safetensors file of matrices")
     parser.add_argument("--match", help="only matrices whose name contains this text")
     parser.add_argument("--plot", metavar="OUT.png", help="draw ESDs with power-law and MP fits")
-    parser.add_argument("--max-plots", type=int, default=12)
+    parser.add_argument("--max-plots", type=positive_int_arg, default=12,
+                        help="how many matrices the plot shows")
     parser.add_argument("--xmin-rule", choices=list(XMIN_RULES), default="ks",
                         help="power-law tail start: KS search (WeightWatcher's rule), near the "
                         "histogram peak, or the median eigenvalue")
@@ -59,7 +60,10 @@ def spectrum_table(reports, title):
     columns = ("matrix", "shape", "alpha", "FARMS alpha", "stable rank", "eff. rank",
                "entropy", "MP outliers")
     for column in columns:
-        table.add_column(column, justify="left" if column == "matrix" else "right")
+        if column == "matrix":  # full names, folded rather than cut, on any width
+            table.add_column(column, overflow="fold", min_width=24)
+        else:
+            table.add_column(column, justify="right", no_wrap=True)
     for name, r in reports.items():
         table.add_row(name, f"{r.shape[0]}x{r.shape[1]}", f"{r.alpha:.2f}",
                       f"{r.farms_alpha:.2f}", f"{r.stable_rank:.1f}",

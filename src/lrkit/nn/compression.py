@@ -103,8 +103,10 @@ def compress(model, ratio, method="whiten", *, calibration=None, allocation="uni
         Add an EoRA compensation of rank ``eora_rank`` to every factorised layer.
     inplace : bool
         Modify ``model`` instead of a deep copy.
-    progress : callable(str), optional
-        Called with each layer's name as it is compressed.
+    progress : callable(stage, done, total), optional
+        Called as work advances: ``("calibration", batches done, batches or None)`` while
+        calibrating, then ``("decompositions", done, layers)`` while each layer's SVD is
+        computed, then ``("layers", done, layers)`` as they are replaced.
     statistics : dict of name -> LayerStatistics, optional
         Statistics from an earlier :func:`lrkit.nn.calibrate` of the same model and
         layers: reused instead of calibrating again (a sweep over ratios or methods
@@ -131,21 +133,27 @@ def compress(model, ratio, method="whiten", *, calibration=None, allocation="uni
     if statistics is not None:
         stats = statistics
     elif calibration is not None:
+        total = len(calibration) if hasattr(calibration, "__len__") else None
         stats = calibrate(target, layers, calibration,
-                          loss_fn if factorization.needs_loss else None)
+                          loss_fn if factorization.needs_loss else None,
+                          progress=progress and (lambda done: progress("calibration", done,
+                                                                       total)))
     else:
         stats = {}
-    decompositions = {name: Decomposition(module.weight, method, stats.get(name), fisher_axis)
-                      for name, module in layers.items()}
+    decompositions = {}
+    for done, (name, module) in enumerate(layers.items(), start=1):
+        decompositions[name] = Decomposition(module.weight, method, stats.get(name), fisher_axis)
+        if progress is not None:
+            progress("decompositions", done, len(layers))
     shapes = {name: tuple(module.weight.shape) for name, module in layers.items()}
     ranks = allocate({n: d.s.cpu().numpy() for n, d in decompositions.items()}, shapes, ratio,
                      allocation)
     report = CompressionReport(method, float(ratio), allocation, 0.0)
-    for name, module in layers.items():
-        if progress is not None:
-            progress(name)
+    for done, (name, module) in enumerate(layers.items(), start=1):
         report.layers.append(_compress_layer(target, name, module, decompositions[name],
                                              ranks[name], stats.get(name), eora, eora_rank))
+        if progress is not None:
+            progress("layers", done, len(layers))
     report.seconds = time.perf_counter() - start
     return target, report
 

@@ -57,10 +57,10 @@ def replace_module(model, name, module):
     return old
 
 
-def calibrate(model, layers, batches, loss_fn=None):
+def calibrate(model, layers, batches, loss_fn=None, progress=None):
     """:func:`~lrkit.nn.calibration.collect_statistics` with a clear error when a batch
-    does not fit the model."""
+    does not fit the model; ``progress(batches done)`` after each batch."""
     try:
-        return collect_statistics(model, batches, layers, loss_fn=loss_fn)
+        return collect_statistics(model, batches, layers, loss_fn=loss_fn, progress=progress)
     except (RuntimeError, TypeError, IndexError, ValueError, AttributeError) as error:
         raise ValueError(f"calibration data do not fit the model: {error}") from error
