@@ -31,7 +31,7 @@ demo: $(VENV)/.installed
 	$(VENV)/bin/lrkit demo --plot $(OUT)/demo_convergence.png
 	$(VENV)/bin/lrkit compress minilm --ratio 0.3 --method whiten -o $(OUT)/small.safetensors
 
-test: $(VENV)/.installed check-core
+test: $(VENV)/.installed check-core docs
 	$(PY) -m pytest -q
 
 # `pip install .` with no extras, in a fresh venv: imports, --help, missing-extra messages.

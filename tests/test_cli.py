@@ -181,3 +181,16 @@ def test_complete_clips_to_the_observed_range(tmp_path):
     assert main(["complete", str(path), "--rank", "1", "--clip", "-o", str(out)]) == 0
     filled = np.load(out)
     assert filled.min() >= np.nanmin(observed) and filled.max() <= np.nanmax(observed)
+
+
+def test_outputs_have_normal_permissions(tmp_path):
+    import os
+    import stat
+
+    _, path = _matrix_file(tmp_path, ".npy")
+    out = tmp_path / "filled.npz"
+    assert main(["complete", str(path), "--rank", "3", "-o", str(out)]) == 0
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~mask
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["filled.npz", "x.npy"]  # no temp left

@@ -1,4 +1,5 @@
-"""Save compressed models as safetensors and load them back into the original architecture."""
+"""Save compressed models as safetensors (atomically, with the user's usual file
+permissions) and load them back into the original architecture."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 
 import torch
 
+from lrkit.io import atomic_write
 from lrkit.nn.layers import build_module, is_lrkit_layer, module_spec
 from lrkit.nn.surgery import replace_module
 
@@ -29,7 +31,8 @@ def save(model, path):
             tensors[f"{key}.__values"] = value.values().contiguous()
         else:
             tensors[key] = value.detach().contiguous().clone()
-    save_file(tensors, str(path), metadata={_METADATA_KEY: json.dumps(layers)})
+    metadata = {_METADATA_KEY: json.dumps(layers)}
+    atomic_write(path, lambda temporary: save_file(tensors, temporary, metadata=metadata))
     return path
 
 

@@ -50,9 +50,9 @@ class MatrixCompletion(TransformerMixin, BaseEstimator):
     Attributes
     ----------
     rank_ : int
-    components_ : ndarray (n_features, rank_)
+    components_ : ndarray of shape (n_features, ``rank_``)
         Column factors ``G``.
-    row_factors_ : ndarray (n_samples, rank_)
+    row_factors_ : ndarray of shape (n_samples, ``rank_``)
         Row factors ``F`` of the training matrix.
     mean_ : ndarray (n_features,)
         Column means removed before fitting (zeros when ``center=False``).

@@ -1,0 +1,42 @@
+"""Sphinx configuration of the lrkit reference (``make docs``)."""
+
+import re
+from pathlib import Path
+
+import lrkit
+
+project = "lrkit"
+author = "the lrkit developers"
+copyright = "2026, the lrkit developers"
+release = version = lrkit.__version__
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.mathjax",
+    "numpydoc",
+]
+autosummary_generate = True
+autodoc_default_options = {"members": False}
+numpydoc_show_class_members = False
+numpydoc_class_members_toctree = False
+html_theme = "pydata_sphinx_theme"
+html_title = "lrkit"
+html_theme_options = {"navigation_with_keys": False, "show_prev_next": False}
+exclude_patterns = ["_build"]
+suppress_warnings = ["config.cache"]
+
+# The capability pages show the README's examples, taken from it at every build (the test
+# suite runs the same blocks), so the two never drift apart.
+ROOT = Path(__file__).resolve().parents[2]
+GENERATED = Path(__file__).parent / "_generated"
+GENERATED.mkdir(exist_ok=True)
+for section in re.split(r"^## ", (ROOT / "README.md").read_text(), flags=re.M)[1:]:
+    title, _, body = section.partition("\n")
+    blocks = re.findall(r"```(python|bash)\n(.*?)```", body, flags=re.S)
+    slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+    for lang in ("python", "bash"):
+        code = "\n".join(code for kind, code in blocks if kind == lang)
+        if code:
+            suffix = "py" if lang == "python" else "sh"
+            (GENERATED / f"{slug}.{suffix}").write_text(code)
