@@ -6,7 +6,12 @@ from lrkit.recovery.harness import ObjectiveRules
 
 
 def iterate(run, problem, factors, update, loss, *, tol):
-    """Run ``update`` under ``run`` until a stopping rule fires; return the result.
+    """:func:`descend` then the run's result."""
+    return run.result(descend(run, problem, factors, update, loss, tol=tol))
+
+
+def descend(run, problem, factors, update, loss, *, tol):
+    """Run ``update`` under ``run`` until a stopping rule fires; return the last factors.
 
     ``update(t, F, G, residual) -> (F, G, step_size)`` performs one iteration from the
     residual ``A(F Gᵀ) - y``; ``loss(residual) -> float`` is the objective. The stopping
@@ -32,4 +37,4 @@ def iterate(run, problem, factors, update, loss, *, tol):
         run.record(new, (F, G), step_size=step, change=change)
         if stop is not None:
             run.stop(*stop)
-    return run.result((F, G))
+    return F, G

@@ -8,8 +8,9 @@ import numpy as np
 
 from lrkit.recovery._factored_run import least_squares_loss
 from lrkit.recovery._init import spectral_init
-from lrkit.recovery._loop import iterate
+from lrkit.recovery._loop import descend
 from lrkit.recovery._row_systems import RowSystems
+from lrkit.recovery.harness import GOOD_STATUSES
 from lrkit.recovery.registry import Option, Solver, choice, integer, real, register
 
 ALTMIN_SOLVERS = ("exact", "approx")
@@ -17,7 +18,12 @@ ALTMIN_SOLVERS = ("exact", "approx")
 CG_STEPS = 4
 
 
-def altmin_update(operator, y, ridge=0.0, solver="exact", cg_steps=CG_STEPS):
+#: How often (in iterations) ``drop_coherent`` looks for components to drop.
+COHERENCE_CHECK = 10
+
+
+def altmin_update(operator, y, ridge=0.0, solver="exact", cg_steps=CG_STEPS,
+                  drop_coherent=True, dropped=None):
     """One alternating-minimisation iteration as an update for the shared loop.
 
     ``F ← argmin_F ||P_Ω(F Gᵀ) − y||² + λ||F||²`` (rows solved independently), then the same
@@ -27,6 +33,12 @@ def altmin_update(operator, y, ridge=0.0, solver="exact", cg_steps=CG_STEPS):
     steps warm-started from the current factor, O(|Ω| k) per iteration: paper 6 (Gu, Song,
     Yin & Zhang 2023) shows that alternating minimisation tolerates such approximate
     solves and keeps its linear rate.
+
+    With ``drop_coherent``, every ``COHERENCE_CHECK`` iterations the components of
+    ``F Gᵀ`` that :func:`coherent_components` flags are removed (their count is added to
+    ``dropped[0]``): with a rank above the data's, plain alternating least squares fills
+    the spare columns with such components and drifts away from the truth (factors can
+    grow without bound); without them it converges to the truth at the lower rank.
     """
     values = np.asarray(y, dtype=np.float64)
     n1, n2 = operator.shape
@@ -39,6 +51,12 @@ def altmin_update(operator, y, ridge=0.0, solver="exact", cg_steps=CG_STEPS):
         return systems.solve_cg(other, ridge, current, cg_steps)
 
     def update(t, F, G, residual):
+        if drop_coherent and t % COHERENCE_CHECK == COHERENCE_CHECK - 1 and F.shape[1] > 1:
+            U, V, flagged = coherent_components(F, G)
+            if flagged.any() and not flagged.all():
+                F, G = U[:, ~flagged], V[:, ~flagged]
+                if dropped is not None:
+                    dropped[0] += int(flagged.sum())
         F = solve(by_row, G, F)
         G = solve(by_col, F, G)
         return F, G, math.nan
@@ -46,10 +64,56 @@ def altmin_update(operator, y, ridge=0.0, solver="exact", cg_steps=CG_STEPS):
     return update
 
 
+#: A component of the estimate with more than this share of its left or right singular
+#: vector on one row or column is coherent: the observed entries cannot pin it down.
+COHERENCE_LIMIT = 0.5
+
+
+def coherent_components(F, G):
+    """Split ``F Gᵀ`` into its SVD components and flag the coherent ones.
+
+    Completion identifies a low-rank matrix only when its singular vectors are spread over
+    many rows and columns (incoherence, Candès & Recht 2009); with a rank above the data's,
+    alternating least squares fills the spare columns with components concentrated on the
+    unobserved entries of single rows or columns (a max squared entry of ``u`` or ``v``
+    near 1, against ``≈ r log n / n`` for the truth's), or with numerically zero ones.
+    Returns ``(U √σ, V √σ, flagged)``.
+    """
+    Qf, Rf = np.linalg.qr(F)
+    Qg, Rg = np.linalg.qr(G)
+    U, s, Vt = np.linalg.svd(Rf @ Rg.T)
+    U, V = Qf @ U, Qg @ Vt.T
+    coherent = np.maximum((U**2).max(axis=0), (V**2).max(axis=0)) > COHERENCE_LIMIT
+    largest = s[~coherent].max() if not coherent.all() else s[0]
+    tiny = s <= np.finfo(float).eps * largest * max(F.shape[0], G.shape[0])
+    root = np.sqrt(s)
+    return U * root, V * root, tiny | coherent
+
+
 def _solve(run, operator, y, rank, options, rng):
+    """Alternating least squares from the spectral initialisation; with ``drop_coherent``
+    the components the observed entries cannot determine are dropped as they appear, and
+    once more at convergence, so an over-parameterised call still finds the truth."""
     factors = spectral_init(operator, y, rank, False, seed=rng)
-    update = altmin_update(operator, y, options["ridge"], options["solver"], options["cg_steps"])
-    return iterate(run, (operator, y), factors, update, least_squares_loss, tol=options["tol"])
+    dropped = [0]
+    update = altmin_update(operator, y, options["ridge"], options["solver"], options["cg_steps"],
+                           options["drop_coherent"], dropped)
+    while True:
+        F, G = descend(run, (operator, y), factors, update, least_squares_loss,
+                       tol=options["tol"])
+        if not options["drop_coherent"] or run.status not in GOOD_STATUSES or F.shape[1] == 1:
+            break
+        U, V, flagged = coherent_components(F, G)
+        if not flagged.any() or flagged.all():
+            break
+        dropped[0] += int(flagged.sum())
+        factors = (U[:, ~flagged], V[:, ~flagged])
+        run.resume()
+    result = run.result((F, G))
+    if dropped[0]:
+        result.message += (f" (rank {rank} -> {F.shape[1]}: dropped {dropped[0]} coherent "
+                           "component(s) the observed entries do not determine)")
+    return result
 
 
 register(Solver(
@@ -57,6 +121,8 @@ register(Solver(
     {"ridge": Option(0.0, real(0.0), "ridge penalty λ||F||² + λ||G||² of the row solves"),
      "solver": Option("exact", choice(*ALTMIN_SOLVERS),
                       "exact k×k row solves, or cg_steps warm-started CG steps (paper 6)"),
-     "cg_steps": Option(CG_STEPS, integer(1), "CG steps per half-iteration of 'approx'")},
+     "cg_steps": Option(CG_STEPS, integer(1), "CG steps per half-iteration of 'approx'"),
+     "drop_coherent": Option(True, choice(True, False),
+                             "drop components the sampling cannot determine (rank > data's)")},
     needs=frozenset({"entries"}), array_api=False,
     summary="alternating least squares from a spectral init (Jain et al. 2013; paper 6)"))

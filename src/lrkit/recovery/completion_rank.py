@@ -63,6 +63,7 @@ def select_completion_rank(operator, y, max_rank=None, rule="holdout", *, holdou
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             fit = recover(train_op, y[~test], k, method="altmin", ridge=ridge, max_iter=100,
+                          drop_coherent=False,
                           tol=1e-6, seed=rng)
         F, G = fit.factors
         predicted = np.einsum("ek,ek->e", F[operator.rows[test]], G[operator.cols[test]])

@@ -59,6 +59,11 @@ class MatrixCompletion(TransformerMixin, BaseEstimator):
     rank_scores_ : dict
         The scores of the rank search when ``rank="auto"``.
     result_ : RecoveryResult
+    n_iter_ : int
+        Iterations of the final fit.
+    converged_ : bool
+        Whether the final fit converged; when it did not, ``fit`` warns with a
+        :class:`~lrkit.ConvergenceWarning`.
     n_features_in_ : int
 
     See Also
@@ -119,12 +124,18 @@ class MatrixCompletion(TransformerMixin, BaseEstimator):
         else:
             self.rank_ = check_int("rank", self.rank, 1, min(X.shape) - 1)
             self.rank_scores_ = {}
+        options = {"ridge": self.ridge} if "ridge" in get_solver(self.method).options else {}
         with warnings.catch_warnings():
+            # The solver's own warning is replaced by one that names the estimator.
             warnings.simplefilter("ignore", ConvergenceWarning)
-            options = {"ridge": self.ridge} if "ridge" in get_solver(self.method).options else {}
             self.result_ = recover(operator, values, self.rank_, method=self.method,
                                    max_iter=self.max_iter, tol=self.tol, seed=self.seed,
                                    **options)
+        self.n_iter_, self.converged_ = self.result_.n_iter, self.result_.converged
+        if not self.converged_:
+            warnings.warn(f"MatrixCompletion({self.method}) did not converge: "
+                          f"{self.result_.message}; raise max_iter (now {self.max_iter}) or "
+                          "lower the rank", ConvergenceWarning, stacklevel=3)
         F, G = (np.asarray(f) for f in self.result_.factors)
         self.row_factors_, self.components_ = F, G
 

@@ -55,6 +55,10 @@ class Run:
         self.status, self.message = None, None
         self.records = {key: [] for key in self.records}
 
+    def resume(self):
+        """Carry on after a stop (same clock, count and history)."""
+        self.status, self.message = None, None
+
     def iterations(self):
         """Yield iteration numbers ``t = self.t + 1, …, max_iter``; resumable across loops."""
         while self.t < self.max_iter and self.status is None:
