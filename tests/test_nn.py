@@ -239,3 +239,31 @@ def test_quality_sweep_calibrates_once_per_kind(tiny_model_and_batches, monkeypa
                                ("svd", "asvd", "whiten"))
     assert len(points) == 6 and len(calls) == 1
     assert all(-1.0 <= p.similarity <= 1.0 + 1e-9 for p in points)
+
+
+@pytest.mark.parametrize("method", ["whiten", "asvd", "svd-eora"])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_non_finite_calibration_is_an_error_naming_the_layer(method, bad):
+    """Audit D1: whiten looped forever on NaN/inf activations; now every method refuses."""
+    block = torch.nn.Sequential()
+    block.add_module("attention", torch.nn.Linear(8, 8))
+    batches = [torch.randn(4, 8), torch.full((4, 8), bad)]
+    name, eora = (method, False) if method != "svd-eora" else ("svd", True)
+    with pytest.raises(ValueError, match="layer 'attention' contain NaN or inf"):
+        lnn.compress(block, 0.3, name, calibration=batches, eora=eora)
+    with pytest.raises(ValueError, match="layer 'attention' contain NaN or inf"):
+        lnn.compensate(block, block, batches, rank=2)
+
+
+def test_cholesky_factor_is_bounded():
+    from lrkit.nn.factorization import cholesky_factor
+
+    with pytest.raises(ValueError, match="NaN or inf"):
+        cholesky_factor(torch.full((3, 3), float("nan"), dtype=torch.float64))
+    indefinite = -torch.eye(3, dtype=torch.float64)
+    with pytest.raises(ValueError, match="not positive semi-definite"):
+        cholesky_factor(indefinite)
+    singular = torch.zeros(3, 3, dtype=torch.float64)
+    singular[0, 0] = 1.0
+    S = cholesky_factor(singular)
+    assert torch.allclose(S @ S.T, singular, atol=1e-5)

@@ -7,8 +7,12 @@ it, so a failure never leaves a half-written output.
 
 from __future__ import annotations
 
+import csv
+import math
 import os
 import tempfile
+import tokenize
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -17,41 +21,117 @@ MATRIX_SUFFIXES = (".npy", ".npz", ".csv")
 WEIGHT_SUFFIXES = (".npy", ".npz", ".safetensors")
 
 
-def read_arrays(path, suffixes):
-    """``{name: array}`` from a .npy (named by the file), .npz, .csv (empty cell = NaN) or
-    .safetensors file whose suffix is in ``suffixes``."""
+#: CSV cells read as missing values (besides the empty cell), compared case-sensitively.
+NA_TOKENS = frozenset({"", "NA", "NaN", "nan", "NAN", "N/A", "n/a", "null", "NULL", "None"})
+
+
+def read_arrays(path, suffixes, header=None):
+    """``{name: array}`` from a .npy (named by the file), .npz, .csv or .safetensors file
+    whose suffix is in ``suffixes``; any file that cannot be read is a ``ValueError`` that
+    names it. ``header`` applies to CSV (see :func:`read_csv`)."""
     path = Path(path)
     if not path.exists():
         raise ValueError(f"input file {path} does not exist")
+    if path.is_dir():
+        raise ValueError(f"input {path} is a directory; give a file")
     suffix = path.suffix.lower()
     if suffix not in suffixes:
         raise ValueError(f"unsupported input {path.suffix!r}: use {', '.join(suffixes)}")
-    if suffix == ".npy":
-        return {path.stem: np.load(path, allow_pickle=False)}
-    if suffix == ".npz":
-        with np.load(path, allow_pickle=False) as archive:
-            return {name: archive[name] for name in archive.files}
     if suffix == ".csv":
-        return {path.stem: np.genfromtxt(path, delimiter=",", dtype=np.float64)}
+        return {path.stem: read_csv(path, header)}
     try:
+        if suffix == ".npy":
+            return {path.stem: np.load(path, allow_pickle=False)}
+        if suffix == ".npz":
+            with np.load(path, allow_pickle=False) as archive:
+                return {name: archive[name] for name in archive.files}
         from safetensors.numpy import load_file
     except ImportError:
-        raise ValueError("reading .safetensors needs the safetensors package") from None
-    return load_file(str(path))
+        raise ValueError("reading .safetensors needs the safetensors package: "
+                         "pip install 'lrkit[nn]'") from None
+    except (OSError, ValueError, EOFError, SyntaxError, zipfile.BadZipFile, KeyError,
+            NotImplementedError, tokenize.TokenError, UnicodeDecodeError) as error:
+        raise ValueError(f"cannot read {path}: not a valid {suffix} file ({error})") from None
+    try:
+        return load_file(str(path))
+    except Exception as error:  # safetensors raises its own SafetensorError for any damage
+        raise ValueError(f"cannot read {path}: not a valid .safetensors file ({error})") from None
 
 
-def load_matrix(path, key=None):
+def read_csv(path, header=None):
+    """A float matrix from a CSV file, strictly.
+
+    Empty cells and :data:`NA_TOKENS` are missing (NaN); any other cell that is not a
+    number is an error naming its row and column. A UTF-8 byte-order mark is skipped. A
+    first row with text where every later row has numbers is a header (``header=None``
+    detects it; ``True`` or ``False`` decide).
+    """
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            rows = [row for row in csv.reader(handle) if any(cell.strip() for cell in row)]
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise ValueError(f"cannot read {path} as CSV text: {error}") from None
+    if not rows:
+        raise ValueError(f"{path} holds no data")
+    if header is None:
+        header = len(rows) > 1 and not all(_is_number(c) for c in rows[0])
+    if header:
+        rows = rows[1:]
+        if not rows:
+            raise ValueError(f"{path} holds a header and no data")
+    width = len(rows[0])
+    values = np.empty((len(rows), width))
+    for i, row in enumerate(rows, start=2 if header else 1):
+        if len(row) != width:
+            raise ValueError(f"{path}, row {i}: {len(row)} cells where the first data row has "
+                             f"{width}")
+        for j, cell in enumerate(row, start=1):
+            value = _parse(cell)
+            if value is None:
+                raise ValueError(f"{path}, row {i}, column {j}: {cell.strip()!r} is not a number "
+                                 "(missing values are empty or NA/NaN)")
+            values[i - (2 if header else 1), j - 1] = value
+    return values
+
+
+def _parse(cell):
+    """The float in a CSV cell, NaN for a missing one, None when it is neither."""
+    text = cell.strip()
+    if text in NA_TOKENS:
+        return math.nan
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if "_" not in text else None
+
+
+def _is_number(cell):
+    value = _parse(cell)
+    return value is not None
+
+
+def load_matrix(path, key=None, header=None):
     """A 2-d float array from .npy, .npz (``key`` or the only array) or .csv (empty = NaN)."""
-    arrays = read_arrays(path, MATRIX_SUFFIXES)
+    arrays = read_arrays(path, MATRIX_SUFFIXES, header)
     if key is None and len(arrays) != 1:
         raise ValueError(f"{path} holds arrays {list(arrays)}; choose one with --key")
     if key is not None and key not in arrays:
         raise ValueError(f"{path} has no array {key!r}; it holds {list(arrays)}")
-    data = np.asarray(arrays[key] if key is not None else next(iter(arrays.values())),
-                      dtype=np.float64)
+    data = np.asarray(arrays[key] if key is not None else next(iter(arrays.values())))
+    return _as_real_matrix(data, path)
+
+
+def _as_real_matrix(data, path):
+    if data.dtype.kind == "c":
+        raise ValueError(f"{path} holds complex numbers; lrkit works on real matrices")
+    if data.dtype.kind not in "biuf":
+        raise ValueError(f"{path} holds {data.dtype} data, not numbers")
     if data.ndim != 2:
         raise ValueError(f"input must be a 2-d matrix; {path} holds shape {data.shape}")
-    return data
+    if 0 in data.shape:
+        raise ValueError(f"{path} holds an empty matrix of shape {data.shape}")
+    return data.astype(np.float64)
 
 
 def load_matrices(path):
@@ -61,18 +141,38 @@ def load_matrices(path):
     per output channel); 0-d and 1-d arrays (biases, norms) are skipped.
     """
     arrays = read_arrays(path, WEIGHT_SUFFIXES)
-    matrices = {name: np.asarray(a, dtype=np.float64).reshape(a.shape[0], -1)
-                for name, a in arrays.items() if a.ndim >= 2}
+    matrices = {name: _as_real_matrix(np.asarray(a).reshape(a.shape[0], -1), f"{path}:{name}")
+                for name, a in arrays.items() if a.ndim >= 2 and a.size}
     if not matrices:
         raise ValueError(f"{path} holds no array with two or more dimensions")
     return matrices
 
 
-def check_output(path, several):
-    """Refuse an output name we cannot write before any work is done."""
+def check_output(path, several, inputs=()):
+    """Refuse, before any work, a matrix output we cannot or must not write."""
     allowed = (".npz",) if several else (".npz", ".npy", ".csv")
-    if Path(path).suffix.lower() not in allowed:
-        raise ValueError(f"output {path} must end in {' or '.join(allowed)}")
+    check_writable(path, allowed, inputs)
+
+
+def check_writable(path, suffixes, inputs=(), what="output"):
+    """Refuse, before any work, an output path with the wrong suffix, one that is (or lies
+    inside) an input, a directory, or one whose folder is missing or not writable."""
+    path = Path(path)
+    if path.suffix.lower() not in suffixes:
+        raise ValueError(f"{what} {path} must end in {' or '.join(suffixes)}")
+    target = path.resolve()
+    for source in inputs:
+        source = Path(source).resolve()
+        if target == source or (source.is_dir() and source in target.parents):
+            raise ValueError(f"{what} {path} would overwrite the input {source}; "
+                             "choose another name")
+    if path.is_dir():
+        raise ValueError(f"{what} {path} is a directory; give a file name")
+    folder = target.parent
+    if not folder.is_dir():
+        raise ValueError(f"{what} folder {folder} does not exist; create it first")
+    if not os.access(folder, os.W_OK):
+        raise ValueError(f"{what} folder {folder} is not writable")
 
 
 def atomic_write(path, write):

@@ -32,5 +32,16 @@ def main(argv=None):
     try:
         return args.func(args)
     except (ValueError, MissingExtraError) as error:
-        print(f"lrkit: error: {error}", file=sys.stderr)
-        return 1
+        return _fail(error)
+    except OSError as error:  # a file system failure while writing (disk full, permissions)
+        return _fail(f"{error.strerror or error}: {error.filename or ''}".rstrip(": "))
+    except MemoryError:
+        return _fail("out of memory: the problem is too large for this machine; reduce its "
+                     "size or set LRKIT_MEMORY_BUDGET")
+    except KeyboardInterrupt:
+        return _fail("interrupted")
+
+
+def _fail(message):
+    print(f"lrkit: error: {' '.join(str(message).split())}", file=sys.stderr)
+    return 1

@@ -40,8 +40,8 @@ def register(sub):
 
 def run(args):
     start = time.perf_counter()
-    check_output(args.output, several=False)
-    X = load_matrix(args.input, args.key)
+    check_output(args.output, several=False, inputs=[args.input])
+    X = load_matrix(args.input, args.key, args.header)
     model = lrkit.MatrixCompletion(rank=args.rank,
                                    method=args.method, ridge=args.ridge, center=args.center,
                                    fill_empty=args.fill_empty, max_iter=args.max_iter,

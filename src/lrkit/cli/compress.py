@@ -15,6 +15,7 @@ from lrkit.cli.console import (
     positive_int_arg,
     task_progress,
 )
+from lrkit.io import check_writable
 from lrkit.nn.allocation import ALLOCATIONS
 from lrkit.nn.methods import METHODS
 
@@ -75,10 +76,11 @@ def run(args):
     if args.plot and not args.sweep:
         raise ValueError("--plot draws the quality-vs-ratio curve of --sweep; add --sweep "
                          "R1,R2,... or drop --plot")
+    inputs = [p for p in (args.model, args.calib, args.eval) if p and Path(p).exists()]
     if args.plot:
-        check_plot_path(args.plot)
-    if args.output and Path(args.output).suffix != ".safetensors":
-        raise ValueError(f"output {args.output} must end in .safetensors")
+        check_plot_path(args.plot, inputs)
+    if args.output:
+        check_writable(args.output, (".safetensors",), inputs, what="-o")
     import torch
 
     from lrkit.nn import datasets

@@ -6,7 +6,6 @@ import argparse
 import sys
 import time
 import warnings
-from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -14,6 +13,7 @@ from rich.table import Table
 
 import lrkit
 from lrkit._extras import require
+from lrkit.io import check_writable
 
 console = Console(width=None if sys.stdout.isatty() else 120)
 
@@ -155,10 +155,10 @@ def summary_table(title, rows):
     return table
 
 
-def check_plot_path(path, flag="--plot"):
-    """Refuse, before any work, a plot name matplotlib cannot write, or a missing matplotlib."""
-    if Path(path).suffix.lower() not in PLOT_SUFFIXES:
-        raise ValueError(f"{flag} {path} must end in {', '.join(PLOT_SUFFIXES)}")
+def check_plot_path(path, inputs=(), flag="--plot"):
+    """Refuse, before any work, a plot file that cannot or must not be written (see
+    :func:`lrkit.io.check_writable`), or a missing matplotlib."""
+    check_writable(path, PLOT_SUFFIXES, inputs, what=flag)
     require("matplotlib", "plot", f"{flag}")
 
 
@@ -214,6 +214,8 @@ def add_matrix_io(parser):
     parser.add_argument("-o", "--output", required=True,
                         help="output file (.npz, or .npy/.csv for one array); never an input")
     parser.add_argument("--key", help="array name inside an .npz input")
+    parser.add_argument("--header", action="store_true", default=None,
+                        help="the CSV's first row is a header (default: detected)")
     parser.add_argument("--max-iter", type=positive_int_arg, default=500,
                         help="bound on the solver's iterations")
     add_seed(parser)

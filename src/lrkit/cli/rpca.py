@@ -35,8 +35,8 @@ def register(sub):
 
 
 def run(args):
-    check_output(args.output, several=True)
-    M = load_matrix(args.input, args.key)
+    check_output(args.output, several=True, inputs=[args.input])
+    M = load_matrix(args.input, args.key, args.header)
     mask = ~np.isnan(M)
     with console.status(f"robust PCA of a {M.shape[0]}x{M.shape[1]} matrix ({args.method})"):
         with warnings.catch_warnings():

@@ -28,7 +28,7 @@ def register(sub):
 
 def run(args):
     if args.plot:
-        check_plot_path(args.plot)
+        check_plot_path(args.plot, inputs=[args.input])
     matrices = load_matrices(args.input)
     if args.match:
         matrices = {k: v for k, v in matrices.items() if args.match in k}

@@ -55,7 +55,7 @@ def _token_mask(batch):
     return None
 
 
-def collect_statistics(model, batches, layers, loss_fn=None, progress=None):
+def collect_statistics(model, batches, layers, loss_fn=None, progress=None, check=True):
     """Run ``batches`` through ``model`` and return ``{name: LayerStatistics}``.
 
     Parameters
@@ -69,6 +69,8 @@ def collect_statistics(model, batches, layers, loss_fn=None, progress=None):
         When given, gradients are taken and their squares summed per weight (Fisher).
     progress : callable(int), optional
         Called with the number of batches done.
+    check : bool, default True
+        Refuse statistics with NaN or inf (:func:`check_finite`), naming the layer.
     """
     device = next(model.parameters()).device
     stats = {}
@@ -111,6 +113,17 @@ def collect_statistics(model, batches, layers, loss_fn=None, progress=None):
         model.train(was_training)
     if not stats:
         raise ValueError("calibration saw no input: batches is empty or the layers never ran")
+    return check_finite(stats) if check else stats
+
+
+def check_finite(stats):
+    """``stats``, after refusing any layer whose statistics hold NaN or inf (by name)."""
+    for name, entry in stats.items():
+        if not (torch.isfinite(entry.covariance).all() and torch.isfinite(entry.abs_sum).all()
+                and (entry.fisher is None or torch.isfinite(entry.fisher).all())):
+            raise ValueError(f"calibration inputs of layer {name!r} contain NaN or inf (a batch "
+                             "with non-finite values, or an overflow, e.g. in float16); "
+                             "clean the batches or calibrate in float32")
     return stats
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from lrkit.nn.calibration import collect_statistics
+from lrkit.nn.calibration import check_finite, collect_statistics
 
 #: Default layer-name filters: a BERT-style encoder's attention and MLP layers.
 INCLUDE = ("attention", "intermediate", "output")
@@ -61,6 +61,8 @@ def calibrate(model, layers, batches, loss_fn=None, progress=None):
     """:func:`~lrkit.nn.calibration.collect_statistics` with a clear error when a batch
     does not fit the model; ``progress(batches done)`` after each batch."""
     try:
-        return collect_statistics(model, batches, layers, loss_fn=loss_fn, progress=progress)
+        stats = collect_statistics(model, batches, layers, loss_fn=loss_fn, progress=progress,
+                                   check=False)
     except (RuntimeError, TypeError, IndexError, ValueError, AttributeError) as error:
         raise ValueError(f"calibration data do not fit the model: {error}") from error
+    return check_finite(stats)
