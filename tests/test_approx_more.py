@@ -37,7 +37,7 @@ def test_incremental_svd_errors():
     inc.update(np.ones((5, 2)))
     with pytest.raises(ValueError, match="rows"):
         inc.update(np.ones((4, 2)))
-    with pytest.raises(ValueError, match="no columns"):
+    with pytest.raises(ValueError, match="empty"):
         inc.update(np.ones((5, 0)))
     with pytest.raises(ValueError, match="non-finite"):
         inc.update(np.full((5, 2), np.nan))

@@ -16,6 +16,22 @@ def namespace(*arrays):
     return array_namespace(*arrays)
 
 
+def foreign_array(array):
+    """``array`` when it is an array-API array of another library than NumPy (a torch
+    tensor, say), so results can be returned in its library; None otherwise."""
+    try:
+        xp = array_namespace(array)
+    except TypeError:
+        return None
+    return None if is_numpy_namespace(xp) else array
+
+
+def to_float(value) -> float:
+    """A 0-d array (or number) as a Python float, without autograd's warning for tensors
+    that require gradients."""
+    return float(value.detach() if hasattr(value, "detach") else value)
+
+
 def is_numpy_array(array) -> bool:
     """True for NumPy arrays (and NumPy scalars)."""
     return is_numpy_namespace(array_namespace(array))

@@ -13,7 +13,8 @@ def orthonormalize(Y):
 
 
 def implicit_top_svd(apply, apply_t, shape, k, reference, power_iters=4, oversample=10, seed=None):
-    """Top-``k`` SVD of a matrix Z known only through ``apply(V) = Z V`` and ``apply_t(U) = Zᵀ U``.
+    """Top-``k`` SVD of a matrix Z known only through ``apply(V) = Z V`` and
+    ``apply_t(U) = Zᴴ U`` (the conjugate transpose; ``Zᵀ`` for real Z).
 
     Randomized range finder with power iterations and re-orthonormalisation between every
     product (Halko, Martinsson & Tropp 2011, Alg. 4.4), then an exact SVD of the small
@@ -30,6 +31,7 @@ def implicit_top_svd(apply, apply_t, shape, k, reference, power_iters=4, oversam
     Q = orthonormalize(apply(omega))
     for _ in range(power_iters):
         Q = orthonormalize(apply(orthonormalize(apply_t(Q))))
-    B = apply_t(Q).T  # B = Qᵀ Z, (width, n2)
+    B = apply_t(Q)  # Zᴴ Q, then B = Qᴴ Z, (width, n2)
+    B = (xp.conj(B) if xp.isdtype(B.dtype, "complex floating") else B).T
     Ub, s, Vt = xp.linalg.svd(B, full_matrices=False)
     return (Q @ Ub)[:, :k], s[:k], Vt[:k, :]

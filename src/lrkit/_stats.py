@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from lrkit._backend import namespace
 
 #: ``1 / Φ⁻¹(3/4)``: median absolute value times this is the standard deviation of a
@@ -24,3 +26,19 @@ def robust_scale(values) -> float:
     """``1.4826 · median|v|``: the standard deviation of centred Gaussian entries, barely
     moved by a minority (< 50 %) of gross outliers."""
     return MAD_TO_STD * median(namespace(values).abs(values))
+
+
+#: Data whose largest magnitude lies in [1/SAFE_SCALE, SAFE_SCALE] are solved as
+#: they are; beyond, squares would overflow or underflow in double precision.
+SAFE_SCALE = 1e100
+
+
+def data_scale_exponent(peak) -> int:
+    """``h`` such that ``peak / 4**h`` is of order one, or 0 when ``peak`` is in the safe range.
+
+    A power of four keeps the rescaling exact in floating point, and its square root
+    (``2**h``, for the factors) too.
+    """
+    if 1 / SAFE_SCALE <= peak <= SAFE_SCALE:
+        return 0
+    return int(round(math.log(peak, 4)))

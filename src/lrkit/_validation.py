@@ -65,3 +65,44 @@ def check_finite_array(name, array, ndim=None):
 def check_rank(rank, shape):
     """Check a target rank against a matrix shape ``(n1, n2)``."""
     return check_int("rank", rank, 1, min(shape), high_label="min(n1, n2)")
+
+
+def as_real_matrix(name, X, *, allow_nan=False, sparse=None):
+    """``X`` as a float64 NumPy matrix, the same way at every NumPy entry point.
+
+    Accepts NumPy arrays, nested lists, pandas DataFrames (nullable dtypes too: ``pd.NA`` is
+    missing, i.e. NaN) and array-API arrays such as torch tensors (``requires_grad`` too).
+    ``scipy.sparse`` input is refused naming ``sparse`` (what to do instead) unless
+    ``sparse`` is None, which densifies it. Complex or non-numeric data, a wrong number of
+    dimensions, an empty matrix and (unless ``allow_nan``) NaN or inf are refused.
+    """
+    import scipy.sparse as sp
+
+    if sp.issparse(X):
+        if sparse is not None:
+            raise ValueError(f"{name} is a scipy.sparse matrix: {sparse}")
+        X = X.toarray()
+    elif hasattr(X, "to_numpy") and hasattr(X, "columns"):  # pandas DataFrame
+        X = X.astype("float64").to_numpy(na_value=np.nan) if allow_nan else X.to_numpy()
+    elif hasattr(X, "detach") or hasattr(X, "__dlpack__") and not isinstance(X, np.ndarray):
+        X = to_numpy(X)
+    try:
+        X = np.asarray(X)
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"{name} must be a 2-d numeric array; {error}") from None
+    if X.dtype.kind == "c":
+        raise ValueError(f"{name} is complex; lrkit works on real matrices (pass X.real or "
+                         "split real and imaginary parts)")
+    if X.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must hold numbers; got dtype {X.dtype}")
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be 2-dimensional; got shape {X.shape}")
+    if 0 in X.shape:
+        raise ValueError(f"{name} is empty: shape {X.shape}")
+    X = X.astype(np.float64)
+    if allow_nan:
+        if np.isinf(X).any():
+            raise ValueError(f"{name} contains inf; missing entries must be NaN")
+    else:
+        check_finite_array(name, X)
+    return X

@@ -4,6 +4,7 @@ the per-iteration record a callback sees, and the error measure they report."""
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -26,9 +27,14 @@ class Status(enum.Enum):
 
 
 def relative_error(estimate, truth) -> float:
-    """``||estimate - truth||_F / ||truth||_F``."""
+    """``||estimate - truth||_F / ||truth||_F``, computed without overflow or underflow at
+    extreme magnitudes; 0 when both are zero, inf for a zero truth and a non-zero estimate."""
     xp = namespace(estimate)
-    return float(xp.linalg.vector_norm(estimate - truth) / xp.linalg.vector_norm(truth))
+    scale = float(xp.max(xp.abs(truth))) if math.prod(truth.shape) else 0.0
+    if scale == 0.0:
+        return 0.0 if float(xp.max(xp.abs(estimate))) == 0.0 else math.inf
+    difference = xp.linalg.vector_norm(estimate / scale - truth / scale)
+    return float(difference / xp.linalg.vector_norm(truth / scale))
 
 
 @dataclass

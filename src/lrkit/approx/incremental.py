@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lrkit._validation import check_finite_array, check_int
+from lrkit._validation import as_real_matrix, check_int
 
 
 class IncrementalSVD:
@@ -58,8 +58,7 @@ class IncrementalSVD:
 
     def update(self, block):
         """Append the columns of ``block`` (n_rows × c); returns ``self``."""
-        block = np.asarray(block, dtype=np.float64)
-        check_finite_array("block", block, ndim=2)
+        block = as_real_matrix("block", block)
         if block.shape[1] == 0:
             raise ValueError("block has no columns")
         if self.U is None:

@@ -6,9 +6,10 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from lrkit._backend import namespace
+from lrkit._backend import foreign_array, like, namespace, to_float, to_numpy
 from lrkit._linalg import implicit_top_svd
 from lrkit._random import as_generator
+from lrkit._stats import data_scale_exponent
 from lrkit._validation import check_choice, check_finite_array, check_int, check_rank
 
 SVD_METHODS = ("auto", "exact", "randomized", "lanczos")
@@ -77,17 +78,32 @@ def svd(A, rank, method="auto", *, oversample=None, power_iters=4, seed=None):
     U : (n1, rank), s : (rank,), Vt : (rank, n2)
     """
     check_choice("method", method, SVD_METHODS)
+    operator_input = sp.issparse(A) or isinstance(A, spla.LinearOperator)
+    if not operator_input and foreign_array(A) is None:
+        A = np.asarray(A)  # lists, pandas DataFrames
+        if A.dtype.kind in "biu":
+            A = A.astype(np.float64)
+        elif A.dtype.kind not in "fc":
+            raise ValueError(f"A must hold numbers; got dtype {A.dtype}")
     if len(A.shape) != 2:
         raise ValueError(f"A must be 2-dimensional; got shape {tuple(A.shape)}")
     rank = check_rank(rank, A.shape)
     oversample = max(MIN_OVERSAMPLE, rank) if oversample is None else check_int(
         "oversample", oversample, 0)
     power_iters = check_int("power_iters", power_iters, 0)
-    operator_input = sp.issparse(A) or isinstance(A, spla.LinearOperator)
     if sp.issparse(A):
         check_finite_array("A", A.data)
     elif not operator_input:
         check_finite_array("A", A, ndim=2)
+    if not isinstance(A, spla.LinearOperator):
+        peak = _peak(A)
+        if peak == 0.0:
+            return _zero_svd(A, rank)
+        half = data_scale_exponent(peak)
+        if half:  # exact rescaling by a power of four: no overflow or underflow inside
+            U, s, Vt = svd(A / 4.0**half, rank, method, oversample=oversample,
+                           power_iters=power_iters, seed=seed)
+            return U, s * 4.0**half, Vt
     if method == "auto":
         method = choose_svd_method(A, rank)
     if method == "lanczos":
@@ -98,9 +114,37 @@ def svd(A, rank, method="auto", *, oversample=None, power_iters=4, seed=None):
         U, s, Vt = namespace(A).linalg.svd(A, full_matrices=False)
         return U[:, :rank], s[:rank], Vt[:rank, :]
     reference = np.zeros(1) if operator_input else A  # operators compute in NumPy float64
-    return implicit_top_svd(lambda V: A @ V, lambda U: A.T @ U, A.shape, rank,
+    return implicit_top_svd(lambda V: A @ V, lambda U: _adjoint(A) @ U, A.shape, rank,
                             reference=reference, power_iters=power_iters,
                             oversample=oversample, seed=seed)
+
+def _adjoint(A):
+    """``Aᴴ``: the conjugate transpose (``Aᵀ`` for real A)."""
+    if isinstance(A, spla.LinearOperator):
+        return A.H
+    if sp.issparse(A):
+        return A.conj().T
+    xp = namespace(A)
+    return (xp.conj(A) if xp.isdtype(A.dtype, "complex floating") else A).T
+
+
+def _peak(A) -> float:
+    """Largest magnitude of a dense or sparse matrix."""
+    if sp.issparse(A):
+        return float(abs(A).max()) if A.nnz else 0.0
+    xp = namespace(A)
+    return to_float(xp.max(xp.abs(A)))
+
+
+def _zero_svd(A, rank):
+    """An SVD of the zero matrix with orthonormal factors (any orthonormal pair is one)."""
+    n1, n2 = A.shape
+    U, s, Vt = np.eye(n1, rank), np.zeros(rank), np.eye(rank, n2)
+    reference = foreign_array(A)
+    if reference is None:
+        return U, s, Vt
+    return like(U, reference), like(s, reference), like(Vt, reference)
+
 
 def spectral_norm(A, seed=None) -> float:
     """``σ_1(A)`` of a dense array, scipy.sparse matrix or LinearOperator, through
@@ -118,12 +162,16 @@ def _lanczos(A, rank, seed):
             f"method='lanczos' needs rank < min(n1, n2)={min(A.shape)}; got {rank}. "
             "Use method='exact'."
         )
+    reference = foreign_array(A)
     if not (sp.issparse(A) or isinstance(A, spla.LinearOperator)):
-        A = np.asarray(A)
+        A = to_numpy(A)
     rng = as_generator(seed)
     try:
         U, s, Vt = spla.svds(A, k=rank, solver="propack", random_state=rng)
     except (ValueError, NotImplementedError, ImportError):
         U, s, Vt = spla.svds(A, k=rank, v0=rng.standard_normal(min(A.shape)))
     order = np.argsort(s)[::-1]
-    return U[:, order], s[order], Vt[order, :]
+    U, s, Vt = U[:, order], s[order], Vt[order, :]
+    if reference is None:
+        return U, s, Vt
+    return like(U, reference), like(s, reference), like(Vt, reference)

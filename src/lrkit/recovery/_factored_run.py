@@ -20,7 +20,7 @@ FACTORED_OPTIONS = {
     "init_scale": Option(1e-3, real(0.0, low_open=True),
                          "scale of the small init relative to √σ_1(M*)"),
     "step_size": Option(None, real(0.0, low_open=True),
-                        "override of the data-derived default step"),
+                        "override of the data-derived default step", unit=-1),
 }
 
 

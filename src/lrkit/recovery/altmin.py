@@ -118,7 +118,8 @@ def _solve(run, operator, y, rank, options, rng):
 
 register(Solver(
     "altmin", _solve,
-    {"ridge": Option(0.0, real(0.0), "ridge penalty λ||F||² + λ||G||² of the row solves"),
+    {"ridge": Option(0.0, real(0.0), "ridge penalty λ||F||² + λ||G||² of the row solves",
+                     unit=1),
      "solver": Option("exact", choice(*ALTMIN_SOLVERS),
                       "exact k×k row solves, or cg_steps warm-started CG steps (paper 6)"),
      "cg_steps": Option(CG_STEPS, integer(1), "CG steps per half-iteration of 'approx'"),

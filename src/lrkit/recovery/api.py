@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from lrkit._backend import is_numpy_array, like, to_numpy
+import numpy as np
+
+from lrkit._backend import is_numpy_array, like, namespace, to_float, to_numpy
 from lrkit._random import as_generator
+from lrkit._stats import data_scale_exponent
 from lrkit._validation import check_finite_array, check_int, check_rank, check_real
 from lrkit.operators import SensingOperator
 from lrkit.recovery.harness import Run
 from lrkit.recovery.registry import get_solver, solver_names
+from lrkit.result import Status
 
 
 def recover(operator, y, rank, method="gd", *, max_iter=3000, tol=1e-10, truth=None,
@@ -79,15 +83,33 @@ def recover(operator, y, rank, method="gd", *, max_iter=3000, tol=1e-10, truth=N
     if values.get("parameterization") == "symmetric":
         _check_symmetric(solver, operator)
     rng = as_generator(seed)
-    if solver.array_api or is_numpy_array(y):
-        run.truth = None if truth is None else like(truth, y)
-        return solver.solve(run, operator, y, rank, values, rng)
-    # A NumPy-only solver: convert once here, and the factors back at the end.
-    y_np = to_numpy(y)
-    run.truth = None if truth is None else to_numpy(truth).astype(y_np.dtype)
-    result = solver.solve(run, operator, y_np, rank, values, rng)
-    result.factors = tuple(like(factor, y) for factor in result.factors)
+    reference = y
+    if not (solver.array_api or is_numpy_array(y)):
+        # A NumPy-only solver: convert once here, and the factors back at the end.
+        y, truth = to_numpy(y), None if truth is None else to_numpy(truth)
+    peak = to_float(namespace(y).max(namespace(y).abs(y)))
+    if peak == 0.0:
+        return _zero_result(run, operator, rank, y, truth, reference)
+    half = data_scale_exponent(peak)
+    if half:  # extreme magnitudes: solve exactly rescaled by 4**-half (see data_scale_exponent)
+        y, truth = y / 4.0**half, None if truth is None else truth / 4.0**half
+        values = solver.rescale_options(values, 4.0**half)
+    run.truth = None if truth is None else like(truth, y)
+    result = solver.solve(run, operator, y, rank, values, rng)
+    result.factors = tuple(like(factor * 2.0**half, reference) for factor in result.factors)
+    if half:
+        result.message += f" (solved rescaled by 4**{-half}; history['loss'] is of that problem)"
     return result
+
+
+def _zero_result(run, operator, rank, y, truth, reference):
+    """All-zero measurements: the zero matrix fits them exactly, for every method."""
+    run.truth = None if truth is None else like(truth, y)
+    n1, n2 = operator.shape
+    zeros = like(np.zeros((n1, rank)), reference), like(np.zeros((n2, rank)), reference)
+    run.record(0.0, zeros, change=0.0)
+    run.stop(Status.CONVERGED, "the measurements are all zero: the estimate is the zero matrix")
+    return run.result(zeros)
 
 
 def _check_problem(operator, y, rank, truth):

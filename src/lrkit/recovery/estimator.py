@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from lrkit._validation import check_choice, check_int, check_real
+from lrkit._validation import as_real_matrix, check_choice, check_int, check_real
 from lrkit.exceptions import ConvergenceWarning
 from lrkit.operators import EntrySampling
 from lrkit.recovery._row_systems import RowSystems
@@ -177,11 +177,8 @@ class MatrixCompletion(TransformerMixin, BaseEstimator):
             raise ValueError(f"rank must be a positive int or 'auto'; got {self.rank!r}")
 
     def _check_input(self, X, fitting):
-        X = np.array(X, dtype=np.float64)
-        if X.ndim != 2:
-            raise ValueError(f"X must be 2-dimensional (n_samples, n_features); got {X.shape}")
-        if np.isinf(X).any():
-            raise ValueError("X contains inf; missing entries must be NaN, observed ones finite")
+        X = as_real_matrix("X", X, allow_nan=True,
+                           sparse="pass a dense array with NaN at the missing entries").copy()
         observed = ~np.isnan(X)
         if not observed.any():
             raise ValueError("X has no observed entry: every value is NaN")

@@ -170,5 +170,7 @@ register(Solver(
     "scaled_gd",
     _solve_least_squares(lambda op, y, step, sym, o: scaled_gd_update(op, step, sym),
                          lambda scale, op: SCALED_GD_STEP / op.isotropy),
-    factored_options(), symmetric=True,
+    factored_options(step_size=Option(None, real(0.0, low_open=True),
+                                      "override of the default (dimensionless) step")),
+    symmetric=True,
     summary="preconditioned GD (ScaledGD / PrecGD): rate independent of the condition number"))

@@ -22,6 +22,9 @@ class Option:
     default: object
     check: Callable[[str, object], object]
     doc: str = ""
+    #: The power of the data's scale the value carries (a step ``∝ 1/σ`` has -1, a ridge
+    #: or a λ ``∝ σ`` has 1), so a problem solved rescaled can rescale the value too.
+    unit: int = 0
 
     def validate(self, name, value):
         return value if value is None and self.default is None else self.check(name, value)
@@ -73,6 +76,12 @@ class Solver:
     array_api: bool = True
     symmetric: bool = False
     summary: str = ""
+
+    def rescale_options(self, values, scale):
+        """``values`` for the problem with its data divided by ``scale``."""
+        return {name: value * scale ** -self.options[name].unit
+                if name in self.options and self.options[name].unit and value is not None
+                else value for name, value in values.items()}
 
     def validate(self, given):
         """Check ``given`` keyword options; return every declared option with its value."""

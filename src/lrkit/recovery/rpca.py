@@ -7,8 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lrkit._stats import robust_scale
+from lrkit._backend import foreign_array, like
+from lrkit._stats import data_scale_exponent, robust_scale
 from lrkit._validation import (
+    as_real_matrix,
     check_choice,
     check_finite_array,
     check_int,
@@ -50,7 +52,9 @@ def rpca(M, method="pcp", *, rank=None, lam=None, mask=None, tol=1e-7, max_iter=
     Parameters
     ----------
     M : array_like, shape (n1, n2)
-        The data (any value on unobserved entries is ignored; NaN allowed there).
+        The data (any value on unobserved entries is ignored; NaN allowed there): a NumPy
+        array, list, pandas DataFrame or array-API array (a torch tensor comes back as
+        tensors; the work is done in NumPy).
     method : {"pcp", "altproj"}
         ``"pcp"``: principal component pursuit ``min ||L||_* + λ||S||_1 s.t. L + S = M`` on
         the observed entries, by the inexact augmented Lagrangian method (Candès, Li, Ma &
@@ -105,9 +109,9 @@ def rpca(M, method="pcp", *, rank=None, lam=None, mask=None, tol=1e-7, max_iter=
     """
 
     check_choice("method", method, RPCA_METHODS)
-    M = np.array(M, dtype=np.float64)
-    if M.ndim != 2 or 0 in M.shape:
-        raise ValueError(f"M must be a non-empty 2-d array; got shape {M.shape}")
+    reference = foreign_array(M)
+    M = as_real_matrix("M", M, allow_nan=True,
+                       sparse="robust PCA works on dense matrices; pass M.toarray()").copy()
     observed = _check_mask(mask, M.shape)
     check_finite_array("M (observed entries)", M[observed])
     if not observed.any():
@@ -130,16 +134,27 @@ def rpca(M, method="pcp", *, rank=None, lam=None, mask=None, tol=1e-7, max_iter=
             raise ValueError(f"rank={rank} must be < min(n1, n2)={min(M.shape)} for altproj")
         beta = 2 * rank / math.sqrt(M.size) if beta is None else check_real(
             "beta", beta, low=0.0, low_open=True)
-    run = Run(method, max_iter=max_iter, truth=truth, callback=callback)
-    if method == "pcp":
-        L, parts, S = _pcp(run, M, observed, lam, tol, seed)
+    # Both methods are scale-free: extreme magnitudes are solved exactly rescaled by 4**-half.
+    half = data_scale_exponent(float(np.abs(M).max()) or 1.0)
+    scale = 4.0**half
+    run = Run(method, max_iter=max_iter, truth=None if truth is None else truth / scale,
+              callback=callback)
+    if not M.any():
+        L, S = np.zeros_like(M), np.zeros_like(M)
+        parts = (np.zeros((M.shape[0], 0)), np.zeros(0), np.zeros((0, M.shape[1])))
+        run.record(0.0, (np.zeros((M.shape[0], 1)), np.zeros((M.shape[1], 1))), change=0.0)
+        run.stop(Status.CONVERGED, "the observed entries are all zero: L = S = 0")
+    elif method == "pcp":
+        L, parts, S = _pcp(run, M / scale, observed, lam, tol, seed)
     else:
-        L, parts, S = _altproj(run, M, observed, rank, beta, tol, seed)
+        L, parts, S = _altproj(run, M / scale, observed, rank, beta, tol, seed)
     U, s, Vt = parts  # the last iterate's own SVD: L = U diag(s) Vt
     if len(s) == 0:
         U, s, Vt = np.zeros((M.shape[0], 1)), np.zeros(1), np.zeros((1, M.shape[1]))
-    root = np.sqrt(s)
-    return run.result((U * root, Vt.T * root), cls=RobustPCAResult, low_rank=L, sparse=S)
+    root = np.sqrt(s) * 2.0**half
+    back = (lambda a: a) if reference is None else (lambda a: like(a, reference))
+    return run.result((back(U * root), back(Vt.T * root)), cls=RobustPCAResult,
+                      low_rank=back(L * scale), sparse=back(S * scale))
 
 
 def _check_mask(mask, shape):

@@ -174,6 +174,7 @@ def _relative_change(U0, d0, V0, U1, d1, V1):
 register(Solver(
     "softimpute", _solve,
     {"lam": Option(None, real(0.0),
-                   "nuclear-norm weight λ; default: the path stops where the rank reaches rank")},
+                   "nuclear-norm weight λ; default: the path stops where the rank reaches rank",
+                   unit=1)},
     needs=frozenset({"entries"}), array_api=False,
     summary="nuclear-norm path, sparse plus low-rank, never dense (Mazumder et al. 2010)"))

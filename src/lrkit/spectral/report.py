@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from lrkit._validation import check_finite_array
+from lrkit._validation import as_real_matrix
 from lrkit.approx.rank import noise_from_median
 from lrkit.spectral.metrics import (
     effective_rank_of_values,
@@ -72,8 +72,8 @@ def analyze(W, xmin_rule="ks") -> SpectralReport:
     peak) or ``"median"`` (fixed xmin, the stable choice when comparing matrices of
     different shapes).
     """
-    W = np.asarray(W, dtype=float)
-    check_finite_array("W", W, ndim=2)
+    W = as_real_matrix("W", W, sparse="pass W.toarray() (a spectrum needs every singular "
+                       "value)")
     if min(W.shape) < 2:
         raise ValueError(f"W must have at least 2 rows and columns; got shape {W.shape}")
     s = np.linalg.svd(W, compute_uv=False)
