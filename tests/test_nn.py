@@ -267,3 +267,30 @@ def test_cholesky_factor_is_bounded():
     singular[0, 0] = 1.0
     S = cholesky_factor(singular)
     assert torch.allclose(S @ S.T, singular, atol=1e-5)
+
+
+def test_parameters_are_validated_and_compression_never_grows_a_model():
+    """Audit D8 and D13: eora_rank, ratio, rank, non-modules and NumPy weights."""
+    block = torch.nn.Sequential()
+    block.add_module("attention", torch.nn.Linear(32, 32))
+    batches = [torch.randn(16, 32)]
+    for eora_rank, match in ((-3, "eora_rank must be an int in"), (0, "eora_rank must be"),
+                             (1000, "larger than dense")):
+        with pytest.raises(ValueError, match=match):
+            lnn.compress(block, 0.3, "svd", eora=True, eora_rank=eora_rank, calibration=batches)
+    for ratio in ("0.3", None, float("nan")):
+        with pytest.raises(ValueError, match="ratio must be"):
+            lnn.compress(block, ratio, "svd")
+    for bad in (np.ones((4, 4)), "model"):
+        with pytest.raises(ValueError, match="torch.nn.Module"):
+            lnn.compress(bad, 0.3, "svd")
+        with pytest.raises(ValueError, match="torch.nn.Module"):
+            lnn.linear_layers(bad)
+    with pytest.raises(ValueError, match="2-d torch.Tensor"):
+        lnn.factorize(np.ones((4, 4)), 2)
+    with pytest.raises(ValueError, match="2-d torch.Tensor"):
+        lnn.factorize(torch.ones(4), 2)
+    with pytest.raises(ValueError, match="rank must be an int"):
+        lnn.factorize(torch.ones(4, 4), 2.0)
+    small, report = lnn.compress(block, 0.3, "svd", eora=True, eora_rank=2, calibration=batches)
+    assert report.params_after < report.params_before

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from lrkit._validation import check_int, check_real
 from lrkit.nn.allocation import ALLOCATIONS, allocate, layer_cost
 from lrkit.nn.factorization import Decomposition, eora_factors, output_error
 from lrkit.nn.layers import CompensatedLinear, LowRankLinear
@@ -116,9 +117,10 @@ def compress(model, ratio, method="whiten", *, calibration=None, allocation="uni
     -------
     (torch.nn.Module, CompressionReport)
     """
-    if not 0.0 < float(ratio) < 1.0:
-        raise ValueError(f"ratio must be in (0, 1) (fraction of parameters removed); got {ratio}")
+    ratio = check_real("ratio", ratio, 0.0, 1.0, low_open=True, high_open=True)
     factorization = get_factorization(method)
+    if eora:
+        eora_rank = check_int("eora_rank", eora_rank, 1)
     if allocation not in ALLOCATIONS:
         raise ValueError(f"allocation must be one of {ALLOCATIONS}; got {allocation!r}")
     if statistics is None:
@@ -148,7 +150,9 @@ def compress(model, ratio, method="whiten", *, calibration=None, allocation="uni
     shapes = {name: tuple(module.weight.shape) for name, module in layers.items()}
     ranks = allocate({n: d.s.cpu().numpy() for n, d in decompositions.items()}, shapes, ratio,
                      allocation)
-    report = CompressionReport(method, float(ratio), allocation, 0.0)
+    if eora:
+        _check_eora_budget(ranks, shapes, eora_rank)
+    report = CompressionReport(method, ratio, allocation, 0.0)
     for done, (name, module) in enumerate(layers.items(), start=1):
         report.layers.append(_compress_layer(target, name, module, decompositions[name],
                                              ranks[name], stats.get(name), eora, eora_rank))
@@ -156,6 +160,15 @@ def compress(model, ratio, method="whiten", *, calibration=None, allocation="uni
             progress("layers", done, len(layers))
     report.seconds = time.perf_counter() - start
     return target, report
+
+
+def _check_eora_budget(ranks, shapes, eora_rank):
+    """Refuse an EoRA rank that would make a compressed layer larger than the dense one."""
+    for name, rank in ranks.items():
+        out, inp = shapes[name]
+        if rank is not None and (rank + eora_rank) * (out + inp) >= out * inp:
+            raise ValueError(f"eora_rank={eora_rank} on top of rank {rank} makes layer {name} "
+                             f"({out}x{inp}) larger than dense; lower eora_rank or raise ratio")
 
 
 def _compress_layer(model, name, module, decomposition, rank, statistics, eora, eora_rank):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import torch
 
+from lrkit._validation import check_int
 from lrkit.nn.methods import FLOOR, get_factorization
 
 #: Relative diagonal loading tried first when C is not positive definite (×10 per retry).
@@ -74,6 +75,10 @@ class Decomposition:
 
     def __init__(self, W, method="svd", statistics=None, fisher_axis="out"):
         get_factorization(method)
+        if not torch.is_tensor(W) or W.dim() != 2:
+            kind = type(W).__name__ if not torch.is_tensor(W) else f"{W.dim()}-d tensor"
+            raise ValueError(f"W must be a 2-d torch.Tensor (out x in); got a {kind} "
+                             "(use torch.as_tensor)")
         if fisher_axis not in ("out", "in"):
             raise ValueError(f"fisher_axis must be 'out' or 'in'; got {fisher_axis!r}")
         if not torch.isfinite(W).all():
@@ -84,8 +89,7 @@ class Decomposition:
 
     def factors(self, rank):
         """``(B, A)`` of rank ``rank``, in :func:`compute_dtype`."""
-        if not 1 <= rank <= min(self.shape):
-            raise ValueError(f"rank must be in [1, min(out, in)={min(self.shape)}]; got {rank}")
+        rank = check_int("rank", rank, 1, min(self.shape), high_label="min(out, in)")
         root = self.s[:rank].sqrt()
         B = self.U[:, :rank] * root
         A = root[:, None] * self.Vt[:rank]

@@ -20,6 +20,7 @@ EXCLUDE = ("pooler",)
 def linear_layers(model, include=INCLUDE, exclude=EXCLUDE):
     """``{name: module}`` of the ``nn.Linear`` layers whose name contains one of ``include``
     and none of ``exclude``."""
+    _check_module(model)
     return {name: module for name, module in model.named_modules()
             if isinstance(module, nn.Linear)
             and any(key in name for key in include)
@@ -29,8 +30,7 @@ def linear_layers(model, include=INCLUDE, exclude=EXCLUDE):
 def select_layers(model, layers=None):
     """The ``{name: nn.Linear}`` to work on: ``layers`` as names, a dict, or None for
     :func:`linear_layers`; every one checked to exist, be ``nn.Linear`` and be finite."""
-    if not isinstance(model, nn.Module):
-        raise ValueError(f"model must be a torch.nn.Module; got {type(model).__name__}")
+    _check_module(model)
     if layers is None:
         layers = linear_layers(model)
     elif isinstance(layers, (list, tuple)):
@@ -45,6 +45,11 @@ def select_layers(model, layers=None):
         if not torch.isfinite(module.weight).all():
             raise ValueError(f"layer {name} has a non-finite weight (NaN or inf)")
     return layers
+
+
+def _check_module(model):
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model must be a torch.nn.Module; got {type(model).__name__}")
 
 
 def replace_module(model, name, module):
