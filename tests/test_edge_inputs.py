@@ -124,3 +124,16 @@ def test_svd_edge_inputs(method):
     torch = pytest.importorskip("torch")
     U, s, Vt = lrkit.svd(torch.tensor(B, requires_grad=True), 3, method=method, seed=0)
     assert isinstance(U, torch.Tensor) and isinstance(s, torch.Tensor)
+
+
+def test_memory_guard_covers_problem_generators():
+    """Audit D10: a 10^5 x 10^5 truth is an OperatorTooLargeError, not a MemoryError."""
+    for make in (lambda: lrkit.problems.completion(100_000, 100_000, 2, m=10**6),
+                 lambda: lrkit.problems.sensing(100_000, 100_000, 2, 100, design="rank_one"),
+                 lambda: lrkit.problems.robust_pca(100_000, 100_000, 2)):
+        with pytest.raises(lrkit.OperatorTooLargeError, match="GiB, above the memory budget"):
+            make()
+    with pytest.raises(ValueError, match="n1 == n2"):
+        lrkit.problems.low_rank_matrix(5, 4, 2, symmetric=True)
+    with pytest.raises(ValueError, match="rank must be"):
+        lrkit.problems.low_rank_matrix(5, 4, 0)

@@ -8,6 +8,7 @@ import numpy as np
 
 from lrkit._random import as_generator
 from lrkit._validation import check_int, check_rank, check_real
+from lrkit.operators.base import check_fits
 
 
 @dataclass
@@ -41,6 +42,9 @@ def robust_pca(n1, n2, rank, corruption=0.05, *, magnitude=1.0, p_obs=1.0, seed=
     corruption = check_real("corruption", corruption, low=0.0, high=1.0, high_open=True)
     magnitude = check_real("magnitude", magnitude, low=0.0)
     p_obs = check_real("p_obs", p_obs, low=0.0, high=1.0, low_open=True)
+    # Four dense n1 x n2 arrays are built (L, S, the matrix and a scratch copy).
+    check_fits(f"a {n1}x{n2} robust PCA problem", 4 * 8 * n1 * n2, None,
+               "Generate a smaller problem, or raise the budget if the memory is there.")
     rng = as_generator(seed)
     low_rank = (rng.standard_normal((n1, rank)) / np.sqrt(n1)) @ (
         rng.standard_normal((n2, rank)) / np.sqrt(n2)).T

@@ -9,6 +9,7 @@ import numpy as np
 from lrkit._random import as_generator
 from lrkit._validation import check_choice, check_int, check_rank, check_real
 from lrkit.operators import GaussianSensing, RankOneSensing
+from lrkit.operators.base import check_fits
 
 
 @dataclass
@@ -35,7 +36,19 @@ class SensingProblem:
 
 def low_rank_matrix(n1, n2, rank, cond=1.0, symmetric=False, seed=None):
     """``U diag(s) Vᵀ`` with Haar-random orthonormal U, V and singular values geometrically
-    spaced from 1 down to ``1/cond`` (``V = U`` and PSD when ``symmetric``)."""
+    spaced from 1 down to ``1/cond`` (``V = U`` and PSD when ``symmetric``).
+
+    The dense truth counts against the memory budget
+    (:func:`lrkit.operators.set_memory_budget`): a size beyond it is an
+    :class:`~lrkit.OperatorTooLargeError` before anything is allocated.
+    """
+    n1, n2 = check_int("n1", n1, 1), check_int("n2", n2, 1)
+    rank = check_rank(rank, (n1, n2))
+    cond = check_real("cond", cond, low=1.0)
+    if symmetric and n1 != n2:
+        raise ValueError(f"symmetric=True needs n1 == n2; got {n1} and {n2}")
+    check_fits(f"the dense {n1}x{n2} ground truth", 8 * n1 * n2, None,
+               "Generate a smaller problem, or raise the budget if the memory is there.")
     rng = as_generator(seed)
     U, _ = np.linalg.qr(rng.standard_normal((n1, rank)))
     V = U if symmetric else np.linalg.qr(rng.standard_normal((n2, rank)))[0]
