@@ -77,7 +77,7 @@ def test_bad_input(low_rank_with_gaps):
         bad = X.copy()
         bad[0, 0] = np.inf
         lrkit.MatrixCompletion(rank=2).fit(bad)
-    with pytest.raises(ValueError, match="2-dimensional"):
+    with pytest.raises(ValueError, match="Expected 2D array"):
         lrkit.MatrixCompletion(rank=2).fit(X[0])
     with pytest.raises(ValueError, match="rank"):
         lrkit.MatrixCompletion(rank=500).fit(X)
@@ -88,3 +88,32 @@ def test_bad_input(low_rank_with_gaps):
     model = lrkit.MatrixCompletion(rank=2, seed=0).fit(X)
     with pytest.raises(ValueError, match="features"):
         model.transform(X[:, :10])
+
+
+from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+
+
+@parametrize_with_checks([lrkit.MatrixCompletion(rank=1, seed=0), lrkit.MatrixCompletion(seed=0)])
+def test_scikit_learn_conformance(estimator, check):
+    """Audit D12: scikit-learn's whole estimator check suite passes."""
+    check(estimator)
+
+
+def test_not_fitted_feature_names_and_pandas_output():
+    pd = pytest.importorskip("pandas")
+    from sklearn.exceptions import NotFittedError
+
+    rng = np.random.default_rng(0)
+    M = rng.standard_normal((30, 2)) @ rng.standard_normal((2, 5))
+    X = pd.DataFrame(np.where(rng.random(M.shape) < 0.7, M, np.nan), columns=list("abcde"))
+    with pytest.raises(NotFittedError):
+        lrkit.MatrixCompletion(rank=2).transform(X)
+    model = lrkit.MatrixCompletion(rank=2, seed=0).set_output(transform="pandas")
+    out = model.fit_transform(X)
+    assert isinstance(out, pd.DataFrame) and list(out.columns) == list("abcde")
+    assert list(model.feature_names_in_) == list("abcde") and model.n_iter_ >= 1
+    assert list(model.get_feature_names_out()) == list("abcde")
+    with pytest.raises(ValueError, match="1 sample"):
+        lrkit.MatrixCompletion(rank=1).fit(np.ones((1, 5)))
+    with pytest.raises(ValueError, match=r"rank=4 does not fit X of shape \(30, 4\)"):
+        lrkit.MatrixCompletion(rank=4).fit(X.to_numpy()[:, :4])

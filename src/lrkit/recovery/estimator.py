@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import numbers
 import warnings
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
 
-from lrkit._validation import as_real_matrix, check_choice, check_int, check_real
+from lrkit._backend import foreign_array, to_numpy
+from lrkit._validation import check_choice, check_real
 from lrkit.exceptions import ConvergenceWarning
 from lrkit.operators import EntrySampling
 from lrkit.recovery._row_systems import RowSystems
@@ -18,7 +22,7 @@ from lrkit.recovery.registry import get_solver, solvers_needing
 FILL_RULES = ("error", "mean")
 
 
-class MatrixCompletion(TransformerMixin, BaseEstimator):
+class MatrixCompletion(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Fill the missing (NaN) entries of a matrix with a low-rank model.
 
     ``fit`` learns row factors ``F`` and column factors ``G`` (``components_``) from the
@@ -65,6 +69,8 @@ class MatrixCompletion(TransformerMixin, BaseEstimator):
         Whether the final fit converged; when it did not, ``fit`` warns with a
         :class:`~lrkit.ConvergenceWarning`.
     n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Column names, when ``X`` was a DataFrame with string column names.
 
     See Also
     --------
@@ -109,7 +115,6 @@ class MatrixCompletion(TransformerMixin, BaseEstimator):
 
     def _fit(self, X, observed):
         self._check_params()
-        self.n_features_in_ = X.shape[1]
         self.fill_values_ = self._fallback_values(X, observed)
         # Centring removes the observed column means (0 for a column with none).
         self.mean_ = (np.where(observed.any(axis=0), self.fill_values_, 0.0) if self.center
@@ -122,7 +127,11 @@ class MatrixCompletion(TransformerMixin, BaseEstimator):
                 operator, values, self.max_rank, self.rank_rule, ridge=self.ridge,
                 seed=self.seed)
         else:
-            self.rank_ = check_int("rank", self.rank, 1, min(X.shape) - 1)
+            most = min(X.shape) - 1
+            if not isinstance(self.rank, numbers.Integral) or not 1 <= self.rank <= most:
+                raise ValueError(f"rank={self.rank!r} does not fit X of shape {X.shape}: a "
+                                 f"completion rank is an int in [1, min(X.shape) - 1 = {most}]")
+            self.rank_ = int(self.rank)
             self.rank_scores_ = {}
         options = {"ridge": self.ridge} if "ridge" in get_solver(self.method).options else {}
         with warnings.catch_warnings():
@@ -177,14 +186,24 @@ class MatrixCompletion(TransformerMixin, BaseEstimator):
             raise ValueError(f"rank must be a positive int or 'auto'; got {self.rank!r}")
 
     def _check_input(self, X, fitting):
-        X = as_real_matrix("X", X, allow_nan=True,
-                           sparse="pass a dense array with NaN at the missing entries").copy()
+        """scikit-learn's own input validation (feature counts and names, dtypes, 1-d or
+        complex or empty input, at least 2 rows and 2 columns to fit, NaN allowed, inf
+        refused),
+        after moving tensors to NumPy; sparse input is refused by name."""
+        if sp.issparse(X):
+            raise ValueError("X is a scipy.sparse matrix: MatrixCompletion fills a dense "
+                             "matrix; pass X.toarray() with NaN at the missing entries")
+        if foreign_array(X) is not None:
+            X = to_numpy(X)
+        if _is_complex(X):
+            raise ValueError("X is complex: Complex data not supported; MatrixCompletion "
+                             "works on real matrices")
+        X = validate_data(self, X, reset=fitting, dtype=np.float64,
+                          ensure_all_finite="allow-nan", ensure_min_samples=2 if fitting else 1,
+                          ensure_min_features=2 if fitting else 1, copy=True)
         observed = ~np.isnan(X)
         if not observed.any():
             raise ValueError("X has no observed entry: every value is NaN")
-        if not fitting and X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {X.shape[1]} features; the model was fitted with "
-                             f"{self.n_features_in_}")
         if self.fill_empty == "error":
             empty_rows = np.flatnonzero(~observed.any(axis=1))
             empty_cols = np.flatnonzero(~observed.any(axis=0))
@@ -196,5 +215,16 @@ class MatrixCompletion(TransformerMixin, BaseEstimator):
         return X, observed
 
     def _check_fitted(self):
-        if not hasattr(self, "components_"):
-            raise ValueError("this MatrixCompletion is not fitted yet; call fit(X) first")
+        check_is_fitted(self, "components_")
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # NaN marks the entries to fill
+        return tags
+
+
+def _is_complex(X) -> bool:
+    """Whether an array or DataFrame holds complex numbers (lists are left to
+    scikit-learn's own check)."""
+    dtypes = [X.dtype] if hasattr(X, "dtype") else list(getattr(X, "dtypes", []))
+    return any(getattr(dtype, "kind", "") == "c" for dtype in dtypes)
