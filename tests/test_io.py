@@ -3,6 +3,7 @@ overwrite an input, and fuzzing of every reader through the command line (audit 
 
 import hashlib
 import io
+import os
 
 import numpy as np
 import pytest
@@ -135,7 +136,11 @@ def damaged_files(draw):
     return kind, data
 
 
-@settings(max_examples=120, deadline=None,
+#: ``make fuzz`` raises this (LRKIT_FUZZ_EXAMPLES) for a longer run.
+FUZZ_EXAMPLES = int(os.environ.get("LRKIT_FUZZ_EXAMPLES", "300"))
+
+
+@settings(max_examples=FUZZ_EXAMPLES, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(case=damaged_files())
 def test_fuzzed_files_never_crash_the_cli_nor_change_the_input(tmp_path, case):

@@ -83,3 +83,15 @@ def test_spectrum_cli_npz_and_plot(tmp_path, capsys):
     assert out.stat().st_size > 10_000
     assert main(["spectrum", str(tmp_path / "none.npz")]) == 1
     assert main(["spectrum", str(path), "--plot", str(tmp_path / "x.txt")]) == 1
+
+
+def test_nuclear_norm_metric_bounds_only_when_every_column_is_kept():
+    """The L_{1,2} form is an upper bound when d <= L, not when d > L (4 x 64)."""
+    rng = np.random.default_rng(0)
+    for shape in ((64, 4), (64, 64), (200, 30)):
+        R = rng.standard_normal(shape)
+        exact = lrkit.spectral.nuclear_norm_metric(R, exact=True)
+        assert lrkit.spectral.nuclear_norm_metric(R) >= exact - 1e-12
+    R = rng.standard_normal((4, 64))
+    assert (lrkit.spectral.nuclear_norm_metric(R)
+            < 0.7 * lrkit.spectral.nuclear_norm_metric(R, exact=True))

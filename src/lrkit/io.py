@@ -11,8 +11,6 @@ import csv
 import math
 import os
 import tempfile
-import tokenize
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -39,23 +37,24 @@ def read_arrays(path, suffixes, header=None):
         raise ValueError(f"unsupported input {path.suffix!r}: use {', '.join(suffixes)}")
     if suffix == ".csv":
         return {path.stem: read_csv(path, header)}
+    if suffix == ".safetensors":
+        try:
+            from safetensors.numpy import load_file
+        except ImportError:
+            raise ValueError("reading .safetensors needs the safetensors package: "
+                             "pip install 'lrkit[nn]'") from None
     try:
         if suffix == ".npy":
             return {path.stem: np.load(path, allow_pickle=False)}
         if suffix == ".npz":
             with np.load(path, allow_pickle=False) as archive:
                 return {name: archive[name] for name in archive.files}
-        from safetensors.numpy import load_file
-    except ImportError:
-        raise ValueError("reading .safetensors needs the safetensors package: "
-                         "pip install 'lrkit[nn]'") from None
-    except (OSError, ValueError, EOFError, SyntaxError, zipfile.BadZipFile, KeyError,
-            NotImplementedError, tokenize.TokenError, UnicodeDecodeError) as error:
-        raise ValueError(f"cannot read {path}: not a valid {suffix} file ({error})") from None
-    try:
         return load_file(str(path))
-    except Exception as error:  # safetensors raises its own SafetensorError for any damage
-        raise ValueError(f"cannot read {path}: not a valid .safetensors file ({error})") from None
+    except MemoryError:
+        raise
+    except Exception as error:  # a damaged file fails in many libraries' own ways
+        raise ValueError(f"cannot read {path}: not a valid {suffix} file "
+                         f"({type(error).__name__}: {error})") from None
 
 
 def read_csv(path, header=None):

@@ -14,10 +14,16 @@ from lrkit._backend import namespace
 
 
 class Status(enum.Enum):
-    """Why a solver stopped (``RecoveryResult.status``); ``message`` says it for people."""
+    """Why a solver stopped (``RecoveryResult.status``); ``message`` says it for people.
+
+    ``STAGNATED``: the objective stopped decreasing at a plateau (a noise floor), a
+    converged state. ``OSCILLATING``: it stopped decreasing well above the best value it
+    had reached, which is not convergence.
+    """
 
     CONVERGED = "converged"
     STAGNATED = "stagnated"
+    OSCILLATING = "oscillating"
     MAX_ITER = "max_iter"
     DIVERGED = "diverged"
     CALLBACK = "callback"

@@ -39,6 +39,7 @@ def run_factored(run, operator, y, rank, options, rng, *, make_update, loss, sca
     ``MAX_BACKOFFS`` times; a step the user set is never changed.
     """
     symmetric = options["parameterization"] == "symmetric"
+    run.symmetrize = operator.symmetric and not symmetric
     if options["init"] == "small":
         factors = small_init(operator.shape, rank, options["init_scale"] * scale**0.5,
                              symmetric, y, seed=rng)

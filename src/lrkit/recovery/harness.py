@@ -17,7 +17,7 @@ import warnings
 
 import numpy as np
 
-from lrkit._backend import like
+from lrkit._backend import like, namespace
 from lrkit.exceptions import ConvergenceWarning
 from lrkit.result import IterationInfo, RecoveryResult, Status, relative_error
 
@@ -48,6 +48,9 @@ class Run:
         self.t = 0
         self.status, self.message = None, None
         self.records = {"loss": [], "step_size": [], "change": [], "time": [], "rel_error": []}
+        #: Set when the measurements see only the symmetric part of ``F Gᵀ`` (symmetric
+        #: ``A_i`` with asymmetric factors): the estimate is then ``sym(F Gᵀ)``.
+        self.symmetrize = False
 
     def reset(self):
         """Forget the iterations so far (a restart); the clock keeps running."""
@@ -79,6 +82,8 @@ class Run:
         if self.truth is not None:
             if estimate is None:
                 estimate = factors[0] @ factors[1].T
+                if self.symmetrize:
+                    estimate = 0.5 * (estimate + estimate.T)
             error = relative_error(estimate, self.truth)
         values = {"loss": loss, "step_size": step_size, "change": change,
                   "time": time.perf_counter() - self.start, "rel_error": error, **path}
@@ -103,12 +108,19 @@ class Run:
         """The final :class:`~lrkit.RecoveryResult` (or subclass ``cls`` with ``fields``).
 
         A run that never called :meth:`stop` ran out of iterations: status MAX_ITER and a
-        ``ConvergenceWarning``.
+        ``ConvergenceWarning`` (also given for OSCILLATING).
         """
         if self.status is None:
             self.stop(Status.MAX_ITER, f"reached max_iter={self.max_iter} before converging")
-        if self.status is Status.MAX_ITER:
+        if self.status in (Status.MAX_ITER, Status.OSCILLATING):
             warnings.warn(f"{self.method}: {self.message}", ConvergenceWarning, stacklevel=3)
+        if self.symmetrize:  # sym(F Gᵀ) = [F, G] [G, F]ᵀ / 2, carried as factors of 2k columns
+            F, G = factors
+            xp = namespace(F)
+            factors = (xp.concat([F, G], axis=1) / 2**0.5, xp.concat([G, F], axis=1) / 2**0.5)
+            self.message += ("; symmetric A_i see only sym(F Gᵀ), so the estimate is that "
+                             "part (factors of 2k columns); for the fast asymmetric rate of "
+                             "paper 1 measure with asymmetric A_i")
         history = {key: np.asarray(values, dtype=float) for key, values in self.records.items()}
         if self.truth is None:
             del history["rel_error"]
@@ -134,6 +146,8 @@ class ObjectiveRules:
     PATIENCE = 5
     #: Stagnation: no new best objective for this many iterations.
     STAGNATION_WINDOW = 200
+    #: A stagnated objective this many times above its best is oscillating, not converged.
+    OSCILLATION_FACTOR = 2.0
 
     def __init__(self, initial, floor_reference, tol):
         self.initial, self.tol = initial, tol
@@ -165,6 +179,11 @@ class ObjectiveRules:
         if new < self.best * (1 - self.tol):
             self.best, self.best_t = new, t
         elif t - self.best_t >= self.STAGNATION_WINDOW:
+            if new > self.OSCILLATION_FACTOR * self.best:
+                return (Status.OSCILLATING,
+                        f"objective oscillating: no decrease in {self.STAGNATION_WINDOW} "
+                        f"iterations and now {new / self.best:.3g}x its best value; lower the "
+                        "step size or the rank")
             return (Status.STAGNATED,
                     f"objective stagnated: no decrease in {self.STAGNATION_WINDOW} iterations")
         return None
