@@ -137,3 +137,33 @@ def test_memory_guard_covers_problem_generators():
         lrkit.problems.low_rank_matrix(5, 4, 2, symmetric=True)
     with pytest.raises(ValueError, match="rank must be"):
         lrkit.problems.low_rank_matrix(5, 4, 0)
+
+
+def test_helpers_refuse_what_they_would_get_silently_wrong():
+    """Audit D13: small helpers that returned wrong values or raw numeric errors."""
+    from lrkit.approx import (
+        concat_error,
+        gavish_donoho_threshold,
+        lewis_weights,
+        marchenko_pastur_median,
+        select_rank,
+        welore_rank,
+    )
+    from lrkit.spectral import marchenko_pastur_edge
+
+    cases = [
+        (lambda: lrkit.operators.GaussianSensing(5, 4, 20, dtype=int), "floating type"),
+        (lambda: gavish_donoho_threshold((10, 20), noise=-1), "noise must be"),
+        (lambda: marchenko_pastur_median(0), "beta must be"),
+        (lambda: marchenko_pastur_median(1.5), "beta must be"),
+        (lambda: select_rank(np.ones(5), rule="gavish_donoho", shape=(0, 10)), r"shape\[0\]"),
+        (lambda: marchenko_pastur_edge((-1, 5)), r"shape\[0\]"),
+        (lambda: lewis_weights(np.eye(4, 2), p=0), "p must be"),
+        (lambda: welore_rank([1.0, np.nan, 0.5]), "non-finite"),
+        (lambda: concat_error([np.eye(4), np.eye(4)], rank=0), "rank must be"),
+        (lambda: lrkit.operators.EntrySampling.from_mask(np.array([[1.0, np.nan]])), "NaN"),
+    ]
+    for call, match in cases:
+        with pytest.raises(ValueError, match=match):
+            call()
+    assert lrkit.operators.EntrySampling.from_mask(np.array([[1, 0], [0, 1]])).m == 2

@@ -62,6 +62,15 @@ def check_finite_array(name, array, ndim=None):
     return array
 
 
+def check_shape(shape, name="shape"):
+    """``(n1, n2)`` as two positive ints."""
+    try:
+        n1, n2 = shape
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a pair (n1, n2); got {shape!r}") from None
+    return check_int(f"{name}[0]", n1, 1), check_int(f"{name}[1]", n2, 1)
+
+
 def check_rank(rank, shape):
     """Check a target rank against a matrix shape ``(n1, n2)``."""
     return check_int("rank", rank, 1, min(shape), high_label="min(n1, n2)")

@@ -131,8 +131,10 @@ def concat_error_bound(blocks, rank, bound="residual") -> float:
 def concat_error(blocks, rank) -> float:
     """The exact optimal rank-``rank`` relative error of the concatenation (forms M)."""
     M = np.hstack(_check_blocks(blocks))
+    rank = check_int("rank", rank, 1)  # at or above min(M.shape) the error is 0
     s = np.linalg.svd(M, compute_uv=False)
-    return float(math.sqrt(np.sum(s[rank:] ** 2)) / math.sqrt(np.sum(s**2)))
+    total = math.sqrt(np.sum(s**2))
+    return float(math.sqrt(np.sum(s[rank:] ** 2)) / total) if total else 0.0
 
 
 def cluster_for_compression(blocks, rank, max_error, method="residual", patience=None):

@@ -7,7 +7,7 @@ import math
 import numpy as np
 from scipy import integrate, optimize
 
-from lrkit._validation import check_choice, check_finite_array, check_real
+from lrkit._validation import check_choice, check_finite_array, check_real, check_shape
 
 RANK_RULES = ("energy", "gavish_donoho", "marchenko_pastur", "welore")
 #: WeLore's global threshold τ on min-max normalised singular values for a 50 % rank
@@ -17,6 +17,7 @@ WELORE_THRESHOLD = 0.135
 
 def marchenko_pastur_median(beta: float) -> float:
     """Median of the Marchenko–Pastur law with aspect ratio ``beta`` (variance 1 entries)."""
+    beta = check_real("beta", beta, 0.0, 1.0, low_open=True)
     lower, upper = (1 - math.sqrt(beta)) ** 2, (1 + math.sqrt(beta)) ** 2
 
     def density(x):
@@ -31,7 +32,7 @@ def marchenko_pastur_median(beta: float) -> float:
 def noise_from_median(s, shape) -> float:
     """Noise level σ estimated from the median singular value of an n1×n2 matrix:
     ``σ̂ = median(s) / √(max(n1, n2) μ_β)``, μ_β the Marchenko–Pastur median (Gavish & Donoho)."""
-    small, large = sorted(shape)
+    small, large = sorted(check_shape(shape))
     return float(np.median(s)) / math.sqrt(large * marchenko_pastur_median(small / large))
 
 
@@ -44,11 +45,14 @@ def gavish_donoho_threshold(shape, noise=None, s=None) -> float:
     ``τ = λ*(β) / √μ_β · median(s)`` with μ_β the Marchenko–Pastur median, i.e. the
     known-σ rule with σ from :func:`noise_from_median`.
     """
-    small, large = sorted(shape)
+    small, large = sorted(check_shape(shape))
     beta = small / large
     lam = math.sqrt(2 * (beta + 1) + 8 * beta / ((beta + 1) + math.sqrt(beta**2 + 14 * beta + 1)))
     if noise is None:
+        if s is None:
+            raise ValueError("gavish_donoho_threshold needs noise= or the singular values s=")
         noise = noise_from_median(s, shape)
+    noise = check_real("noise", noise, low=0.0)
     return lam * math.sqrt(large) * noise
 
 
@@ -61,6 +65,9 @@ def welore_rank(s, threshold=WELORE_THRESHOLD) -> int:
     little, which is the non-uniform allocation the paper argues for.
     """
     s = np.asarray(s, dtype=float)
+    check_finite_array("s", s, ndim=1)
+    if s.size == 0:
+        raise ValueError("s is empty: pass the singular values")
     spread = s.max() - s.min()
     if spread == 0:
         return int(s.size)

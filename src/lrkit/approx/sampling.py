@@ -44,6 +44,7 @@ def lewis_weights(basis, p=1.0) -> np.ndarray:
     embeddings draws from (Woodruff & Yasuda et al., "Sharper bounds for ℓp sensitivity
     sampling", 2023). ``p = 2`` gives the leverage scores.
     """
+    p = check_real("p", p, 0.0, 4.0, low_open=True, high_open=True)
     k = basis.shape[1]
     w = np.full(basis.shape[0], k / basis.shape[0])
     for _ in range(LEWIS_ITERATIONS):

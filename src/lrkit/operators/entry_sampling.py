@@ -54,7 +54,13 @@ class EntrySampling(SensingOperator):
     @classmethod
     def from_mask(cls, mask):
         """Operator observing the True entries of a boolean n1×n2 ``mask``."""
-        mask = np.asarray(mask, dtype=bool)
+        mask = np.asarray(mask)
+        if mask.dtype != bool:
+            if mask.dtype.kind not in "biuf" or np.isnan(mask).any() or not np.isin(mask,
+                                                                                  (0, 1)).all():
+                raise ValueError("mask must be boolean (True = observed) or 0/1; got values "
+                                 "other than 0 and 1 (NaN is not a mask value)")
+            mask = mask.astype(bool)
         if mask.ndim != 2:
             raise ValueError(f"mask must be 2-dimensional; got shape {mask.shape}")
         rows, cols = np.nonzero(mask)

@@ -39,6 +39,9 @@ class GaussianSensing(SensingOperator):
         n1, n2, m = check_dims(n1, n2, m)
         if symmetric and n1 != n2:
             raise ValueError(f"symmetric=True needs a square shape; got n1={n1}, n2={n2}")
+        if np.dtype(dtype).kind != "f":
+            raise ValueError(f"dtype must be a floating type (float32 or float64); got "
+                             f"{np.dtype(dtype)}: an integer design would be all zeros")
         n_bytes = m * n1 * n2 * np.dtype(dtype).itemsize
         check_fits(
             f"GaussianSensing(n1={n1}, n2={n2}, m={m})",

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from lrkit._validation import check_finite_array
+from lrkit._validation import check_finite_array, check_real, check_shape
 
 
 def _singular_values(A):
@@ -82,5 +82,6 @@ def nuclear_norm_metric(R, exact=False) -> float:
 def marchenko_pastur_edge(shape, noise=1.0) -> float:
     """Largest singular value of an n1×n2 pure-noise matrix (entries of std ``noise``):
     ``noise · (√n1 + √n2)`` asymptotically (Marchenko & Pastur 1967)."""
-    n1, n2 = shape
+    n1, n2 = check_shape(shape)
+    noise = check_real("noise", noise, low=0.0)
     return noise * (math.sqrt(n1) + math.sqrt(n2))
