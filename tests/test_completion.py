@@ -142,3 +142,22 @@ def test_matrix_completion_reports_non_convergence():
     with pytest.warns(lrkit.ConvergenceWarning, match="did not converge.*max_iter"):
         short = lrkit.MatrixCompletion(rank=3, max_iter=2, seed=0).fit(X)
     assert not short.converged_ and short.n_iter_ == 2
+
+
+def test_softimpute_imputer_does_not_depend_on_the_seed():
+    """Issue 16: seeds 1 and 3 stopped at max_iter=300 before the path reached rank 10
+    (errors 0.91 and 0.07 against 0.053), reported as converged; the default bound of the
+    path is now 3000 and an exhausted path is MAX_ITER with a warning."""
+    prob = lrkit.problems.completion(1000, 800, rank=10, p_obs=0.1, seed=0)
+    X = np.full(prob.truth.shape, np.nan)
+    X[prob.operator.rows, prob.operator.cols] = prob.y
+    errors = []
+    for seed in (1, 3):
+        model = lrkit.MatrixCompletion(rank=10, method="softimpute", seed=seed).fit(X)
+        assert model.converged_ and "rank 10 reached" in model.result_.message
+        errors.append(lrkit.relative_error(model.row_factors_ @ model.components_.T,
+                                           prob.truth))
+    assert max(errors) < 0.06 and max(errors) - min(errors) < 1e-3
+    with pytest.warns(lrkit.ConvergenceWarning, match="max_iter=50"):
+        short = lrkit.MatrixCompletion(rank=10, method="softimpute", seed=1, max_iter=50).fit(X)
+    assert short.result_.status is lrkit.Status.MAX_ITER

@@ -216,6 +216,6 @@ def add_matrix_io(parser):
     parser.add_argument("--key", help="array name inside an .npz input")
     parser.add_argument("--header", action="store_true", default=None,
                         help="the CSV's first row is a header (default: detected)")
-    parser.add_argument("--max-iter", type=positive_int_arg, default=500,
-                        help="bound on the solver's iterations")
+    parser.add_argument("--max-iter", type=positive_int_arg, default=None,
+                        help="bound on the solver's iterations (default: the method's)")
     add_seed(parser)

@@ -19,6 +19,9 @@ from lrkit.cli.console import (
 from lrkit.io import check_output, load_matrix, save_arrays
 from lrkit.recovery import RPCA_METHODS
 
+#: lrkit.rpca's own default bound.
+RPCA_MAX_ITER = 500
+
 
 def register(sub):
     parser = add_verb(sub, "rpca", "split a matrix file into low-rank plus sparse")
@@ -43,7 +46,7 @@ def run(args):
             warnings.simplefilter("ignore", lrkit.ConvergenceWarning)
             dec = lrkit.rpca(M, method=args.method, rank=args.rank, lam=args.lam,
                              mask=None if mask.all() else mask, tol=args.tol,
-                             max_iter=args.max_iter, seed=args.seed)
+                             max_iter=args.max_iter or RPCA_MAX_ITER, seed=args.seed)
     save_arrays(args.output, low_rank=dec.low_rank, sparse=dec.sparse)
     console.print(summary_table("lrkit rpca", [
         ("shape", f"{M.shape[0]} x {M.shape[1]}"),

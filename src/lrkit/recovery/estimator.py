@@ -20,6 +20,8 @@ from lrkit.recovery.completion_rank import RANK_RULES, select_completion_rank
 from lrkit.recovery.registry import get_solver, solvers_needing
 
 FILL_RULES = ("error", "mean")
+#: Default iteration bound per method.
+MAX_ITER = {"altmin": 300, "softimpute": 3000}
 
 
 class MatrixCompletion(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
@@ -47,7 +49,10 @@ class MatrixCompletion(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         for an empty column).
     rank_rule : {"holdout", "gap"}, default "holdout"
     max_rank : int, optional
-    max_iter : int, default 300
+    max_iter : int, optional
+        Default :data:`MAX_ITER` of the method: 300 for altmin (which converges in tens of
+        iterations), 3000 for the softimpute path (one solve per λ; 300 stopped some seeds
+        before the path reached the rank).
     tol : float, default 1e-10
     seed : int or None
 
@@ -95,7 +100,7 @@ class MatrixCompletion(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """
 
     def __init__(self, rank="auto", method="altmin", *, ridge=0.0, center=False,
-                 fill_empty="error", rank_rule="holdout", max_rank=None, max_iter=300,
+                 fill_empty="error", rank_rule="holdout", max_rank=None, max_iter=None,
                  tol=1e-10, seed=None):
         self.rank = rank
         self.method = method
@@ -138,12 +143,12 @@ class MatrixCompletion(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             # The solver's own warning is replaced by one that names the estimator.
             warnings.simplefilter("ignore", ConvergenceWarning)
             self.result_ = recover(operator, values, self.rank_, method=self.method,
-                                   max_iter=self.max_iter, tol=self.tol, seed=self.seed,
+                                   max_iter=self._max_iter(), tol=self.tol, seed=self.seed,
                                    **options)
         self.n_iter_, self.converged_ = self.result_.n_iter, self.result_.converged
         if not self.converged_:
             warnings.warn(f"MatrixCompletion({self.method}) did not converge: "
-                          f"{self.result_.message}; raise max_iter (now {self.max_iter}) or "
+                          f"{self.result_.message}; raise max_iter (now {self._max_iter()}) or "
                           "lower the rank", ConvergenceWarning, stacklevel=3)
         F, G = (np.asarray(f) for f in self.result_.factors)
         self.row_factors_, self.components_ = F, G
@@ -176,6 +181,9 @@ class MatrixCompletion(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         sums = np.where(observed, X, 0.0).sum(axis=0)
         overall = sums.sum() / counts.sum()
         return np.where(counts > 0, sums / np.maximum(counts, 1), overall)
+
+    def _max_iter(self):
+        return MAX_ITER[self.method] if self.max_iter is None else self.max_iter
 
     def _check_params(self):
         check_choice("method", self.method, solvers_needing("entries"))

@@ -82,7 +82,7 @@ def _solve(run, operator, y, rank, options, rng):
     for position, lam_t in enumerate(path):
         lam_tol = tol if position == len(path) - 1 else max(tol, PATH_TOL)
         above = path_run.solve(lam_t, lam_tol)
-        if run.status is not None:
+        if run.status is not None or path_run.exhausted:
             break
         if lam is None and above > rank and accepted is not None:
             path_run.U, path_run.d, path_run.V_sol, lam_t = accepted
@@ -113,8 +113,10 @@ class _PathRun:
 
     def solve(self, lam, lam_tol):
         """Iterate at ``lam`` until the relative change is below ``lam_tol`` (or the run
-        stops); return how many singular values of the last ``S + Z`` exceed λ."""
+        stops, or ``max_iter`` runs out: ``exhausted``); return how many singular values of
+        the last ``S + Z`` exceed λ."""
         above = 0
+        self.exhausted = True
         for _ in self.run.iterations():
             residual = self.values - observed_entries(self.U, self.d, self.V_sol, self.rows,
                                                        self.cols)
@@ -128,6 +130,7 @@ class _PathRun:
             root = np.sqrt(d)
             self.run.record(loss, (U * root, V_sol * root), change=change, lam=lam)
             if change < lam_tol:
+                self.exhausted = False
                 break
         return above
 
