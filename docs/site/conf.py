@@ -22,7 +22,11 @@ numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 html_theme = "pydata_sphinx_theme"
 html_title = "lrkit"
-html_theme_options = {"navigation_with_keys": False, "show_prev_next": False}
+html_theme_options = {"navigation_with_keys": False, "show_prev_next": False,
+                      "secondary_sidebar_items": [], "header_links_before_dropdown": 4}
+html_sidebars = {"**": []}  # one level of pages: no empty section navigation beside them
+html_static_path = ["_static"]
+html_css_files = ["lrkit.css"]
 exclude_patterns = ["_build"]
 suppress_warnings = ["config.cache"]
 
