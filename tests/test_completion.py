@@ -161,3 +161,30 @@ def test_softimpute_imputer_does_not_depend_on_the_seed():
     with pytest.warns(lrkit.ConvergenceWarning, match="max_iter=50"):
         short = lrkit.MatrixCompletion(rank=10, method="softimpute", seed=1, max_iter=50).fit(X)
     assert short.result_.status is lrkit.Status.MAX_ITER
+
+
+def test_under_determined_completion_is_not_reported_as_converged():
+    """Audit D2: k(n1 + n2 − k) > m, or rows with fewer than k entries, and no ridge."""
+    prob = lrkit.problems.completion(30, 20, rank=2, p_obs=0.3, seed=0)
+    with pytest.warns(lrkit.ConvergenceWarning, match="under-determined"):
+        res = lrkit.recover(prob.operator, prob.y, 20, method="altmin", seed=0,
+                            drop_coherent=False)
+    assert res.status is lrkit.Status.ILL_POSED and not res.converged
+    mask = np.ones((10, 10), dtype=bool)
+    mask[0, 1:] = False  # row 0 has one entry: rank 2 cannot pin its factor
+    op = lrkit.operators.EntrySampling.from_mask(mask)
+    y = op.forward(lrkit.problems.low_rank_matrix(10, 10, 2, seed=0))
+    with pytest.warns(lrkit.ConvergenceWarning, match="1 row.*fewer than 2 observed entries"):
+        res = lrkit.recover(op, y, 2, method="altmin", seed=0, drop_coherent=False)
+    assert res.status is lrkit.Status.ILL_POSED
+    ridged = lrkit.recover(op, y, 2, method="altmin", seed=0, ridge=0.1)
+    assert ridged.status is not lrkit.Status.ILL_POSED
+
+
+def test_too_few_entries_for_the_rank_is_flagged_not_dropped_into_a_wrong_answer():
+    """30 x 20 at 30 %: rows with fewer entries than the rank. Dropping components would
+    fit a wrong rank-1 matrix; the fit check undoes it and the result is ILL_POSED."""
+    prob = lrkit.problems.completion(30, 20, rank=2, p_obs=0.3, seed=0)
+    for k in (2, 10):
+        res = lrkit.recover(prob.operator, prob.y, k, method="altmin", truth=prob.truth, seed=0)
+        assert not res.converged and res.rel_error > 1e-2

@@ -18,12 +18,14 @@ class Status(enum.Enum):
 
     ``STAGNATED``: the objective stopped decreasing at a plateau (a noise floor), a
     converged state. ``OSCILLATING``: it stopped decreasing well above the best value it
-    had reached, which is not convergence.
+    had reached, which is not convergence. ``ILL_POSED``: the data do not determine the
+    answer (too few measurements for the rank), whatever the solver did.
     """
 
     CONVERGED = "converged"
     STAGNATED = "stagnated"
     OSCILLATING = "oscillating"
+    ILL_POSED = "ill_posed"
     MAX_ITER = "max_iter"
     DIVERGED = "diverged"
     CALLBACK = "callback"

@@ -134,5 +134,6 @@ def approximation_error(A, factors, k) -> dict:
     error = float(np.linalg.norm(A - approx))
     s = np.linalg.svd(A, compute_uv=False)
     optimal = float(np.sqrt(np.sum(s[k:] ** 2)))
-    return {"error": error, "relative_error": error / float(np.linalg.norm(A)),
+    norm = float(np.linalg.norm(A))
+    return {"error": error, "relative_error": error / norm if norm else 0.0,
             "optimal": optimal, "ratio_to_optimal": error / optimal if optimal > 0 else np.inf}

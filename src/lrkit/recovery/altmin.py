@@ -12,6 +12,7 @@ from lrkit.recovery._loop import descend
 from lrkit.recovery._row_systems import RowSystems
 from lrkit.recovery.harness import GOOD_STATUSES
 from lrkit.recovery.registry import Option, Solver, choice, integer, real, register
+from lrkit.result import Status
 
 ALTMIN_SOLVERS = ("exact", "approx")
 #: Conjugate-gradient steps per half-iteration of ``solver="approx"``.
@@ -56,6 +57,8 @@ def altmin_update(operator, y, ridge=0.0, solver="exact", cg_steps=CG_STEPS,
             if flagged.any() and not flagged.all():
                 F, G = U[:, ~flagged], V[:, ~flagged]
                 if dropped is not None:
+                    if not dropped[0]:  # the fit before anything was dropped
+                        dropped[1] = least_squares_loss(residual)
                     dropped[0] += int(flagged.sum())
         F = solve(by_row, G, F)
         G = solve(by_col, F, G)
@@ -90,30 +93,76 @@ def coherent_components(F, G):
     return U * root, V * root, tiny | coherent
 
 
+def _check_determined(run, operator, k):
+    """Without a ridge, rank ``k`` needs at least ``k(n1 + n2 − k)`` observations and ``k``
+    in every observed row and column; otherwise the observed entries do not determine the
+    answer (status ILL_POSED, with a warning)."""
+    n1, n2 = operator.shape
+    row_counts = np.bincount(operator.rows, minlength=n1)
+    col_counts = np.bincount(operator.cols, minlength=n2)
+    # Rows or columns never observed are left at zero (MatrixCompletion fills them itself).
+    thin_rows = int(np.count_nonzero((row_counts > 0) & (row_counts < k)))
+    thin_cols = int(np.count_nonzero((col_counts > 0) & (col_counts < k)))
+    if k * (n1 + n2 - k) > operator.m:
+        run.overrule(Status.ILL_POSED, f"under-determined: rank {k} has {k * (n1 + n2 - k)} "
+                     f"degrees of freedom and only {operator.m} entries are observed; lower "
+                     "the rank or set ridge > 0")
+    elif thin_rows or thin_cols:
+        run.overrule(Status.ILL_POSED, f"{thin_rows} row(s) and {thin_cols} column(s) have "
+                     f"fewer than {k} observed entries, which rank {k} does not determine; "
+                     "set ridge > 0 or lower the rank")
+
+
+#: Dropping is undone when the fit it leads to is this many times worse than before it.
+WORSE_FIT = 10.0
+
+
 def _solve(run, operator, y, rank, options, rng):
     """Alternating least squares from the spectral initialisation; with ``drop_coherent``
     the components the observed entries cannot determine are dropped as they appear, and
-    once more at convergence, so an over-parameterised call still finds the truth."""
-    factors = spectral_init(operator, y, rank, False, seed=rng)
-    dropped = [0]
-    update = altmin_update(operator, y, options["ridge"], options["solver"], options["cg_steps"],
-                           options["drop_coherent"], dropped)
-    while True:
-        F, G = descend(run, (operator, y), factors, update, least_squares_loss,
-                       tol=options["tol"])
-        if not options["drop_coherent"] or run.status not in GOOD_STATUSES or F.shape[1] == 1:
-            break
-        U, V, flagged = coherent_components(F, G)
-        if not flagged.any() or flagged.all():
-            break
-        dropped[0] += int(flagged.sum())
-        factors = (U[:, ~flagged], V[:, ~flagged])
-        run.resume()
+    once more at convergence, so an over-parameterised call still finds the truth. When
+    the lower rank then fits the data ``WORSE_FIT`` times worse than the full rank did (the
+    dropped components carried signal: too few entries for the rank), plain alternating
+    least squares is run again from the same start, without dropping."""
+    start = spectral_init(operator, y, rank, False, seed=rng)
+    F, G, dropped = _alternate(run, operator, y, start, options, options["drop_coherent"])
+    if dropped[0]:
+        fit = least_squares_loss(operator.forward_factored(F, G) - y)
+        floor = least_squares_loss(y) * (100 * np.finfo(float).eps) ** 2
+        if fit > WORSE_FIT * dropped[1] + floor:
+            run.reset()
+            F, G, dropped = _alternate(run, operator, y, start, options, False)
+            run.note = "dropping coherent components worsened the fit, so none were dropped"
+    if options["ridge"] == 0:
+        _check_determined(run, operator, F.shape[1])
     result = run.result((F, G))
     if dropped[0]:
         result.message += (f" (rank {rank} -> {F.shape[1]}: dropped {dropped[0]} coherent "
                            "component(s) the observed entries do not determine)")
+    elif getattr(run, "note", None):
+        result.message += f" ({run.note})"
     return result
+
+
+def _alternate(run, operator, y, factors, options, drop_coherent):
+    """Alternate until convergence, dropping coherent components (also once more at
+    convergence) when asked; returns ``(F, G, dropped)``."""
+    dropped = [0, np.inf]
+    update = altmin_update(operator, y, options["ridge"], options["solver"], options["cg_steps"],
+                           drop_coherent, dropped)
+    while True:
+        F, G = descend(run, (operator, y), factors, update, least_squares_loss,
+                       tol=options["tol"])
+        if not drop_coherent or run.status not in GOOD_STATUSES or F.shape[1] == 1:
+            return F, G, dropped
+        U, V, flagged = coherent_components(F, G)
+        if not flagged.any() or flagged.all():
+            return F, G, dropped
+        if not dropped[0]:
+            dropped[1] = least_squares_loss(operator.forward_factored(F, G) - y)
+        dropped[0] += int(flagged.sum())
+        factors = (U[:, ~flagged], V[:, ~flagged])
+        run.resume()
 
 
 register(Solver(

@@ -104,6 +104,12 @@ class Run:
         if self.status is None:
             self.status, self.message = status, message
 
+    def overrule(self, status, message):
+        """Replace a good status after the fact (the data turned out not to determine the
+        answer); the solver's own reason stays in the message."""
+        if self.status in GOOD_STATUSES:
+            self.status, self.message = status, f"{message} ({self.message})"
+
     def result(self, factors, *, cls=RecoveryResult, **fields):
         """The final :class:`~lrkit.RecoveryResult` (or subclass ``cls`` with ``fields``).
 
@@ -112,7 +118,7 @@ class Run:
         """
         if self.status is None:
             self.stop(Status.MAX_ITER, f"reached max_iter={self.max_iter} before converging")
-        if self.status in (Status.MAX_ITER, Status.OSCILLATING):
+        if self.status in (Status.MAX_ITER, Status.OSCILLATING, Status.ILL_POSED):
             warnings.warn(f"{self.method}: {self.message}", ConvergenceWarning, stacklevel=3)
         if self.symmetrize:  # sym(F Gᵀ) = [F, G] [G, F]ᵀ / 2, carried as factors of 2k columns
             F, G = factors
