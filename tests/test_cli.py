@@ -90,7 +90,7 @@ def test_rpca_writes_both_parts(tmp_path):
 @pytest.mark.parametrize("argv, message", [
     (["complete", "{x}", "-o", "{tmp}/y.txt"], "must end in .npz or .npy or .csv"),
     (["complete", "{tmp}/missing.npy", "-o", "{tmp}/y.npy"], "missing.npy does not exist"),
-    (["rpca", "{x}", "--method", "altproj", "-o", "{tmp}/y.npz"], "altproj' needs rank="),
+    (["rpca", "{x}", "--method", "altproj", "-o", "{tmp}/y.npz"], "altproj needs --rank"),
 ])
 def test_complete_and_rpca_bad_input(tmp_path, capsys, argv, message):
     _, path = _matrix_file(tmp_path, ".npy")

@@ -167,3 +167,12 @@ def test_helpers_refuse_what_they_would_get_silently_wrong():
         with pytest.raises(ValueError, match=match):
             call()
     assert lrkit.operators.EntrySampling.from_mask(np.array([[1, 0], [0, 1]])).m == 2
+
+
+def test_recover_takes_lists_and_pandas_series():
+    pd = pytest.importorskip("pandas")
+    prob = lrkit.problems.sensing(20, 15, 2, 400, seed=0)
+    reference = lrkit.recover(prob.operator, prob.y, 2, seed=0)
+    for y in (prob.y.tolist(), pd.Series(prob.y)):
+        res = lrkit.recover(prob.operator, y, 2, seed=0)
+        np.testing.assert_allclose(res.estimate, reference.estimate)

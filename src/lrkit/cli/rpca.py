@@ -38,6 +38,8 @@ def register(sub):
 
 
 def run(args):
+    if args.method == "altproj" and args.rank is None:
+        raise ValueError("--method altproj needs --rank; use --method pcp if the rank is unknown")
     check_output(args.output, several=True, inputs=[args.input])
     M = load_matrix(args.input, args.key, args.header)
     mask = ~np.isnan(M)

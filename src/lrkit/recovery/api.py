@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lrkit._backend import is_numpy_array, like, namespace, to_float, to_numpy
+from lrkit._backend import foreign_array, is_numpy_array, like, namespace, to_float, to_numpy
 from lrkit._random import as_generator
 from lrkit._stats import data_scale_exponent
 from lrkit._validation import check_finite_array, check_int, check_rank, check_real
@@ -76,6 +76,10 @@ def recover(operator, y, rank, method="gd", *, max_iter=3000, tol=1e-10, truth=N
     run = Run(method, max_iter=check_int("max_iter", max_iter, 1), truth=None,
               callback=callback)
     solver = get_solver(method)
+    if foreign_array(y) is None and not isinstance(y, np.ndarray):
+        y = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y)  # lists, pandas Series
+    if truth is not None and foreign_array(truth) is None and not isinstance(truth, np.ndarray):
+        truth = np.asarray(truth.to_numpy() if hasattr(truth, "to_numpy") else truth)
     _check_problem(operator, y, rank, truth)
     _check_capabilities(solver, operator)
     values = solver.validate(options)
