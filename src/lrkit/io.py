@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lrkit._validation import as_real_matrix
+
 MATRIX_SUFFIXES = (".npy", ".npz", ".csv")
 WEIGHT_SUFFIXES = (".npy", ".npz", ".safetensors")
 
@@ -118,19 +120,7 @@ def load_matrix(path, key=None, header=None):
     if key is not None and key not in arrays:
         raise ValueError(f"{path} has no array {key!r}; it holds {list(arrays)}")
     data = np.asarray(arrays[key] if key is not None else next(iter(arrays.values())))
-    return _as_real_matrix(data, path)
-
-
-def _as_real_matrix(data, path):
-    if data.dtype.kind == "c":
-        raise ValueError(f"{path} holds complex numbers; lrkit works on real matrices")
-    if data.dtype.kind not in "biuf":
-        raise ValueError(f"{path} holds {data.dtype} data, not numbers")
-    if data.ndim != 2:
-        raise ValueError(f"input must be a 2-d matrix; {path} holds shape {data.shape}")
-    if 0 in data.shape:
-        raise ValueError(f"{path} holds an empty matrix of shape {data.shape}")
-    return data.astype(np.float64)
+    return as_real_matrix(str(path), data, allow_nan=True)
 
 
 def load_matrices(path):
@@ -140,7 +130,8 @@ def load_matrices(path):
     per output channel); 0-d and 1-d arrays (biases, norms) are skipped.
     """
     arrays = read_arrays(path, WEIGHT_SUFFIXES)
-    matrices = {name: _as_real_matrix(np.asarray(a).reshape(a.shape[0], -1), f"{path}:{name}")
+    matrices = {name: as_real_matrix(f"{path}:{name}", np.asarray(a).reshape(a.shape[0], -1),
+                                     allow_nan=True)
                 for name, a in arrays.items() if a.ndim >= 2 and a.size}
     if not matrices:
         raise ValueError(f"{path} holds no array with two or more dimensions")

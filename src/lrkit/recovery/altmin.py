@@ -126,21 +126,22 @@ def _solve(run, operator, y, rank, options, rng):
     least squares is run again from the same start, without dropping."""
     start = spectral_init(operator, y, rank, False, seed=rng)
     F, G, dropped = _alternate(run, operator, y, start, options, options["drop_coherent"])
+    undone = False
     if dropped[0]:
         fit = least_squares_loss(operator.forward_factored(F, G) - y)
         floor = least_squares_loss(y) * (100 * np.finfo(float).eps) ** 2
         if fit > WORSE_FIT * dropped[1] + floor:
             run.reset()
             F, G, dropped = _alternate(run, operator, y, start, options, False)
-            run.note = "dropping coherent components worsened the fit, so none were dropped"
+            undone = True
     if options["ridge"] == 0:
         _check_determined(run, operator, F.shape[1])
     result = run.result((F, G))
     if dropped[0]:
         result.message += (f" (rank {rank} -> {F.shape[1]}: dropped {dropped[0]} coherent "
                            "component(s) the observed entries do not determine)")
-    elif getattr(run, "note", None):
-        result.message += f" ({run.note})"
+    elif undone:
+        result.message += " (dropping coherent components worsened the fit; none dropped)"
     return result
 
 
