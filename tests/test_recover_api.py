@@ -176,3 +176,10 @@ def test_operator_type_checked():
 def test_problem_generator_bad_input(kwargs, match):
     with pytest.raises(ValueError, match=match):
         lrkit.problems.sensing(**kwargs)
+
+
+def test_symmetric_factors_stay_one_array(sym_problem):
+    """RecoveryResult documents ``F is G`` for X Xᵀ; it holds through the boundary."""
+    res = lrkit.recover(sym_problem.operator, sym_problem.y, 2, parameterization="symmetric",
+                        seed=0, max_iter=50)
+    assert res.factors[0] is res.factors[1]

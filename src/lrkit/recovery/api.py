@@ -76,10 +76,8 @@ def recover(operator, y, rank, method="gd", *, max_iter=3000, tol=1e-10, truth=N
     run = Run(method, max_iter=check_int("max_iter", max_iter, 1), truth=None,
               callback=callback)
     solver = get_solver(method)
-    if foreign_array(y) is None and not isinstance(y, np.ndarray):
-        y = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y)  # lists, pandas Series
-    if truth is not None and foreign_array(truth) is None and not isinstance(truth, np.ndarray):
-        truth = np.asarray(truth.to_numpy() if hasattr(truth, "to_numpy") else truth)
+    y = _as_array(y)
+    truth = None if truth is None else _as_array(truth)
     _check_problem(operator, y, rank, truth)
     _check_capabilities(solver, operator)
     values = solver.validate(options)
@@ -100,10 +98,20 @@ def recover(operator, y, rank, method="gd", *, max_iter=3000, tol=1e-10, truth=N
         values = solver.rescale_options(values, 4.0**half)
     run.truth = None if truth is None else like(truth, y)
     result = solver.solve(run, operator, y, rank, values, rng)
-    result.factors = tuple(like(factor * 2.0**half, reference) for factor in result.factors)
+    F, G = result.factors
+    F_back = like(F * 2.0**half if half else F, reference)
+    G_back = F_back if G is F else like(G * 2.0**half if half else G, reference)
+    result.factors = (F_back, G_back)  # F is G stays true for X Xᵀ
     if half:
         result.message += f" (solved rescaled by 4**{-half}; history['loss'] is of that problem)"
     return result
+
+
+def _as_array(values):
+    """Lists and pandas objects as NumPy arrays; arrays of any array-API library as they are."""
+    if foreign_array(values) is not None or isinstance(values, np.ndarray):
+        return values
+    return np.asarray(values.to_numpy() if hasattr(values, "to_numpy") else values)
 
 
 def _zero_result(run, operator, rank, y, truth, reference):
