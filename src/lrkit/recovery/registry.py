@@ -27,6 +27,7 @@ class Option:
     unit: int = 0
 
     def validate(self, name, value):
+        """``value`` checked; None passes where the default is None (an optional option)."""
         return value if value is None and self.default is None else self.check(name, value)
 
 
