@@ -41,6 +41,7 @@ def altmin_update(operator, y, ridge=0.0, solver="exact", cg_steps=CG_STEPS,
     the spare columns with such components and drifts away from the truth (factors can
     grow without bound); without them it converges to the truth at the lower rank.
     """
+    dropped = [0, np.inf] if dropped is None else dropped
     values = np.asarray(y, dtype=np.float64)
     n1, n2 = operator.shape
     by_row = RowSystems(operator.rows, operator.cols, values, n1)
@@ -53,13 +54,10 @@ def altmin_update(operator, y, ridge=0.0, solver="exact", cg_steps=CG_STEPS,
 
     def update(t, F, G, residual):
         if drop_coherent and t % COHERENCE_CHECK == COHERENCE_CHECK - 1 and F.shape[1] > 1:
-            U, V, flagged = coherent_components(F, G)
-            if flagged.any() and not flagged.all():
-                F, G = U[:, ~flagged], V[:, ~flagged]
-                if dropped is not None:
-                    if not dropped[0]:  # the fit before anything was dropped
-                        dropped[1] = least_squares_loss(residual)
-                    dropped[0] += int(flagged.sum())
+            kept = drop_coherent_components(F, G, dropped,
+                                            lambda: least_squares_loss(residual))
+            if kept is not None:
+                F, G = kept
         F = solve(by_row, G, F)
         G = solve(by_col, F, G)
         return F, G, math.nan
@@ -91,6 +89,19 @@ def coherent_components(F, G):
     tiny = s <= np.finfo(float).eps * largest * max(F.shape[0], G.shape[0])
     root = np.sqrt(s)
     return U * root, V * root, tiny | coherent
+
+
+def drop_coherent_components(F, G, dropped, current_loss):
+    """``F Gᵀ`` without its :func:`coherent_components`, as factors, or None when none is
+    flagged (or all are). ``dropped = [count, loss before the first drop]`` is updated;
+    ``current_loss()`` gives that loss."""
+    U, V, flagged = coherent_components(F, G)
+    if not flagged.any() or flagged.all():
+        return None
+    if not dropped[0]:
+        dropped[1] = current_loss()
+    dropped[0] += int(flagged.sum())
+    return U[:, ~flagged], V[:, ~flagged]
 
 
 def _check_determined(run, operator, k):
@@ -156,13 +167,11 @@ def _alternate(run, operator, y, factors, options, drop_coherent):
                        tol=options["tol"])
         if not drop_coherent or run.status not in GOOD_STATUSES or F.shape[1] == 1:
             return F, G, dropped
-        U, V, flagged = coherent_components(F, G)
-        if not flagged.any() or flagged.all():
+        factors = drop_coherent_components(
+            F, G, dropped,
+            lambda F=F, G=G: least_squares_loss(operator.forward_factored(F, G) - y))
+        if factors is None:
             return F, G, dropped
-        if not dropped[0]:
-            dropped[1] = least_squares_loss(operator.forward_factored(F, G) - y)
-        dropped[0] += int(flagged.sum())
-        factors = (U[:, ~flagged], V[:, ~flagged])
         run.resume()
 
 

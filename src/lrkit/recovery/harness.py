@@ -17,7 +17,7 @@ import warnings
 
 import numpy as np
 
-from lrkit._backend import like, namespace
+from lrkit._backend import namespace
 from lrkit.exceptions import ConvergenceWarning
 from lrkit.result import IterationInfo, RecoveryResult, Status, relative_error
 
@@ -37,14 +37,12 @@ class Run:
     truth : array, optional
         When given, every :meth:`record` adds ``rel_error``.
     callback : callable(IterationInfo), optional
-    reference : array, optional
-        Array whose library the truth is moved to (the measurements').
     """
 
-    def __init__(self, method, *, max_iter, truth=None, callback=None, reference=None):
+    def __init__(self, method, *, max_iter, truth=None, callback=None):
         self.start = time.perf_counter()
         self.method, self.max_iter, self.callback = method, max_iter, callback
-        self.truth = truth if truth is None or reference is None else like(truth, reference)
+        self.truth = truth
         self.t = 0
         self.status, self.message = None, None
         self.records = {"loss": [], "step_size": [], "change": [], "time": [], "rel_error": []}
