@@ -10,7 +10,7 @@ import numbers
 
 import numpy as np
 
-from lrkit._backend import to_numpy
+from lrkit._backend import foreign_array, to_numpy
 
 
 def check_int(name, value, low=None, high=None, high_label=None):
@@ -93,7 +93,7 @@ def as_real_matrix(name, X, *, allow_nan=False, sparse=None):
         X = X.toarray()
     elif hasattr(X, "to_numpy") and hasattr(X, "columns"):  # pandas DataFrame
         X = X.astype("float64").to_numpy(na_value=np.nan) if allow_nan else X.to_numpy()
-    elif hasattr(X, "detach") or hasattr(X, "__dlpack__") and not isinstance(X, np.ndarray):
+    elif foreign_array(X) is not None:  # torch and other array-API arrays
         X = to_numpy(X)
     try:
         X = np.asarray(X)
