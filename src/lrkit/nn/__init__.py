@@ -2,6 +2,7 @@
 
 >>> import lrkit.nn as lnn                                               # doctest: +SKIP
 >>> small, report = lnn.compress(model, ratio=0.3, method="whiten", calibration=batches)
+>>> tuned = lnn.adapt(model, method="svfit", rank=8)       # adapters: lrkit.nn.adapters
 
 The names below load on first use, so ``import lrkit.nn`` and the method declarations in
 :mod:`lrkit.nn.methods` need no PyTorch; the first name that does raises a one-line
@@ -27,10 +28,19 @@ _EXPORTS = {
     "load": "io", "save": "io",
     "CompensatedLinear": "layers", "LowRankLinear": "layers", "SparseLowRankLinear": "layers",
     "METHODS": "methods", "FACTORIZATIONS": "methods", "Factorization": "methods",
+    "adapt": "adapt", "merge": "adapt", "trainable_parameters": "adapt",
+    "adapter_layers": "adapt", "target_layers": "adapt", "ParameterCount": "adapt",
+    "save_adapter": "adapter_io", "load_adapter": "adapter_io",
+    "ADAPTERS": "adapters", "AdapterLinear": "adapters", "LoRALinear": "adapters",
+    "PiSSALinear": "adapters", "SVFitLinear": "adapters", "SALTLinear": "adapters",
+    "BlockLoRALinear": "adapters", "SNELLLinear": "adapters",
+    "SentenceClassifier": "classifier", "labelled_batches": "classifier",
+    "classification_loss": "classifier", "accuracy": "classifier",
+    "finetune": "finetune", "FinetuneHistory": "finetune",
     "calibrate": "surgery", "linear_layers": "surgery", "replace_module": "surgery",
     "select_layers": "surgery",
 }
-_SUBMODULES = ("datasets", "models")
+_SUBMODULES = ("datasets", "federated", "models")
 _TORCH_FREE = ("allocation", "methods")
 
 __all__ = sorted(_EXPORTS) + list(_SUBMODULES)

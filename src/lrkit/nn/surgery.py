@@ -62,6 +62,15 @@ def replace_module(model, name, module):
     return old
 
 
+def put_module(model, name, module):
+    """Put ``module`` at the dotted path ``name`` of ``model`` and return the model; the
+    empty name replaces the model itself (then ``module`` is returned)."""
+    if not name:
+        return module
+    replace_module(model, name, module)
+    return model
+
+
 def calibrate(model, layers, batches, loss_fn=None, progress=None):
     """:func:`~lrkit.nn.calibration.collect_statistics` with a clear error when a batch
     does not fit the model; ``progress(batches done)`` after each batch."""

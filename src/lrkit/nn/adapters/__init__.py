@@ -1,0 +1,13 @@
+"""Adapter layers: a frozen pretrained ``nn.Linear`` plus a small trainable update.
+
+Importing this package registers every method in :data:`ADAPTERS`
+(``lora``, ``pissa``, ``block_lora``, ``svfit``, ``salt``, ``snell``).
+"""
+
+from lrkit.nn.adapters.base import ADAPTERS, AdapterLinear
+from lrkit.nn.adapters.lora import BlockLoRALinear, LoRALinear, PiSSALinear
+from lrkit.nn.adapters.snell import SNELLLinear
+from lrkit.nn.adapters.spectral import SALTLinear, SVFitLinear
+
+__all__ = ["ADAPTERS", "AdapterLinear", "BlockLoRALinear", "LoRALinear", "PiSSALinear",
+           "SALTLinear", "SNELLLinear", "SVFitLinear"]

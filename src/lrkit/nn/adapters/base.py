@@ -1,0 +1,153 @@
+"""What every adapter layer shares: a frozen base ``nn.Linear`` plus a trainable update.
+
+An adapter layer computes ``y = W₀ x + b + Δ(θ) x`` where ``θ`` are the adapter's tensors
+(trainable parameters and frozen factors such as singular vectors) and ``W₀`` is a frozen
+buffer. Methods that start from the pretrained weight's own singular directions (PiSSA,
+SVFit, SALT) take them out of the base: ``W₀ = W − Δ(θ₀)``, so every method starts at the
+pretrained function exactly.
+
+Saving an adapter stores ``θ`` only (never ``W₀`` or ``b``); loading rebuilds ``W₀`` from
+the original weight and the saved tensors (:meth:`AdapterLinear.attach`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from lrkit.nn.layers import serializable
+
+#: ``method -> adapter class`` (every class also registers as a serialisable layer).
+ADAPTERS: dict[str, type] = {}
+
+#: Tensors of an adapter layer that belong to the base model, not to the adapter.
+BASE_TENSORS = ("weight", "bias")
+
+
+def register_adapter(cls):
+    """Class decorator: make ``cls`` available as ``adapt(..., method=cls.kind)``."""
+    ADAPTERS[cls.kind] = serializable(cls)
+    return cls
+
+
+class AdapterLinear(nn.Module):
+    """Base class: a frozen ``nn.Linear`` (``weight``, ``bias`` buffers) plus an adapter.
+
+    Subclasses declare ``kind``, ``OPTIONS`` (``name -> default``) and implement
+    :meth:`build` (create the adapter's tensors, empty), :meth:`initialize` (set them from the
+    pretrained weight), :meth:`update` (``Δ(θ) x``) and :meth:`delta` (the dense ``Δ(θ)``).
+    Those with a non-zero starting update override :meth:`initial_delta`.
+    """
+
+    kind = ""
+    OPTIONS: dict = {}
+
+    def __init__(self, in_features, out_features, rank, bias=True, alpha=None, **options):
+        super().__init__()
+        self.in_features, self.out_features, self.rank = in_features, out_features, rank
+        self.alpha = float(rank if alpha is None else alpha)
+        self.options = {**self.OPTIONS, **options}
+        self.register_buffer("weight", torch.zeros(out_features, in_features))
+        self.register_buffer("bias", torch.zeros(out_features) if bias else None)
+        self.build()
+
+    # -- construction ---------------------------------------------------------------------
+    @classmethod
+    def wrap(cls, linear, rank, alpha=None, generator=None, **options):
+        """Adapter around the ``nn.Linear`` ``linear`` (which is left untouched)."""
+        layer = cls(linear.in_features, linear.out_features, rank,
+                    bias=linear.bias is not None, alpha=alpha, **options)
+        layer.to(device=linear.weight.device, dtype=linear.weight.dtype)
+        with torch.no_grad():
+            layer.initialize(linear.weight.detach(), generator)
+        layer.attach(linear)
+        return layer
+
+    def attach(self, linear):
+        """Set the frozen base from the pretrained ``linear`` and the adapter's tensors:
+        ``W₀ = W − Δ(θ₀)``."""
+        with torch.no_grad():
+            W = linear.weight.detach().to(self.weight.dtype)
+            self.weight.copy_(W - self.initial_delta().to(W.dtype))
+            if self.bias is not None:
+                self.bias.copy_(linear.bias.detach())
+        return self
+
+    def build(self):
+        raise NotImplementedError
+
+    def initialize(self, W, generator):
+        raise NotImplementedError
+
+    # -- the update -----------------------------------------------------------------------
+    def update(self, x):
+        """``Δ(θ) x`` for a batch ``x`` (…, in)."""
+        raise NotImplementedError
+
+    def delta(self):
+        """The dense update ``Δ(θ)`` (out × in)."""
+        raise NotImplementedError
+
+    def initial_delta(self):
+        """``Δ(θ₀)``, the update at initialisation (zero unless overridden)."""
+        return torch.zeros_like(self.weight)
+
+    @property
+    def scaling(self):
+        return self.alpha / self.rank
+
+    def forward(self, x):
+        return F.linear(x, self.weight, self.bias) + self.update(x)
+
+    def merged_weight(self):
+        """``W₀ + Δ(θ)``: the weight of the equivalent plain ``nn.Linear``."""
+        with torch.no_grad():
+            return self.weight + self.delta().to(self.weight.dtype)
+
+    def to_linear(self):
+        """The equivalent plain ``nn.Linear`` (same outputs)."""
+        linear = nn.Linear(self.in_features, self.out_features, bias=self.bias is not None,
+                           device=self.weight.device, dtype=self.weight.dtype)
+        with torch.no_grad():
+            linear.weight.copy_(self.merged_weight())
+            if self.bias is not None:
+                linear.bias.copy_(self.bias)
+        return linear
+
+    # -- serialisation --------------------------------------------------------------------
+    def adapter_state(self):
+        """The adapter's own tensors (trainable and frozen), without the base weight."""
+        return {key: value for key, value in self.state_dict().items()
+                if key not in BASE_TENSORS}
+
+    def spec(self):
+        return {"type": self.kind, "in": self.in_features, "out": self.out_features,
+                "rank": self.rank, "bias": self.bias is not None, "alpha": self.alpha,
+                "options": self.options}
+
+    @classmethod
+    def from_spec(cls, spec):
+        return cls(spec["in"], spec["out"], spec["rank"], bias=spec["bias"],
+                   alpha=spec["alpha"], **spec.get("options", {}))
+
+    def extra_repr(self):
+        options = "".join(f", {k}={v}" for k, v in self.options.items())
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"rank={self.rank}, alpha={self.alpha:g}{options}")
+
+
+def kaiming_uniform(shape, generator, like):
+    """LoRA's down-projection initialisation (Kaiming-uniform with a = √5, as
+    ``nn.Linear``): entries uniform in ``±1/√fan_in``."""
+    bound = 1.0 / math.sqrt(shape[-1])
+    values = torch.rand(shape, generator=generator, dtype=torch.float64) * 2 - 1
+    return (values * bound).to(device=like.device, dtype=like.dtype)
+
+
+def top_singular(W, rank):
+    """``U_r (out × r), s_r (r,), V_r (in × r)`` of ``W``, computed in float64."""
+    U, s, Vh = torch.linalg.svd(W.to(torch.float64), full_matrices=False)
+    return U[:, :rank], s[:rank], Vh[:rank].T

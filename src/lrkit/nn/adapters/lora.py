@@ -1,0 +1,122 @@
+"""LoRA and the adapters built on its two factors: PiSSA and Block-LoRA.
+
+- LoRA (Hu et al. 2021): ``Δ = (α/r) B A``, ``A`` (r × in) Kaiming-uniform, ``B`` (out × r)
+  zero, so training starts at the pretrained function. With ``deactivation=p`` (CE-SSL,
+  paper 7) each training step keeps every rank component with probability ``1 − p`` and
+  multiplies the update by ``r / kept``; only the kept rows of ``A`` and columns of ``B``
+  enter the products, so a step costs less.
+- PiSSA (Meng et al. 2024): ``B A = U_r S_r V_rᵀ`` split as ``B = U_r √S_r``,
+  ``A = √S_r V_rᵀ``: the principal singular directions are trained and the residual
+  ``W − U_r S_r V_rᵀ`` is frozen.
+- Block-LoRA (paper 14): ``B`` is split into ``n`` column blocks ``B_i`` (out × r/n) that
+  share one down-projection ``A`` (r/n × in): ``Δ = (α/r) Σ_i B_i A = (α/r) (Σ_i B_i) A``.
+  The sum is a matrix addition, so one product of width r/n replaces LoRA's width r, and
+  ``r/n · in`` parameters replace ``r · in``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from lrkit.nn.adapters.base import AdapterLinear, kaiming_uniform, register_adapter, top_singular
+
+
+@register_adapter
+class LoRALinear(AdapterLinear):
+    """``y = W x + b + (α/r) B (A x)`` (LoRA), optionally with CE-SSL's random deactivation
+    of rank components during training (``deactivation``, the drop probability)."""
+
+    kind = "lora"
+    OPTIONS = {"deactivation": 0.0}
+
+    def build(self):
+        p = self.options["deactivation"]
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"deactivation must be in [0, 1); got {p}")
+        self.lora_A = nn.Parameter(torch.zeros(self.rank, self.in_features))
+        self.lora_B = nn.Parameter(torch.zeros(self.out_features, self.rank))
+
+    def initialize(self, W, generator):
+        self.lora_A.copy_(kaiming_uniform(self.lora_A.shape, generator, self.lora_A))
+        self.lora_B.zero_()
+
+    def update(self, x):
+        A, B, scale = self.lora_A, self.lora_B, self.scaling
+        p = self.options["deactivation"]
+        if self.training and p > 0:
+            index = (torch.rand(self.rank, device=A.device) >= p).nonzero().squeeze(1)
+            A, B = A.index_select(0, index), B.index_select(1, index)
+            scale = scale * self.rank / max(index.numel(), 1)
+        return (x @ A.T) @ B.T * scale
+
+    def delta(self):
+        return self.scaling * self.lora_B @ self.lora_A
+
+    def lora_factors(self):
+        """``(B, A)`` with ``Δ = B A``, the scaling folded into ``B`` (for PEFT export)."""
+        return self.scaling * self.lora_B.detach(), self.lora_A.detach()
+
+
+@register_adapter
+class PiSSALinear(LoRALinear):
+    """LoRA initialised on the principal singular directions (PiSSA): the residual is frozen
+    and ``B A`` starts at ``U_r S_r V_rᵀ`` (``alpha`` defaults to ``rank``: scaling 1)."""
+
+    kind = "pissa"
+    OPTIONS = {"deactivation": 0.0}
+
+    def build(self):
+        super().build()
+        self.register_buffer("initial_A", torch.zeros(self.rank, self.in_features))
+        self.register_buffer("initial_B", torch.zeros(self.out_features, self.rank))
+
+    def initialize(self, W, generator):
+        U, s, V = top_singular(W, self.rank)
+        root = s.sqrt() / self.scaling ** 0.5
+        self.lora_B.copy_(U * root)
+        self.lora_A.copy_((V * root).T)
+        self.initial_A.copy_(self.lora_A)
+        self.initial_B.copy_(self.lora_B)
+
+    def initial_delta(self):
+        return self.scaling * self.initial_B @ self.initial_A
+
+    def lora_factors(self):
+        """``Δ − Δ₀ = [sB, −sB₀] [A; A₀]``: the change from the pretrained weight as a
+        rank-2r LoRA (what PEFT stores for PiSSA)."""
+        s = self.scaling
+        B = torch.cat([s * self.lora_B.detach(), -s * self.initial_B], dim=1)
+        return B, torch.cat([self.lora_A.detach(), self.initial_A], dim=0)
+
+
+@register_adapter
+class BlockLoRALinear(AdapterLinear):
+    """Block-LoRA (paper 14): ``n = blocks`` up-projection blocks share one down-projection.
+
+    ``rank`` is the total width of the up-projection (``n`` blocks of ``rank / n``);
+    trainable parameters are ``rank/n · in + rank · out`` against LoRA's
+    ``rank · (in + out)``. Every block receives the same gradient, so the blocks move
+    together; the update's rank is at most ``rank / n``.
+    """
+
+    kind = "block_lora"
+    OPTIONS = {"blocks": 4}
+
+    def build(self):
+        n = self.options["blocks"]
+        if not isinstance(n, int) or n < 1 or self.rank % n:
+            raise ValueError(f"blocks must be a positive divisor of rank={self.rank}; got {n}")
+        width = self.rank // n
+        self.lora_A = nn.Parameter(torch.zeros(width, self.in_features))
+        self.lora_B = nn.Parameter(torch.zeros(n, self.out_features, width))
+
+    def initialize(self, W, generator):
+        self.lora_A.copy_(kaiming_uniform(self.lora_A.shape, generator, self.lora_A))
+        self.lora_B.zero_()
+
+    def update(self, x):
+        return (x @ self.lora_A.T) @ self.lora_B.sum(0).T * self.scaling
+
+    def delta(self):
+        return self.scaling * self.lora_B.sum(0) @ self.lora_A
