@@ -138,24 +138,32 @@ def foundation_sections():
 
 
 def nn_sections():
-    """The network-compression sections, when PyTorch, transformers and the model exist."""
+    """The network sections (compression, adapters), when PyTorch, transformers and the model
+    exist."""
     try:
+        from adapters import SECTIONS as ADAPTER_SECTIONS
         from nn import SECTIONS
     except ImportError as error:
         return [("## Network compression", f"skipped: {error}", lambda: "")]
-    return SECTIONS
+    return SECTIONS + ADAPTER_SECTIONS
 
 
 def replace_sections(text, new_sections):
     """``text`` (a benchmarks.md) with the ``## `` sections named in ``new_sections``
-    (title -> full section text) replaced; other sections keep their earlier run."""
+    (title -> full section text) replaced, and new ones appended; other sections keep their
+    earlier run."""
     parts = text.split("\n## ")
     head, rest = parts[0], parts[1:]
+    seen = set()
     for index, part in enumerate(rest):
         title = "## " + part.split("\n", 1)[0]
         if title in new_sections:
             rest[index] = new_sections[title].removeprefix("## ").rstrip("\n") + "\n"
-    return "\n## ".join([head, *rest])
+            seen.add(title)
+    rest[-1] = rest[-1].rstrip("\n") + "\n"
+    rest += [section.removeprefix("## ").rstrip("\n") + "\n"
+             for title, section in new_sections.items() if title not in seen]
+    return "\n## ".join([head, *rest]).rstrip("\n") + "\n"
 
 
 def main():

@@ -15,6 +15,7 @@ from lrkit.cli.console import (
     positive_int_arg,
     task_progress,
 )
+from lrkit.cli.nn_inputs import load_model, read_sentences
 from lrkit.io import check_writable
 from lrkit.nn.allocation import ALLOCATIONS
 from lrkit.nn.methods import METHODS
@@ -46,29 +47,6 @@ def register(sub):
     parser.set_defaults(func=run)
 
 
-def _load_model(name):
-    from lrkit.nn import models
-
-    if name == "minilm":
-        return models.load_minilm()
-    if not Path(name).is_dir():
-        raise ValueError(f"MODEL must be 'minilm' or a Hugging Face model folder; got {name!r}")
-    return models.load_pretrained(name)
-
-
-def _read_sentences(path, count, split):
-    from lrkit.nn import datasets
-
-    if path is None:
-        return datasets.stdlib_sentences(count, split)
-    if not Path(path).exists():
-        raise ValueError(f"text file {path} does not exist")
-    lines = [line.strip() for line in Path(path).read_text().splitlines() if line.strip()]
-    if not lines:
-        raise ValueError(f"text file {path} has no non-empty line")
-    return lines[:count]
-
-
 def run(args):
     import lrkit.nn as lnn
 
@@ -86,10 +64,10 @@ def run(args):
     from lrkit.nn import datasets
 
     torch.manual_seed(args.seed)
-    model, tokenizer = _load_model(args.model)
-    calibration = datasets.text_batches(tokenizer, _read_sentences(args.calib, args.n_calib,
+    model, tokenizer = load_model(args.model)
+    calibration = datasets.text_batches(tokenizer, read_sentences(args.calib, args.n_calib,
                                                                    "calibration"))
-    evaluation = datasets.text_batches(tokenizer, _read_sentences(args.eval, args.n_eval,
+    evaluation = datasets.text_batches(tokenizer, read_sentences(args.eval, args.n_eval,
                                                                   "evaluation"))
     if args.sweep:
         return _sweep(args, model, calibration, evaluation)

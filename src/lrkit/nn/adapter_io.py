@@ -30,8 +30,13 @@ _FORMATS = ("lrkit", "peft")
 _PEFT_PREFIX = "base_model.model."
 
 
-def save_adapter(model, path, format="lrkit"):
-    """Write the adapters of ``model`` (see the module docstring); returns ``path``."""
+def save_adapter(model, path, format="lrkit", extra=None):
+    """Write the adapters of ``model`` (see the module docstring); returns ``path``.
+
+    ``extra``: JSON-serialisable facts to keep with an lrkit adapter (label names, the base
+    model's name); :func:`load_adapter` puts them in the loaded model's
+    ``lrkit_adapter_config["extra"]``.
+    """
     if format not in _FORMATS:
         raise ValueError(f"format must be one of {_FORMATS}; got {format!r}")
     layers = adapter_layers(model)
@@ -41,7 +46,9 @@ def save_adapter(model, path, format="lrkit"):
         return _save_peft(model, layers, path)
     from safetensors.torch import save_file
 
-    config = getattr(model, CONFIG_ATTRIBUTE, {"method": None, "modules_to_save": []})
+    config = dict(getattr(model, CONFIG_ATTRIBUTE, {"method": None, "modules_to_save": []}))
+    if extra is not None:
+        config["extra"] = extra
     tensors = {f"{name}.{key}": value.detach().contiguous().clone()
                for name, layer in layers.items() for key, value in layer.adapter_state().items()}
     for module_name in config["modules_to_save"]:

