@@ -19,7 +19,7 @@ import os
 import torch
 
 from lrkit.io import atomic_write
-from lrkit.nn.adapt import CONFIG_ATTRIBUTE, adapter_layers
+from lrkit.nn.adaptation import CONFIG_ATTRIBUTE, adapter_layers
 from lrkit.nn.adapters.base import ADAPTERS
 from lrkit.nn.adapters.lora import LoRALinear, PiSSALinear
 from lrkit.nn.layers import build_module

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import torch
 
 from lrkit._validation import check_choice, check_int, check_real
-from lrkit.nn.adapt import adapt, adapter_layers
+from lrkit.nn.adaptation import adapt, adapter_layers
 from lrkit.nn.adapters.lora import LoRALinear
 
 METHODS = ("fedsvd", "fedavg")
