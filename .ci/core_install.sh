@@ -19,10 +19,12 @@ import lrkit
 # Modules that need an extra: the PyTorch parts of lrkit.nn.
 needs_extra = {"lrkit.nn." + m for m in (
     "calibration", "compression", "datasets", "eora", "evaluate", "factorization", "io",
-    "layers", "models", "surgery")}
+    "layers", "models", "surgery", "adaptation", "adapter_io", "classifier", "finetune",
+    "federated", "adapters")}
 names = [m.name for m in pkgutil.walk_packages(lrkit.__path__, "lrkit.")]
 for name in names:
-    if name not in needs_extra and not name.endswith("__main__"):
+    if (name not in needs_extra and not name.startswith("lrkit.nn.adapters.")
+            and not name.endswith("__main__")):
         importlib.import_module(name)
 import lrkit.nn as lnn
 assert lnn.METHODS and lnn.ALLOCATIONS
