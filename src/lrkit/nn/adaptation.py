@@ -19,7 +19,7 @@ from torch import nn
 from lrkit._validation import check_choice, check_int
 from lrkit.nn.adapters import ADAPTERS, AdapterLinear
 from lrkit.nn.adapters.rank_allocation import allocate_ranks, gradient_spectra
-from lrkit.nn.surgery import put_module
+from lrkit.nn.surgery import check_finite_weights, put_module
 
 #: Attribute of an adapted model that records how it was adapted.
 CONFIG_ATTRIBUTE = "lrkit_adapter_config"
@@ -127,10 +127,7 @@ def target_layers(model, targets="all-linear", exclude=()):
                          f"(name, module) -> bool; got {targets!r}")
     if not chosen:
         raise ValueError("targets select no nn.Linear layer of the model")
-    for name, module in chosen.items():
-        if not torch.isfinite(module.weight).all():
-            raise ValueError(f"layer {name} has a non-finite weight (NaN or inf)")
-    return chosen
+    return check_finite_weights(chosen)
 
 
 def _ranks(model, layers, rank, budget, calibration, loss_fn):

@@ -41,6 +41,11 @@ def select_layers(model, layers=None):
         layers = {n: modules[n] for n in layers}
     if not layers:
         raise ValueError("the model has no matching nn.Linear layers to compress")
+    return check_finite_weights(layers)
+
+
+def check_finite_weights(layers):
+    """``layers`` (name -> module), after refusing any whose weight holds NaN or inf."""
     for name, module in layers.items():
         if not torch.isfinite(module.weight).all():
             raise ValueError(f"layer {name} has a non-finite weight (NaN or inf)")
