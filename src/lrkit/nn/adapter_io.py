@@ -13,6 +13,7 @@ Two formats:
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 
@@ -20,7 +21,6 @@ import torch
 
 from lrkit.io import atomic_write
 from lrkit.nn.adaptation import CONFIG_ATTRIBUTE, adapter_layers
-from lrkit.nn.adapters.base import ADAPTERS
 from lrkit.nn.adapters.lora import LoRALinear, PiSSALinear
 from lrkit.nn.layers import build_module
 from lrkit.nn.surgery import put_module
@@ -64,12 +64,10 @@ def load_adapter(model, path, inplace=False):
     """Put the adapters saved at ``path`` (an lrkit file or a PEFT LoRA folder) onto
     ``model``, the base model they were trained from. A copy unless ``inplace``; only the
     adapter and ``modules_to_save`` parameters are trainable, as after :func:`adapt`."""
-    import copy
-
     path = str(path)
     if not os.path.exists(path):
         raise ValueError(f"{path}: no such adapter file or folder")
-    if any(isinstance(m, tuple(ADAPTERS.values())) for m in model.modules()):
+    if adapter_layers(model):
         raise ValueError("model already has adapters: load onto the base model")
     specs, tensors, config = (_read_peft(path) if os.path.isdir(path) else _read_lrkit(path))
     model = model if inplace else copy.deepcopy(model)
