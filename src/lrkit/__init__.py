@@ -3,12 +3,20 @@
 from lrkit import approx, operators, problems, spectral
 from lrkit.approx import svd
 from lrkit.exceptions import ConvergenceWarning, OperatorTooLargeError
-from lrkit.recovery import MatrixCompletion, RobustPCAResult, recover, rpca
+from lrkit.recovery import (
+    CalibrationResult,
+    MatrixCompletion,
+    RobustPCAResult,
+    calibrate,
+    recover,
+    rpca,
+)
 from lrkit.result import IterationInfo, RecoveryResult, Status, relative_error
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "CalibrationResult",
     "ConvergenceWarning",
     "IterationInfo",
     "MatrixCompletion",
@@ -18,6 +26,7 @@ __all__ = [
     "Status",
     "__version__",
     "approx",
+    "calibrate",
     "operators",
     "problems",
     "recover",

@@ -2,13 +2,17 @@
 (:mod:`lrkit.problems.datasets`)."""
 
 from lrkit.problems import datasets
+from lrkit.problems._calibration import CalibrationProblem, blind_deconvolution, calibration
 from lrkit.problems._completion import completion
 from lrkit.problems._robust_pca import RobustPCAProblem, robust_pca
 from lrkit.problems._sensing import SensingProblem, low_rank_matrix, sensing
 
 __all__ = [
+    "CalibrationProblem",
     "RobustPCAProblem",
     "SensingProblem",
+    "blind_deconvolution",
+    "calibration",
     "completion",
     "datasets",
     "low_rank_matrix",

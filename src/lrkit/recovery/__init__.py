@@ -6,6 +6,7 @@ what makes its ``method=`` name available to :func:`lrkit.recover`.
 
 from lrkit.recovery import altmin, factored, softimpute, subgradient  # noqa: F401 (registration)
 from lrkit.recovery.api import recover
+from lrkit.recovery.calibration import CALIBRATION_METHODS, CalibrationResult, calibrate
 from lrkit.recovery.completion_rank import select_completion_rank
 from lrkit.recovery.estimator import MatrixCompletion
 from lrkit.recovery.registry import Solver, get_solver, register, solver_names
@@ -13,6 +14,8 @@ from lrkit.recovery.rpca import RPCA_METHODS, RobustPCAResult, rpca
 from lrkit.result import IterationInfo, RecoveryResult, Status, relative_error
 
 __all__ = [
+    "CALIBRATION_METHODS",
+    "CalibrationResult",
     "RPCA_METHODS",
     "IterationInfo",
     "MatrixCompletion",
@@ -20,6 +23,7 @@ __all__ = [
     "RobustPCAResult",
     "Solver",
     "Status",
+    "calibrate",
     "get_solver",
     "recover",
     "register",
