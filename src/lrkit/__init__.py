@@ -7,9 +7,11 @@ from lrkit.recovery import (
     CalibrationResult,
     MatrixCompletion,
     RobustPCAResult,
+    SparseResult,
     calibrate,
     recover,
     rpca,
+    sparse_bayes,
 )
 from lrkit.result import IterationInfo, RecoveryResult, Status, relative_error
 
@@ -23,6 +25,7 @@ __all__ = [
     "OperatorTooLargeError",
     "RecoveryResult",
     "RobustPCAResult",
+    "SparseResult",
     "Status",
     "__version__",
     "approx",
@@ -32,6 +35,7 @@ __all__ = [
     "recover",
     "relative_error",
     "rpca",
+    "sparse_bayes",
     "spectral",
     "svd",
 ]

@@ -6,8 +6,10 @@ from lrkit.problems._calibration import CalibrationProblem, blind_deconvolution,
 from lrkit.problems._completion import completion
 from lrkit.problems._robust_pca import RobustPCAProblem, robust_pca
 from lrkit.problems._sensing import SensingProblem, low_rank_matrix, sensing
+from lrkit.problems._sparse import KroneckerSparseProblem, kronecker_sparse
 
 __all__ = [
+    "KroneckerSparseProblem",
     "CalibrationProblem",
     "RobustPCAProblem",
     "SensingProblem",
@@ -15,6 +17,7 @@ __all__ = [
     "calibration",
     "completion",
     "datasets",
+    "kronecker_sparse",
     "low_rank_matrix",
     "robust_pca",
     "sensing",

@@ -11,6 +11,7 @@ from lrkit.recovery.completion_rank import select_completion_rank
 from lrkit.recovery.estimator import MatrixCompletion
 from lrkit.recovery.registry import Solver, get_solver, register, solver_names
 from lrkit.recovery.rpca import RPCA_METHODS, RobustPCAResult, rpca
+from lrkit.recovery.sparse_bayes import SBL_METHODS, SparseResult, sparse_bayes
 from lrkit.result import IterationInfo, RecoveryResult, Status, relative_error
 
 __all__ = [
@@ -20,8 +21,10 @@ __all__ = [
     "IterationInfo",
     "MatrixCompletion",
     "RecoveryResult",
+    "SBL_METHODS",
     "RobustPCAResult",
     "Solver",
+    "SparseResult",
     "Status",
     "calibrate",
     "get_solver",
@@ -31,4 +34,5 @@ __all__ = [
     "rpca",
     "select_completion_rank",
     "solver_names",
+    "sparse_bayes",
 ]

@@ -1,0 +1,104 @@
+"""Sparse Bayesian learning, plain and Kronecker-structured (paper 35)."""
+
+import numpy as np
+import pytest
+
+import lrkit
+from lrkit import Status, relative_error
+
+
+def _noise_var(problem, noise_std):
+    clean = problem.dictionary @ problem.truth
+    return noise_std**2 * float(np.mean(clean**2))
+
+
+@pytest.mark.parametrize("method", ["svd", "am", "em"])
+def test_noiseless_recovery_is_exact(method):
+    problem = lrkit.problems.kronecker_sparse(16, 16, 8, 8, 2, 2, seed=0)
+    operator = {"dictionary": problem.dictionary} if method == "em" else {
+        "kron": problem.factors}
+    result = lrkit.sparse_bayes(problem.y, method=method, tol=1e-9, truth=problem.truth,
+                                **operator)
+    assert result.converged and result.rel_error < 1e-6
+    assert result.coef.shape == (256,) and result.estimate is result.coef
+    assert set(problem.support) <= set(result.support)
+
+
+def test_kronecker_matches_plain_sbl_error_on_noisy_data():
+    problem = lrkit.problems.kronecker_sparse(16, 16, 10, 10, 2, 3, noise_std=0.05, seed=1)
+    noise = _noise_var(problem, 0.05)
+    plain = lrkit.sparse_bayes(problem.y, problem.dictionary, noise_var=noise)
+    for method in ("svd", "am"):
+        kron = lrkit.sparse_bayes(problem.y, kron=problem.factors, method=method,
+                                  noise_var=noise, max_iter=3000)
+        error, plain_error = (relative_error(r.coef, problem.truth) for r in (kron, plain))
+        assert error < 0.1 and error <= 1.5 * plain_error
+
+
+def test_phase_transition_in_measurements():
+    def success(m):
+        wins = 0
+        for seed in range(10):
+            problem = lrkit.problems.kronecker_sparse(16, 16, m, m, 2, 2, seed=10 + seed)
+            result = lrkit.sparse_bayes(problem.y, kron=problem.factors, tol=1e-9,
+                                        max_iter=3000)
+            wins += relative_error(result.coef, problem.truth) < 1e-4
+        return wins / 10
+
+    assert success(2) <= 0.2  # 4 measurements for 4 non-zeros among 256
+    assert success(6) >= 0.8  # 36 measurements
+
+
+def test_error_proportional_to_noise():
+    errors = []
+    for noise in (1e-3, 1e-2):
+        problem = lrkit.problems.kronecker_sparse(16, 16, 10, 10, 2, 2, noise_std=noise,
+                                                  seed=2)
+        result = lrkit.sparse_bayes(problem.y, kron=problem.factors,
+                                    noise_var=_noise_var(problem, noise))
+        errors.append(relative_error(result.coef, problem.truth))
+    assert errors[0] < 0.01 and 3 < errors[1] / errors[0] < 30
+
+
+def test_learned_noise_variance_is_near_the_truth():
+    problem = lrkit.problems.kronecker_sparse(24, 24, 12, 12, 2, 2, noise_std=0.05, seed=3)
+    result = lrkit.sparse_bayes(problem.y, kron=problem.factors)
+    assert 0.3 < result.noise_var / _noise_var(problem, 0.05) < 3
+
+
+def test_zero_measurements_give_zero():
+    problem = lrkit.problems.kronecker_sparse(8, 8, 4, 4, 1, 1, seed=4)
+    result = lrkit.sparse_bayes(np.zeros(16), kron=problem.factors)
+    assert result.converged and not result.coef.any() and result.support.size == 0
+
+
+def test_matrix_shaped_y_is_read_c_ordered():
+    problem = lrkit.problems.kronecker_sparse(8, 8, 5, 6, 1, 2, seed=5)
+    flat = lrkit.sparse_bayes(problem.y, kron=problem.factors)
+    square = lrkit.sparse_bayes(problem.y.reshape(5, 6), kron=problem.factors)
+    np.testing.assert_array_equal(flat.coef, square.coef)
+
+
+def test_max_iter_is_reported():
+    problem = lrkit.problems.kronecker_sparse(8, 8, 5, 5, 1, 1, seed=6)
+    with pytest.warns(lrkit.ConvergenceWarning):
+        result = lrkit.sparse_bayes(problem.y, kron=problem.factors, max_iter=2, tol=0.0)
+    assert result.status is Status.MAX_ITER and not result.converged
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({}, "exactly one of"),
+    ({"dictionary": np.ones((16, 4)), "kron": (np.ones((4, 2)), np.ones((4, 2)))},
+     "exactly one of"),
+    ({"dictionary": np.ones((15, 4))}, "dictionary must have shape"),
+    ({"kron": (np.ones((4, 2)), np.ones((3, 2)))}, "measure 12 entries but y has 16"),
+    ({"kron": np.ones((4, 2))}, "kron must be a pair"),
+    ({"dictionary": np.ones((16, 4)), "method": "svd"}, "Kronecker SBL"),
+    ({"kron": (np.ones((4, 2)), np.ones((4, 2))), "method": "em"}, "plain SBL"),
+    ({"dictionary": np.ones((16, 4)), "noise_var": -1.0}, "noise_var must be in"),
+    ({"dictionary": np.full((16, 4), np.nan)}, "non-finite"),
+])
+def test_bad_input_is_one_line_error(kwargs, match):
+    with pytest.raises(ValueError, match=match) as error:
+        lrkit.sparse_bayes(np.ones(16), **kwargs)
+    assert "\n" not in str(error.value)
