@@ -2,6 +2,7 @@
 
 from lrkit.approx.concat import cluster_for_compression, concat_error, concat_error_bound
 from lrkit.approx.incremental import IncrementalSVD
+from lrkit.approx.lp_regression import LP_SAMPLINGS, LpRegressionResult, lp_regression
 from lrkit.approx.rank import (
     gavish_donoho_threshold,
     marchenko_pastur_median,
@@ -22,6 +23,8 @@ from lrkit.approx.truncated_svd import choose_svd_method, svd
 __all__ = [
     "CUR",
     "IncrementalSVD",
+    "LP_SAMPLINGS",
+    "LpRegressionResult",
     "Nystrom",
     "approximation_error",
     "choose_svd_method",
@@ -32,6 +35,7 @@ __all__ = [
     "gavish_donoho_threshold",
     "leverage_scores",
     "lewis_weights",
+    "lp_regression",
     "marchenko_pastur_median",
     "nystrom",
     "select_rank",
