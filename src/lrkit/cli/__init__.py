@@ -11,11 +11,11 @@ import argparse
 import sys
 
 import lrkit
-from lrkit.cli import adapt, complete, compress, demo, recover, rpca, spectrum
+from lrkit.cli import adapt, calibrate, complete, compress, demo, recover, rpca, spectrum
 from lrkit.exceptions import MissingExtraError
 
 #: The verbs, in the order ``--help`` lists them.
-VERBS = (recover, complete, rpca, spectrum, compress, adapt, demo)
+VERBS = (recover, complete, rpca, calibrate, spectrum, compress, adapt, demo)
 
 
 def build_parser():
