@@ -18,6 +18,7 @@ import time
 import warnings
 
 import numpy as np
+from calibration import SECTIONS as CALIBRATION_SECTIONS
 from completion import SECTIONS as COMPLETION_SECTIONS
 from spectral import SECTIONS as SPECTRAL_SECTIONS
 
@@ -179,8 +180,8 @@ def main():
         "(bench/run.py); every row of a table comes from one process on the same inputs.",
     ]
     chosen = {}
-    for title, intro, table in (foundation_sections() + COMPLETION_SECTIONS + SPECTRAL_SECTIONS
-                                + nn_sections()):
+    for title, intro, table in (foundation_sections() + COMPLETION_SECTIONS
+                                + CALIBRATION_SECTIONS + SPECTRAL_SECTIONS + nn_sections()):
         if args.only and args.only.lower() not in title.lower():
             continue
         print(title, flush=True)

@@ -81,3 +81,12 @@ def test_bad_input_is_one_line_error(kwargs, match):
     with pytest.raises(ValueError, match=match) as error:
         lp_regression(**arguments)
     assert "\n" not in str(error.value)
+
+
+def test_sampled_sensitivities_track_the_exact_ones():
+    rng = np.random.default_rng(4)
+    U = np.linalg.qr(rng.standard_normal((3000, 5)) * rng.exponential(size=(3000, 1)))[0]
+    exact = sensitivities(U, 3.0)
+    estimate = sensitivities(U, 3.0, exact_up_to=100)
+    assert np.median(np.abs(estimate / exact - 1)) < 0.1
+    assert np.all((estimate > 0) & (estimate <= 1))

@@ -137,3 +137,18 @@ def plot_training_curves(curves, path, title=None, window=10):
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7)
     return _save(plt, fig, path, title)
+
+
+def plot_phase_transition(curves, path, xlabel, title=None):
+    """Success rate against the number of measurements, one curve per method
+    (``curves``: name -> (x values, success rates in [0, 1]))."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for name, (x, rates) in curves.items():
+        ax.plot(x, rates, marker="o", lw=1.2, label=name)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("success rate")
+    ax.set_ylim(-0.05, 1.05)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(plt, fig, path, title)

@@ -131,19 +131,28 @@ def importance(A, p, sampling):
     return tau + sensitivities(basis, p)
 
 
-def sensitivities(basis, p):
-    """ℓp sensitivity of each row of the orthonormal ``basis`` at its ℓ2 maximiser:
-    ``|H_ii|^p / ||H e_i||_p^p`` with ``H = U Uᵀ`` the hat matrix (block by block)."""
+def sensitivities(basis, p, *, exact_up_to=4096, draws=2048):
+    """ℓp sensitivity of each row of the orthonormal ``basis`` at its ℓ2 maximiser,
+    ``|H_ii|^p / ||H e_i||_p^p`` with ``H = U Uᵀ`` the hat matrix.
+
+    Exact (block by block, ``O(n² d)``) up to ``exact_up_to`` rows; above,
+    ``||H e_i||_p^p = Σ_j |H_ji|^p`` is estimated, without bias, by importance sampling of
+    ``draws`` rows ``j`` with probability ∝ their leverage ``τ_j`` (``|H_ji|² <= τ_i τ_j``),
+    at a cost ``O(n d draws)``, fixed by a seed.
+    """
     n = basis.shape[0]
-    out = np.empty(n)
-    for start in range(0, n, BLOCK):
-        columns = basis @ basis[start:start + BLOCK].T  # H[:, block]
-        diagonal = np.abs(columns[np.arange(start, min(start + BLOCK, n)) ,
-                                  np.arange(columns.shape[1])])
-        norms = np.sum(np.abs(columns) ** p, axis=0)
-        out[start:start + BLOCK] = np.where(norms > 0, diagonal**p / np.maximum(norms, 1e-300),
-                                            0.0)
-    return out
+    diagonal = np.sum(basis**2, axis=1) ** p  # |H_ii|^p
+    if n <= exact_up_to:
+        norms = np.concatenate([np.sum(np.abs(basis @ basis[start:start + BLOCK].T) ** p,
+                                       axis=0) for start in range(0, n, BLOCK)])
+    else:
+        tau = np.sum(basis**2, axis=1)
+        probability = tau / tau.sum()
+        rows = np.random.default_rng(0).choice(n, size=draws, p=probability)
+        estimate = np.mean(np.abs(basis[rows] @ basis.T) ** p / probability[rows, None],
+                           axis=0)
+        norms = np.maximum(estimate, diagonal)  # the sum holds its own diagonal term
+    return np.where(norms > 0, diagonal / np.maximum(norms, 1e-300), 0.0)
 
 
 def _orthonormal_basis(A):
