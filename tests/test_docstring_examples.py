@@ -1,4 +1,4 @@
-"""The Examples sections of the recovery and sampling entry points run as written."""
+"""The Examples sections of newer entry points run as written."""
 
 import doctest
 import importlib
@@ -6,10 +6,12 @@ import importlib
 import pytest
 
 MODULES = ["lrkit.recovery.calibration", "lrkit.recovery.sparse_bayes",
-           "lrkit.approx.lp_regression"]
+           "lrkit.approx.lp_regression", "lrkit.nn.gradient_projection"]
 
 
 @pytest.mark.parametrize("name", MODULES)
 def test_examples(name):
+    if name.startswith("lrkit.nn."):
+        pytest.importorskip("torch")
     failures, attempted = doctest.testmod(importlib.import_module(name))
     assert attempted > 0 and failures == 0

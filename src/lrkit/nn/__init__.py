@@ -38,6 +38,8 @@ _EXPORTS = {
     "SentenceClassifier": "classifier", "labelled_batches": "classifier",
     "classification_loss": "classifier", "accuracy": "classifier",
     "finetune": "finetune", "FinetuneHistory": "finetune",
+    "ProjectedAdamW": "gradient_projection", "optimizer_state_bytes": "gradient_projection",
+    "dct_matrix": "gradient_projection",
     "calibrate": "surgery", "linear_layers": "surgery", "replace_module": "surgery",
     "select_layers": "surgery",
 }

@@ -1,0 +1,126 @@
+"""ProjectedAdamW (GaLore, SVD-free DCT, random) and optimizer_state_bytes."""
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import lrkit.nn as lnn  # noqa: E402
+from lrkit.nn.gradient_projection import dct_matrix  # noqa: E402
+
+N = 128
+
+
+def _planted(seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    target = torch.randn(N, 4, generator=generator) @ torch.randn(4, N, generator=generator)
+    X = torch.randn(2048, N, generator=generator)
+    Y = X @ (target / N**0.5).T + 0.1 * torch.randn(2048, N, generator=generator)
+    return X, Y
+
+
+def _train(make_optimizer, steps=400):
+    X, Y = _planted()
+    torch.manual_seed(1)
+    model = torch.nn.Linear(N, N, bias=False)
+    torch.nn.init.zeros_(model.weight)
+    optimizer = make_optimizer(model)
+    for _ in range(steps):
+        index = torch.randint(0, X.shape[0], (128,))
+        loss = (model(X[index]) - Y[index]).square().mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    with torch.no_grad():
+        return float((model(X) - Y).square().mean())
+
+
+def test_svd_projection_comes_within_twice_adamw_on_a_planted_low_rank_regression():
+    adamw = _train(lambda m: torch.optim.AdamW(m.parameters(), lr=1e-2))
+    galore = _train(lambda m: lnn.ProjectedAdamW(m, rank=8, basis="svd", update_every=50,
+                                                 lr=0.1))
+    assert galore <= 2 * adamw
+
+
+@pytest.mark.parametrize("basis", ["dct", "random"])
+def test_cheaper_bases_still_descend(basis):
+    start = float(_planted()[1].square().mean())
+    final = _train(lambda m: lnn.ProjectedAdamW(m, rank=8, basis=basis, update_every=10,
+                                                lr=0.1))
+    assert final < 0.6 * start
+
+
+def _mlp():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(256, 512), torch.nn.GELU(),
+                               torch.nn.Linear(512, 512), torch.nn.GELU(),
+                               torch.nn.Linear(512, 256))
+
+
+def _one_step(model, optimizer):
+    model(torch.randn(32, 256)).square().mean().backward()
+    optimizer.step()
+
+
+@pytest.mark.parametrize("basis", ["svd", "dct", "random"])
+def test_optimizer_state_is_at_most_half_of_adamw(basis):
+    model = _mlp()
+    adamw = torch.optim.AdamW(model.parameters())
+    projected = lnn.ProjectedAdamW(model, rank=32, basis=basis)
+    _one_step(model, adamw)
+    _one_step(model, projected)
+    assert lnn.optimizer_state_bytes(projected) <= 0.5 * lnn.optimizer_state_bytes(adamw)
+
+
+def test_dct_stores_only_indices_and_finds_an_aligned_gradient():
+    D = dct_matrix(64)
+    torch.testing.assert_close(D.T @ D, torch.eye(64), atol=1e-5, rtol=0)
+    columns = torch.tensor([3, 17, 40, 41])
+    weight = torch.nn.Parameter(torch.zeros(64, 96))
+    weight.grad = D[:, columns] @ torch.randn(4, 96)  # lies in 4 DCT directions
+    optimizer = lnn.ProjectedAdamW([weight], rank=4, basis="dct", lr=0.1)
+    optimizer.step()
+    state = optimizer.state[weight]
+    assert "basis" not in state and state["indices"].tolist() == columns.tolist()
+    # the projection loses nothing, so the step follows the gradient's direction exactly
+    step = -weight.detach()
+    cosine = torch.nn.functional.cosine_similarity(step.flatten(), weight.grad.flatten(), 0)
+    assert float(cosine) > 0.5
+
+
+def test_small_and_vector_parameters_get_plain_adamw():
+    model = torch.nn.Linear(4, 3)  # min dimension 3 <= rank
+    optimizer = lnn.ProjectedAdamW(model, rank=8)
+    reference = torch.nn.Linear(4, 3)
+    reference.load_state_dict(model.state_dict())
+    adamw = torch.optim.AdamW(reference.parameters(), lr=1e-3, weight_decay=0.0)
+    x = torch.randn(5, 4)
+    for net, opt in ((model, optimizer), (reference, adamw)):
+        net(x).sum().backward()
+        opt.step()
+    torch.testing.assert_close(model.weight, reference.weight)
+    torch.testing.assert_close(model.bias, reference.bias)
+
+
+def test_basis_refresh_follows_update_every():
+    weight = torch.nn.Parameter(torch.zeros(16, 32))
+    optimizer = lnn.ProjectedAdamW([weight], rank=2, basis="random", update_every=3, seed=0)
+    bases = []
+    for _ in range(6):
+        weight.grad = torch.randn(16, 32)
+        optimizer.step()
+        bases.append(optimizer.state[weight]["basis"].clone())
+    assert torch.equal(bases[0], bases[2]) and not torch.equal(bases[2], bases[3])
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"rank": 0}, "rank must be an int in"),
+    ({"basis": "qr"}, "basis must be one of"),
+    ({"update_every": 0}, "update_every must be an int in"),
+    ({"lr": -1.0}, "lr must be in"),
+    ({"betas": (0.9, 1.0)}, r"betas\[1\] must be in"),
+    ({"scale": 0.0}, "scale must be in"),
+])
+def test_bad_options_are_one_line_errors(kwargs, match):
+    with pytest.raises(ValueError, match=match) as error:
+        lnn.ProjectedAdamW(torch.nn.Linear(8, 8), **kwargs)
+    assert "\n" not in str(error.value)
