@@ -20,10 +20,10 @@ import lrkit
 needs_extra = {"lrkit.nn." + m for m in (
     "calibration", "compression", "datasets", "eora", "evaluate", "factorization", "io",
     "layers", "models", "surgery", "adaptation", "adapter_io", "classifier", "finetune",
-    "federated", "adapters", "gradient_projection")}
+    "federated", "adapters", "gradient_projection", "training")}
 names = [m.name for m in pkgutil.walk_packages(lrkit.__path__, "lrkit.")]
 for name in names:
-    if (name not in needs_extra and not name.startswith("lrkit.nn.adapters.")
+    if (name not in needs_extra and not name.startswith(("lrkit.nn.adapters.", "lrkit.nn.training."))
             and not name.endswith("__main__")):
         importlib.import_module(name)
 import lrkit.nn as lnn

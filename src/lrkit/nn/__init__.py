@@ -40,6 +40,10 @@ _EXPORTS = {
     "finetune": "finetune", "FinetuneHistory": "finetune",
     "ProjectedAdamW": "gradient_projection", "optimizer_state_bytes": "gradient_projection",
     "dct_matrix": "gradient_projection",
+    "lowrank_model": "training", "reorthogonalize": "training", "truncate": "training",
+    "NuclearRegularizer": "training", "TRAINING_LAYERS": "training",
+    "SLTrainLinear": "training", "LOSTLinear": "training", "SSTLinear": "training",
+    "MaestroLinear": "training",
     "calibrate": "surgery", "linear_layers": "surgery", "replace_module": "surgery",
     "select_layers": "surgery",
 }

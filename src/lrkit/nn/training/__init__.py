@@ -1,0 +1,99 @@
+"""Networks trained in low-rank form: layers that replace ``nn.Linear`` for training
+(SLTrain, LOST, Sparse Spectral Training, Maestro) and Trained Rank Pruning.
+
+:func:`lowrank_model` swaps the targeted linear layers of a model for one of these layers,
+initialised from their current weights (a freshly built model: training from scratch).
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+
+from lrkit._random import as_generator
+from lrkit._validation import check_choice, check_int, check_real
+from lrkit.nn.surgery import put_module
+from lrkit.nn.training.base import TrainingLinear
+from lrkit.nn.training.lost import LOSTLinear
+from lrkit.nn.training.maestro import MaestroLinear
+from lrkit.nn.training.rank_pruning import NuclearRegularizer, truncate
+from lrkit.nn.training.sltrain import SLTrainLinear
+from lrkit.nn.training.sst import SSTLinear
+
+#: ``method=`` of :func:`lowrank_model` -> layer class.
+TRAINING_LAYERS = {cls.kind: cls for cls in (SLTrainLinear, LOSTLinear, SSTLinear,
+                                             MaestroLinear)}
+
+
+def lowrank_model(model, method="sltrain", rank=32, *, targets="all-linear", seed=None,
+                  inplace=False, **options):
+    """``model`` with its targeted ``nn.Linear`` layers trained in low-rank form.
+
+    Parameters
+    ----------
+    model : nn.Module
+    method : {"sltrain", "lost", "sst", "maestro"}
+        ``"sltrain"``: ``B A + S`` on a fixed random support (option ``sparsity``, default
+        0.03); ``"lost"``: top-``r`` part plus the strongest residual input channels
+        (``sparsity``, default 0.05); ``"sst"``: ``U diag(s) Vᵀ`` with sampled vector updates
+        (``update_fraction``, default 0.25); ``"maestro"``: ordered dropout over rank-1
+        components.
+    rank : int
+        The rank of every layer (capped at ``min(in, out)`` of each).
+    targets : "all-linear", list of names or callable
+        As in :func:`lrkit.nn.adapt`.
+    seed : int, optional
+        Seeds random supports.
+    inplace : bool
+        Edit ``model`` instead of a copy.
+
+    Returns
+    -------
+    nn.Module
+
+    Examples
+    --------
+    >>> model = lowrank_model(model, method="sltrain", rank=32, sparsity=0.03)  # doctest: +SKIP
+    """
+    from lrkit.nn.adaptation import target_layers
+
+    check_choice("method", method, tuple(TRAINING_LAYERS))
+    rank = check_int("rank", rank, 1)
+    cls = TRAINING_LAYERS[method]
+    unknown = set(options) - set(cls.OPTIONS)
+    if unknown:
+        raise ValueError(f"method={method!r} takes options {sorted(cls.OPTIONS)}; got "
+                         f"{sorted(unknown)}")
+    for name in ("sparsity", "update_fraction"):
+        if name in options:
+            check_real(name, options[name], low=0.0, high=1.0, low_open=True)
+    layers = target_layers(model, targets)
+    result = model if inplace else copy.deepcopy(model)
+    generator = torch.Generator().manual_seed(int(as_generator(seed).integers(2**62)))
+    for name, linear in layers.items():
+        layer_rank = min(rank, linear.in_features, linear.out_features)
+        source = result.get_submodule(name) if name else result
+        result = put_module(result, name, cls.from_linear(source, layer_rank, generator,
+                                                          **options))
+    return result
+
+
+def reorthogonalize(model):
+    """Call :meth:`SSTLinear.reorthogonalize` on every SST layer of ``model``."""
+    count = 0
+    for module in model.modules():
+        if isinstance(module, SSTLinear):
+            module.reorthogonalize()
+            count += 1
+    return count
+
+
+def trainable_count(model):
+    """Number of trainable parameters of ``model``."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+__all__ = ["LOSTLinear", "MaestroLinear", "NuclearRegularizer", "SLTrainLinear", "SSTLinear",
+           "TRAINING_LAYERS", "TrainingLinear", "lowrank_model", "reorthogonalize",
+           "trainable_count", "truncate"]

@@ -1,0 +1,46 @@
+"""Maestro (paper 26): ordered dropout over rank-1 components, so that every truncation
+``W_k = Σ_{i<=k} b_i a_iᵀ`` is a good layer.
+
+At each training forward a rank ``k`` is drawn uniformly from ``1..r`` and only the first
+``k`` components are used, which orders them by importance; in evaluation the layer uses
+``eval_rank`` components (all by default; see :func:`lrkit.nn.truncate`). Initialised from
+the top-``r`` singular part of the starting weight. Parameters: ``r (in + out)``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from lrkit.nn.training.base import TrainingLinear, serializable, top_factors
+
+
+@serializable
+class MaestroLinear(TrainingLinear):
+    """Rank-1 components under ordered dropout."""
+
+    kind = "maestro"
+
+    def build(self):
+        self.B = nn.Parameter(torch.zeros(self.out_features, self.rank))
+        self.A = nn.Parameter(torch.zeros(self.rank, self.in_features))
+        self.eval_rank = self.rank
+
+    def initialize(self, weight, generator):
+        B, A = top_factors(weight, self.rank)
+        self.B.copy_(B)
+        self.A.copy_(A)
+
+    def active_rank(self):
+        if self.training and torch.is_grad_enabled():
+            return int(torch.randint(1, self.rank + 1, ()))
+        return self.eval_rank
+
+    @property
+    def weight(self):
+        return self.B[:, :self.eval_rank] @ self.A[:self.eval_rank]
+
+    def forward(self, x):
+        k = self.active_rank()
+        return nn.functional.linear(nn.functional.linear(x, self.A[:k]), self.B[:, :k],
+                                    self.bias)

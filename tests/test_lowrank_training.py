@@ -1,0 +1,149 @@
+"""Low-rank training layers (SLTrain, LOST, SST, Maestro) and Trained Rank Pruning."""
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import lrkit.nn as lnn  # noqa: E402
+from lrkit.nn.training import trainable_count  # noqa: E402
+
+
+def _mlp(seed=0):
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Linear(64, 128), torch.nn.ReLU(),
+                               torch.nn.Linear(128, 32))
+
+
+SHAPES = [(64, 128), (128, 32)]  # (in, out) of the two layers
+BIASES = 128 + 32
+
+
+@pytest.mark.parametrize("method, options, per_layer", [
+    ("sltrain", {"sparsity": 0.03}, lambda i, o, r: r * (i + o) + round(0.03 * i * o)),
+    ("lost", {"sparsity": 0.1}, lambda i, o, r: r * (i + o) + o * round(0.1 * i)),
+    ("sst", {}, lambda i, o, r: r * (i + o + 1)),
+    ("maestro", {}, lambda i, o, r: r * (i + o)),
+])
+def test_parameter_counts_follow_the_formulas(method, options, per_layer):
+    model = lnn.lowrank_model(_mlp(), method, rank=8, seed=0, **options)
+    expected = sum(per_layer(i, o, 8) for i, o in SHAPES) + BIASES
+    assert trainable_count(model) == expected
+
+
+@pytest.mark.parametrize("method", ["sltrain", "lost", "sst", "maestro"])
+def test_layers_save_load_and_train(method, tmp_path):
+    model = lnn.lowrank_model(_mlp(), method, rank=8, seed=0)
+    x = torch.randn(16, 64)
+    model(x).square().mean().backward()
+    assert all(p.grad is not None for p in model.parameters())
+    model.eval()
+    path = tmp_path / "model.safetensors"
+    lnn.save(model, path)
+    again = lnn.load(_mlp(1), path)
+    again.eval()
+    torch.testing.assert_close(again(x), model(x))
+
+
+def test_lost_and_maestro_start_from_the_top_singular_part():
+    base = _mlp()
+    weight = base[0].weight.detach()
+    U, s, Vh = torch.linalg.svd(weight, full_matrices=False)
+    top = (U[:, :8] * s[:8]) @ Vh[:8]
+    maestro = lnn.lowrank_model(base, "maestro", rank=8)
+    torch.testing.assert_close(maestro[0].weight, top, atol=1e-5, rtol=1e-4)
+    lost = lnn.lowrank_model(base, "lost", rank=8, sparsity=0.25)
+    residual = (weight - top).norm()
+    assert (weight - lost[0].weight).norm() < residual  # the kept channels help
+
+
+def test_sst_updates_only_sampled_vectors_and_reorthogonalizes():
+    model = lnn.lowrank_model(_mlp(), "sst", rank=8, update_fraction=0.25, seed=0)
+    layer = model[0]
+    model(torch.randn(16, 64)).square().mean().backward()
+    moved = (layer.U.grad.abs().sum(0) > 0).sum().item()
+    assert moved == 2 and (layer.s.grad != 0).all()
+    with torch.no_grad():
+        layer.U.add_(0.1 * torch.randn_like(layer.U))
+    before = layer.weight.detach().clone()
+    assert lnn.reorthogonalize(model) == 2
+    torch.testing.assert_close(layer.weight, before, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(layer.U.T @ layer.U, torch.eye(8), atol=1e-5, rtol=0)
+
+
+def _regression(seed=0, n=48, noise=0.0):
+    generator = torch.Generator().manual_seed(seed)
+    target = torch.randn(n, 3, generator=generator) @ torch.randn(3, n, generator=generator)
+    X = torch.randn(256, n, generator=generator)
+    Y = X @ target.T / n**0.5
+    return X, Y + noise * torch.randn(Y.shape, generator=generator)
+
+
+def _fit(model, X, Y, steps=300, regularizer=None, truncate_every=None):
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for step in range(steps):
+        loss = (model(X) - Y).square().mean()
+        if regularizer is not None:
+            loss = loss + regularizer()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if truncate_every and (step + 1) % truncate_every == 0:
+            lnn.truncate(model, energy=0.99)
+    return model
+
+
+def _loss(model, X, Y):
+    with torch.no_grad():
+        return float((model(X) - Y).square().mean())
+
+
+def test_trp_weights_truncate_with_less_loss_increase():
+    X, Y = _regression(noise=0.5)  # the unregularised fit spends rank on the noise
+    torch.manual_seed(0)
+    plain = _fit(torch.nn.Linear(48, 48), X, Y)
+    torch.manual_seed(0)
+    model = torch.nn.Linear(48, 48)
+    trp = _fit(model, X, Y, regularizer=lnn.NuclearRegularizer(model, weight=3e-3),
+               truncate_every=20)
+    increases = []
+    for net in (plain, trp):
+        before = _loss(net, X, Y)
+        lnn.truncate(net, rank=3)
+        increases.append(_loss(net, X, Y) - before)
+    assert increases[1] < 0.5 * increases[0]
+
+
+def test_maestro_degrades_gracefully_with_rank():
+    X, Y = _regression(1)
+    model = lnn.lowrank_model(torch.nn.Sequential(torch.nn.Linear(48, 48)), "maestro", rank=12)
+    _fit(model, X, Y, steps=400)
+    model.eval()
+    losses = []
+    for k in range(1, 13):
+        lnn.truncate(model, rank=k)
+        losses.append(_loss(model, X, Y))
+    assert all(a >= b - 1e-3 * losses[0] for a, b in zip(losses, losses[1:], strict=False))
+    assert losses[2] < 0.05 * losses[0]  # the planted rank 3 is reached by 3 components
+
+
+def test_truncate_by_energy():
+    layer = torch.nn.Linear(10, 10, bias=False)
+    with torch.no_grad():
+        layer.weight.copy_(torch.diag(torch.tensor([3.0, 2.0, 1.0] + [0.0] * 7)))
+    assert lnn.truncate(layer, energy=0.9) == {"": 2}  # 9 + 4 of 14 is 93 %
+    assert torch.linalg.matrix_rank(layer.weight) == 2
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda m: lnn.lowrank_model(m, "foo"), "method must be one of"),
+    (lambda m: lnn.lowrank_model(m, "sst", rank=0), "rank must be an int in"),
+    (lambda m: lnn.lowrank_model(m, "sltrain", sparsity=1.5), "sparsity must be in"),
+    (lambda m: lnn.lowrank_model(m, "sst", sparsity=0.1), "takes options"),
+    (lambda m: lnn.truncate(m), "exactly one of"),
+    (lambda m: lnn.truncate(m, energy=0.0), "energy must be in"),
+    (lambda m: lnn.NuclearRegularizer(m, weight=-1.0), "weight must be in"),
+])
+def test_bad_input_is_one_line_error(call, match):
+    with pytest.raises(ValueError, match=match) as error:
+        call(_mlp())
+    assert "\n" not in str(error.value)
