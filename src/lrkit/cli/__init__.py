@@ -11,11 +11,21 @@ import argparse
 import sys
 
 import lrkit
-from lrkit.cli import adapt, calibrate, complete, compress, demo, recover, rpca, spectrum
+from lrkit.cli import (
+    adapt,
+    calibrate,
+    complete,
+    compress,
+    demo,
+    recover,
+    rpca,
+    spectrum,
+    train_lm,
+)
 from lrkit.exceptions import MissingExtraError
 
 #: The verbs, in the order ``--help`` lists them.
-VERBS = (recover, complete, rpca, calibrate, spectrum, compress, adapt, demo)
+VERBS = (recover, complete, rpca, calibrate, spectrum, compress, adapt, train_lm, demo)
 
 
 def build_parser():

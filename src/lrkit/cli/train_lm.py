@@ -1,0 +1,84 @@
+"""``lrkit train-lm``: train a small language model from scratch on real text, in low rank."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from lrkit.cli.console import (
+    add_seed,
+    add_verb,
+    check_plot_path,
+    console,
+    positive_float_arg,
+    positive_int_arg,
+    task_progress,
+)
+
+METHODS = ("full", "galore", "dct", "random", "sltrain", "lost", "sst", "maestro", "trp")
+
+
+def register(sub):
+    parser = add_verb(sub, "train-lm",
+                      "train a small character-level transformer on Shakespeare's plays with "
+                      "low-rank methods, side by side")
+    parser.add_argument("--method", nargs="+", choices=[*METHODS, "all"], default=["full",
+                        "galore", "dct"], help="methods to compare (lrkit.nn.lm_methods)")
+    parser.add_argument("--rank", type=positive_int_arg, default=32,
+                        help="rank of the projections and low-rank layers")
+    parser.add_argument("--steps", type=positive_int_arg, default=300, help="training steps")
+    parser.add_argument("--batch-size", type=positive_int_arg, default=16,
+                        help="windows per step")
+    parser.add_argument("--context", type=positive_int_arg, default=128,
+                        help="characters per window")
+    parser.add_argument("--width", type=positive_int_arg, default=192, help="model width")
+    parser.add_argument("--depth", type=positive_int_arg, default=4, help="transformer blocks")
+    parser.add_argument("--lr", type=positive_float_arg, default=None,
+                        help="learning rate (default: the method's, lrkit.nn.lm_methods)")
+    add_seed(parser)
+    parser.add_argument("--plot", metavar="OUT.png", help="save the training-loss curves")
+    parser.set_defaults(func=run)
+
+
+def run(args):
+    import lrkit.nn as lnn
+
+    lnn.require_torch()
+    if args.plot:
+        check_plot_path(args.plot)
+    if args.width % 4:
+        raise ValueError(f"--width {args.width} must be a multiple of 4 (the attention heads)")
+    from lrkit.nn.datasets import shakespeare
+    from lrkit.nn.gradient_projection import optimizer_state_bytes
+    from lrkit.nn.language_model import CharCorpus, pretrain
+    from lrkit.nn.lm_methods import build_run
+
+    corpus = CharCorpus(shakespeare())
+    methods = METHODS if "all" in args.method else tuple(dict.fromkeys(args.method))
+    table = Table(title=f"lrkit train-lm: {args.steps} steps of {args.batch_size} × "
+                        f"{args.context} characters, rank {args.rank}")
+    for column in ("method", "trainable params", "optimizer state (MB)",
+                   "validation perplexity", "s / step"):
+        table.add_column(column, justify="left" if column == "method" else "right")
+    curves = {}
+    with task_progress() as progress:
+        for method in methods:
+            run_ = build_run(method, corpus.vocab_size, args.rank, lr=args.lr, seed=args.seed,
+                             context=args.context, width=args.width, depth=args.depth)
+            task = progress.add_task(method, total=args.steps)
+            history = pretrain(run_.model, corpus, run_.optimizer, args.steps,
+                               batch_size=args.batch_size, seed=args.seed,
+                               step_callback=run_.step_callback,
+                               progress=lambda step, loss, task=task: progress.update(
+                                   task, completed=step))
+            progress.remove_task(task)
+            curves[method] = history.losses
+            table.add_row(method, f"{run_.trainable:,}",
+                          f"{optimizer_state_bytes(run_.optimizer) / 1e6:.2f}",
+                          f"{history.perplexity:.2f}", f"{history.seconds_per_step:.3f}")
+    console.print(table)
+    if args.plot:
+        from lrkit.plotting import plot_training_curves
+
+        plot_training_curves(curves, args.plot, title="Shakespeare, character level")
+        console.print(f"plot saved to {args.plot}")
+    return 0

