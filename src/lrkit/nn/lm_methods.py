@@ -1,12 +1,13 @@
 """The methods ``lrkit train-lm`` and the benchmark compare, each as a model, an optimizer
 and a per-step hook built the same way.
 
-| method | what trains | paper |
-|---|---|---|
-| ``full`` | every weight, AdamW | baseline |
-| ``galore`` / ``dct`` / ``random`` | every weight; AdamW moments of the block matrices in a rank-``r`` projection (:class:`~lrkit.nn.ProjectedAdamW`) | 16, 17 |
-| ``sltrain`` / ``lost`` / ``sst`` / ``maestro`` | block matrices replaced by low-rank training layers (:func:`~lrkit.nn.lowrank_model`), AdamW | 20, 29, 30, 26 |
-| ``trp`` | every weight, AdamW plus a nuclear-norm penalty, blocks truncated to 99 % energy every 100 steps | 39 |
+- ``full``: every weight, AdamW (the baseline).
+- ``galore`` / ``dct`` / ``random``: every weight; the AdamW moments of the block matrices
+  in a rank-``r`` projection (:class:`~lrkit.nn.ProjectedAdamW`; papers 16, 17).
+- ``sltrain`` / ``lost`` / ``sst`` / ``maestro``: the block matrices replaced by low-rank
+  training layers (:func:`~lrkit.nn.lowrank_model`), AdamW (papers 20, 29, 30, 26).
+- ``trp``: every weight, AdamW plus a nuclear-norm penalty, the blocks truncated to 99 %
+  energy every 100 steps (paper 39).
 """
 
 from __future__ import annotations
