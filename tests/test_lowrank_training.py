@@ -23,6 +23,7 @@ BIASES = 128 + 32
     ("lost", {"sparsity": 0.1}, lambda i, o, r: r * (i + o) + o * round(0.1 * i)),
     ("sst", {}, lambda i, o, r: r * (i + o + 1)),
     ("maestro", {}, lambda i, o, r: r * (i + o)),
+    ("lowrank", {}, lambda i, o, r: r * (i + o)),
 ])
 def test_parameter_counts_follow_the_formulas(method, options, per_layer):
     model = lnn.lowrank_model(_mlp(), method, rank=8, seed=0, **options)
@@ -30,7 +31,7 @@ def test_parameter_counts_follow_the_formulas(method, options, per_layer):
     assert trainable_count(model) == expected
 
 
-@pytest.mark.parametrize("method", ["sltrain", "lost", "sst", "maestro"])
+@pytest.mark.parametrize("method", ["lowrank", "sltrain", "lost", "sst", "maestro"])
 def test_layers_save_load_and_train(method, tmp_path):
     model = lnn.lowrank_model(_mlp(), method, rank=8, seed=0)
     x = torch.randn(16, 64)

@@ -14,7 +14,8 @@ from lrkit.cli.console import (
     task_progress,
 )
 
-METHODS = ("full", "galore", "dct", "random", "sltrain", "lost", "sst", "maestro", "trp")
+METHODS = ("full", "galore", "dct", "random", "lowrank", "sltrain", "lost", "sst", "maestro",
+           "trp")
 
 
 def register(sub):

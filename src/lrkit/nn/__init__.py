@@ -43,7 +43,7 @@ _EXPORTS = {
     "lowrank_model": "training", "reorthogonalize": "training", "truncate": "training",
     "NuclearRegularizer": "training", "TRAINING_LAYERS": "training",
     "SLTrainLinear": "training", "LOSTLinear": "training", "SSTLinear": "training",
-    "MaestroLinear": "training",
+    "MaestroLinear": "training", "FactoredLinear": "training",
     "TinyGPT": "language_model", "CharCorpus": "language_model", "pretrain": "language_model",
     "PretrainHistory": "language_model", "perplexity": "language_model",
     "calibrate": "surgery", "linear_layers": "surgery", "replace_module": "surgery",

@@ -4,8 +4,9 @@ and a per-step hook built the same way.
 - ``full``: every weight, AdamW (the baseline).
 - ``galore`` / ``dct`` / ``random``: every weight; the AdamW moments of the block matrices
   in a rank-``r`` projection (:class:`~lrkit.nn.ProjectedAdamW`; papers 16, 17).
-- ``sltrain`` / ``lost`` / ``sst`` / ``maestro``: the block matrices replaced by low-rank
-  training layers (:func:`~lrkit.nn.lowrank_model`), AdamW (papers 20, 29, 30, 26).
+- ``lowrank`` / ``sltrain`` / ``lost`` / ``sst`` / ``maestro``: the block matrices replaced
+  by low-rank training layers (:func:`~lrkit.nn.lowrank_model`), AdamW (plain ``B A``, then
+  papers 20, 29, 30, 26).
 - ``trp``: every weight, AdamW plus a nuclear-norm penalty, the blocks truncated to 99 %
   energy every 100 steps (paper 39).
 """
@@ -21,8 +22,8 @@ from lrkit.nn.gradient_projection import ProjectedAdamW
 from lrkit.nn.language_model import TinyGPT, block_layers, lm_loss
 from lrkit.nn.training import NuclearRegularizer, lowrank_model, reorthogonalize, truncate
 
-TRAIN_LM_METHODS = ("full", "galore", "dct", "random", "sltrain", "lost", "sst", "maestro",
-                    "trp")
+TRAIN_LM_METHODS = ("full", "galore", "dct", "random", "lowrank", "sltrain", "lost", "sst",
+                    "maestro", "trp")
 #: Default learning rates: AdamW on dense or factored weights, and the projected optimizer
 #: (whose update is scaled by α = 0.25, as in GaLore).
 LEARNING_RATES = {"projected": 4e-3, "default": 1e-3}
@@ -65,7 +66,7 @@ def build_run(method, vocab_size, rank=32, *, lr=None, seed=0, context=128, widt
                                    rank=rank, basis=basis, update_every=REFRESH, lr=lr,
                                    seed=seed)
         return LMRun(model, optimizer)
-    if method in ("sltrain", "lost", "sst", "maestro"):
+    if method in ("lowrank", "sltrain", "lost", "sst", "maestro"):
         model = lowrank_model(model, method, rank, targets=block_layers, seed=seed,
                               inplace=True)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)

@@ -17,13 +17,14 @@ from lrkit.nn.surgery import put_module
 from lrkit.nn.training.base import TrainingLinear
 from lrkit.nn.training.lost import LOSTLinear
 from lrkit.nn.training.maestro import MaestroLinear
+from lrkit.nn.training.plain import FactoredLinear
 from lrkit.nn.training.rank_pruning import NuclearRegularizer, truncate
 from lrkit.nn.training.sltrain import SLTrainLinear
 from lrkit.nn.training.sst import SSTLinear
 
 #: ``method=`` of :func:`lowrank_model` -> layer class.
-TRAINING_LAYERS = {cls.kind: cls for cls in (SLTrainLinear, LOSTLinear, SSTLinear,
-                                             MaestroLinear)}
+TRAINING_LAYERS = {cls.kind: cls for cls in (FactoredLinear, SLTrainLinear, LOSTLinear,
+                                             SSTLinear, MaestroLinear)}
 
 
 def lowrank_model(model, method="sltrain", rank=32, *, targets="all-linear", seed=None,
@@ -33,12 +34,12 @@ def lowrank_model(model, method="sltrain", rank=32, *, targets="all-linear", see
     Parameters
     ----------
     model : nn.Module
-    method : {"sltrain", "lost", "sst", "maestro"}
-        ``"sltrain"``: ``B A + S`` on a fixed random support (option ``sparsity``, default
-        0.03); ``"lost"``: top-``r`` part plus the strongest residual input channels
-        (``sparsity``, default 0.05); ``"sst"``: ``U diag(s) Vᵀ`` with sampled vector updates
-        (``update_fraction``, default 0.25); ``"maestro"``: ordered dropout over rank-1
-        components.
+    method : {"lowrank", "sltrain", "lost", "sst", "maestro"}
+        ``"lowrank"``: plain ``B A`` (the baseline); ``"sltrain"``: ``B A + S`` on a fixed
+        random support (option ``sparsity``, default 0.03); ``"lost"``: top-``r`` part plus
+        the strongest residual input channels (``sparsity``, default 0.05); ``"sst"``:
+        ``U diag(s) Vᵀ`` with sampled vector updates (``update_fraction``, default 0.25);
+        ``"maestro"``: ordered dropout over rank-1 components.
     rank : int
         The rank of every layer (capped at ``min(in, out)`` of each).
     targets : "all-linear", list of names or callable
@@ -94,6 +95,6 @@ def trainable_count(model):
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-__all__ = ["LOSTLinear", "MaestroLinear", "NuclearRegularizer", "SLTrainLinear", "SSTLinear",
-           "TRAINING_LAYERS", "TrainingLinear", "lowrank_model", "reorthogonalize",
-           "trainable_count", "truncate"]
+__all__ = ["FactoredLinear", "LOSTLinear", "MaestroLinear", "NuclearRegularizer",
+           "SLTrainLinear", "SSTLinear", "TRAINING_LAYERS", "TrainingLinear", "lowrank_model",
+           "reorthogonalize", "trainable_count", "truncate"]
