@@ -139,14 +139,15 @@ def foundation_sections():
 
 
 def nn_sections():
-    """The network sections (compression, adapters), when PyTorch, transformers and the model
-    exist."""
+    """The network sections (compression, adapters, training), when PyTorch, transformers
+    and the model exist."""
     try:
         from adapters import SECTIONS as ADAPTER_SECTIONS
         from nn import SECTIONS
+        from training import SECTIONS as TRAINING_SECTIONS
     except ImportError as error:
         return [("## Network compression", f"skipped: {error}", lambda: "")]
-    return SECTIONS + ADAPTER_SECTIONS
+    return SECTIONS + ADAPTER_SECTIONS + TRAINING_SECTIONS
 
 
 def replace_sections(text, new_sections):
