@@ -29,7 +29,7 @@ def alternating_least_squares(sensing, y, max_iter=5000, tol=1e-12):
     p, m, n = sensing.shape
     gains = np.ones(m)
     stacked = sensing.reshape(p * m, n)
-    previous = np.inf
+    previous = None
     iteration = 0
     while iteration < max_iter:
         iteration += 1
@@ -39,7 +39,7 @@ def alternating_least_squares(sensing, y, max_iter=5000, tol=1e-12):
         scale = gains.mean()
         gains, x = gains / scale, x * scale
         loss = float(np.sum((gains * np.einsum("lmn,n->lm", sensing, x) - y) ** 2))
-        if abs(previous - loss) <= tol * max(previous, 1e-300) or loss < 1e-28:
+        if loss < 1e-28 or (previous is not None and abs(previous - loss) <= tol * previous):
             break
         previous = loss
     return gains, x, iteration
