@@ -37,6 +37,8 @@ def training_table():
                            step_callback=run.step_callback)
         state = optimizer_state_bytes(run.optimizer) / 1e6
         results[name] = (history.perplexity, state)
+        if name == "lrkit full":
+            welore = _welore_line(run.model)
         curves[name] = history.losses
         rows.append(f"| {name} | {run.trainable:,} | {state:.2f} | {history.perplexity:.2f} "
                     f"| {history.seconds_per_step:.3f} |")
@@ -44,7 +46,7 @@ def training_table():
     from lrkit.plotting import plot_training_curves
 
     plot_training_curves(curves, PLOT, title="TinyGPT on Shakespeare (character level)")
-    return "\n".join(rows + [""] + _claims(results) + [_projection_cost(),
+    return "\n".join(rows + [""] + _claims(results) + [welore, _projection_cost(),
                                                         f"\n![training loss]"
                                                         f"({PLOT.removeprefix('docs/')})"])
 
@@ -62,6 +64,20 @@ def _claims(results):
                      f"perplexity gap between plain low-rank training ({low:.2f}) and full "
                      f"rank ({full_ppl:.2f}).")
     return [line + "\n" for line in lines]
+
+
+def _welore_line(model):
+    """Which block layers of the fully trained model WeLore would make low rank."""
+    from lrkit.nn.language_model import block_layers
+    from lrkit.nn.training import welore_ranks
+
+    by_kind = {}
+    for name, (rank, full) in welore_ranks(model, block_layers).items():
+        kind = name.split(".", 2)[2]  # attention.qkv, mlp.fc, ...
+        by_kind.setdefault(kind, []).append(rank / full)
+    shares = ", ".join(f"{kind} {100 * sum(v) / len(v):.0f} %" for kind, v in by_kind.items())
+    return (f"WeLore on the fully trained model (rank kept as a share of full rank, mean over "
+            f"blocks): {shares}.\n")
 
 
 def _projection_cost(size=1024, rank=RANK, repeat=5):

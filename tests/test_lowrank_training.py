@@ -148,3 +148,13 @@ def test_bad_input_is_one_line_error(call, match):
     with pytest.raises(ValueError, match=match) as error:
         call(_mlp())
     assert "\n" not in str(error.value)
+
+
+def test_welore_ranks_find_the_low_rank_layer():
+    model = _mlp()
+    with torch.no_grad():
+        model[0].weight.copy_(torch.randn(128, 2) @ torch.randn(2, 64)
+                              + 1e-3 * torch.randn(128, 64))
+    ranks = lnn.welore_ranks(model)
+    assert ranks["0"][0] <= 3 and ranks["0"][1] == 64
+    assert ranks["2"][0] > 10

@@ -41,6 +41,7 @@ _EXPORTS = {
     "ProjectedAdamW": "gradient_projection", "optimizer_state_bytes": "gradient_projection",
     "dct_matrix": "gradient_projection",
     "lowrank_model": "training", "reorthogonalize": "training", "truncate": "training",
+    "welore_ranks": "training",
     "NuclearRegularizer": "training", "TRAINING_LAYERS": "training",
     "SLTrainLinear": "training", "LOSTLinear": "training", "SSTLinear": "training",
     "MaestroLinear": "training", "FactoredLinear": "training",

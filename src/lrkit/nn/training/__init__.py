@@ -18,7 +18,7 @@ from lrkit.nn.training.base import TrainingLinear
 from lrkit.nn.training.lost import LOSTLinear
 from lrkit.nn.training.maestro import MaestroLinear
 from lrkit.nn.training.plain import FactoredLinear
-from lrkit.nn.training.rank_pruning import NuclearRegularizer, truncate
+from lrkit.nn.training.rank_pruning import NuclearRegularizer, truncate, welore_ranks
 from lrkit.nn.training.sltrain import SLTrainLinear
 from lrkit.nn.training.sst import SSTLinear
 
@@ -97,4 +97,4 @@ def trainable_count(model):
 
 __all__ = ["FactoredLinear", "LOSTLinear", "MaestroLinear", "NuclearRegularizer",
            "SLTrainLinear", "SSTLinear", "TRAINING_LAYERS", "TrainingLinear", "lowrank_model",
-           "reorthogonalize", "trainable_count", "truncate"]
+           "reorthogonalize", "trainable_count", "truncate", "welore_ranks"]

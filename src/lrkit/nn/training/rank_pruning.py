@@ -89,3 +89,17 @@ def truncate(model, energy=None, *, rank=None, targets="all-linear"):
             layer.weight.copy_(((U[:, :k] * s[:k]) @ Vh[:k]).to(layer.weight.dtype))
             kept[name] = k
     return kept
+
+
+@torch.no_grad()
+def welore_ranks(model, targets="all-linear", threshold=None):
+    """WeLore's rank of each targeted weight (paper 16: the layers whose normalised
+    spectrum is heavy-tailed become low rank during training): ``{name: (rank, full)}``."""
+    from lrkit.approx.rank import WELORE_THRESHOLD, welore_rank
+
+    threshold = WELORE_THRESHOLD if threshold is None else threshold
+    ranks = {}
+    for name, layer in _weights(model, targets).items():
+        s = torch.linalg.svdvals(layer.weight.float()).cpu().numpy()
+        ranks[name] = (welore_rank(s, threshold), int(s.size))
+    return ranks
