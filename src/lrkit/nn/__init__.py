@@ -47,6 +47,7 @@ _EXPORTS = {
     "MaestroLinear": "training", "FactoredLinear": "training",
     "TinyGPT": "language_model", "CharCorpus": "language_model", "pretrain": "language_model",
     "PretrainHistory": "language_model", "perplexity": "language_model",
+    "lm_loss": "language_model",
     "calibrate": "surgery", "linear_layers": "surgery", "replace_module": "surgery",
     "select_layers": "surgery",
 }
