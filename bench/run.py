@@ -21,17 +21,9 @@ import numpy as np
 from calibration import SECTIONS as CALIBRATION_SECTIONS
 from completion import SECTIONS as COMPLETION_SECTIONS
 from spectral import SECTIONS as SPECTRAL_SECTIONS
+from timing import best_time
 
 import lrkit
-
-
-def best_time(fn, repeat=5):
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def gd_per_iteration(n, m, rank=3, iters=200):

@@ -4,8 +4,6 @@ plain AdamW, in one run (same model, data, batches, steps)."""
 
 from __future__ import annotations
 
-import time
-
 STEPS, BATCH, CONTEXT, WIDTH, DEPTH, RANK = 300, 16, 128, 192, 4, 32
 PLOT = "docs/training_curves.png"
 
@@ -84,22 +82,14 @@ def _projection_cost(size=1024, rank=RANK, repeat=5):
     """Seconds of one basis refresh at ``size × size``: GaLore's SVD against the DCT
     column selection (one matmul and a sort)."""
     import torch
+    from timing import best_time
 
     from lrkit.nn.gradient_projection import dct_matrix
 
     grad = torch.randn(size, size)
     D = dct_matrix(size)
-
-    def best(fn):
-        times = []
-        for _ in range(repeat):
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-        return min(times)
-
-    svd = best(lambda: torch.linalg.svd(grad, full_matrices=False)[0][:, :rank])
-    dct = best(lambda: torch.topk((D.T @ grad).square().sum(1), rank).indices)
+    svd = best_time(lambda: torch.linalg.svd(grad, full_matrices=False)[0][:, :rank], repeat)
+    dct = best_time(lambda: torch.topk((D.T @ grad).square().sum(1), rank).indices, repeat)
     return (f"Basis refresh at {size} × {size}, rank {rank} (best of {repeat}): SVD "
             f"{1e3 * svd:.1f} ms, DCT selection {1e3 * dct:.1f} ms ({svd / dct:.0f}× cheaper).")
 

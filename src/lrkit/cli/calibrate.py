@@ -6,15 +6,15 @@ import warnings
 
 import lrkit
 from lrkit.cli.console import (
-    add_seed,
+    add_solver_limits,
     add_verb,
     check_plot_path,
     console,
     nonnegative_float_arg,
-    number_arg,
     positive_float_arg,
     positive_int_arg,
     results_table,
+    share_arg,
     solver_progress,
 )
 from lrkit.recovery.calibration import CALIBRATION_METHODS
@@ -31,22 +31,14 @@ def register(sub):
                         help="blind_gain (paper 5), least_squares or spectral (paper 9), or all")
     parser.add_argument("--per-snapshot-signals", action="store_true",
                         help="a different signal in every snapshot (least_squares/spectral)")
-    parser.add_argument("--spread", type=_spread_arg, default=0.5,
+    parser.add_argument("--spread", type=share_arg, default=0.5,
                         help="gains are 1 + e with |e| <= spread (mean 1)")
     parser.add_argument("--noise-std", type=nonnegative_float_arg, default=0.0,
                         help="noise as a fraction of the RMS of the clean measurements")
     parser.add_argument("--step", type=positive_float_arg, default=None,
                         help="blind_gain step size (default: 1 / curvature along x)")
-    parser.add_argument("--max-iter", type=positive_int_arg, default=5000,
-                        help="bound on the blind_gain iterations")
-    parser.add_argument("--tol", type=nonnegative_float_arg, default=1e-10,
-                        help="blind_gain stopping tolerance")
-    add_seed(parser)
-    parser.add_argument("--plot", metavar="OUT.png", help="save the error-vs-iteration curves")
+    add_solver_limits(parser, 5000, "blind_gain")
     parser.set_defaults(func=run)
-
-
-_spread_arg = number_arg(float, 0.0, high=1.0, high_open=True)
 
 
 def run(args):

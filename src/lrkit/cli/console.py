@@ -195,12 +195,25 @@ nonnegative_int_arg = number_arg(int, 0)
 positive_float_arg = number_arg(float, 0.0, low_open=True)
 nonnegative_float_arg = number_arg(float, 0.0)
 fraction_arg = number_arg(float, 0.0, low_open=True, high=1.0, high_open=True)
+#: A share in [0, 1): outlier fractions, gain spreads.
+share_arg = number_arg(float, 0.0, high=1.0, high_open=True)
 
 
 def add_verb(sub, name, help):
     """A sub-parser whose ``--help`` shows every option's default."""
     return sub.add_parser(name, help=help, description=help,
                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+
+
+def add_solver_limits(parser, max_iter, what="the solver"):
+    """``--max-iter``, ``--tol``, ``--seed`` and ``--plot`` of the verbs that run an iterative
+    solver on a generated problem."""
+    parser.add_argument("--max-iter", type=positive_int_arg, default=max_iter,
+                        help=f"bound on the iterations of {what}")
+    parser.add_argument("--tol", type=nonnegative_float_arg, default=1e-10,
+                        help=f"stopping tolerance of {what}")
+    add_seed(parser)
+    parser.add_argument("--plot", metavar="OUT.png", help="save the error-vs-iteration curves")
 
 
 def add_seed(parser):

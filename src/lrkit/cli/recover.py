@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import lrkit
 from lrkit.cli.console import (
-    add_seed,
+    add_solver_limits,
     add_verb,
     check_plot_path,
     console,
@@ -14,6 +14,7 @@ from lrkit.cli.console import (
     positive_int_arg,
     results_table,
     run_with_progress,
+    share_arg,
     solver_progress,
 )
 from lrkit.recovery import get_solver, solver_names
@@ -40,23 +41,17 @@ def register(sub):
                         help="condition number of the truth")
     parser.add_argument("--noise-std", type=nonnegative_float_arg, default=0.0,
                         help="standard deviation of Gaussian noise on the measurements")
-    parser.add_argument("--outlier-frac", type=_outlier_arg, default=0.0,
+    parser.add_argument("--outlier-frac", type=share_arg, default=0.0,
                         help="fraction of measurements replaced by gross outliers")
     parser.add_argument("--init", choices=["small", "spectral"], default="small",
                         help="initialisation of the factored methods")
     parser.add_argument("--init-scale", type=positive_float_arg, default=None,
                         help="scale of the small initialisation (default: the method's)")
-    parser.add_argument("--max-iter", type=positive_int_arg, default=3000,
-                        help="bound on the iterations")
-    parser.add_argument("--tol", type=nonnegative_float_arg, default=1e-10,
-                        help="stopping tolerance")
-    add_seed(parser)
-    parser.add_argument("--plot", metavar="OUT.png", help="save the error-vs-iteration curve")
+    add_solver_limits(parser, 3000)
     parser.set_defaults(func=run)
 
 
 _cond_arg = number_arg(float, 1.0)
-_outlier_arg = number_arg(float, 0.0, high=1.0, high_open=True)
 
 
 def solver_options(method, args):

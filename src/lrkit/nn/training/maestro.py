@@ -12,24 +12,19 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from lrkit.nn.training.base import TrainingLinear, serializable, top_factors
+from lrkit.nn.training.base import serializable
+from lrkit.nn.training.plain import FactoredLinear
 
 
 @serializable
-class MaestroLinear(TrainingLinear):
-    """Rank-1 components under ordered dropout."""
+class MaestroLinear(FactoredLinear):
+    """``B A`` whose rank-1 components are trained under ordered dropout."""
 
     kind = "maestro"
 
     def build(self):
-        self.B = nn.Parameter(torch.zeros(self.out_features, self.rank))
-        self.A = nn.Parameter(torch.zeros(self.rank, self.in_features))
+        super().build()
         self.eval_rank = self.rank
-
-    def initialize(self, weight, generator):
-        B, A = top_factors(weight, self.rank)
-        self.B.copy_(B)
-        self.A.copy_(A)
 
     def active_rank(self):
         if self.training and torch.is_grad_enabled():
