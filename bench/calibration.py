@@ -154,12 +154,9 @@ def _sbl(*args, **kwargs):
 def lp_regression_table():
     rows = ["| p | n × d | sampling | rows kept | cost / optimum (median of 5) | time (s) "
             "| full solve (s) |", "|---:|---|---|---:|---:|---:|---:|"]
-    rng = np.random.default_rng(0)
     n, d = 10000, 10
-    A = rng.standard_normal((n, d))
-    A[:d] = 1e3 * np.eye(d)  # a few rows of very high leverage
-    b = A @ rng.standard_normal(d) + rng.laplace(size=n)
-    b[:d] += 1e3 * rng.standard_normal(d)
+    problem = lrkit.problems.coherent_regression(n, d, seed=0)  # d rows of leverage ~1
+    A, b = problem.A, problem.b
     for p, samplings in [(1.0, ("root_leverage", "lewis", "uniform")),
                          (3.0, ("leverage_sensitivity", "lewis", "uniform"))]:
         full, full_seconds = _timed(lambda p=p: lp_regression(A, b, p))

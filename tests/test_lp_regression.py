@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+import lrkit
 from lrkit.approx import lp_regression
 from lrkit.approx.lp_regression import importance, sensitivities
 
@@ -11,12 +12,8 @@ N, D = 2000, 6
 
 def _coherent(seed):
     """Gaussian rows plus ``D`` rows of huge leverage that uniform sampling misses."""
-    rng = np.random.default_rng(seed)
-    A = rng.standard_normal((N, D))
-    A[:D] = 1e3 * np.eye(D)
-    b = A @ rng.standard_normal(D) + rng.laplace(size=N)
-    b[:D] += 1e3 * rng.standard_normal(D)
-    return A, b
+    problem = lrkit.problems.coherent_regression(N, D, seed=seed)
+    return problem.A, problem.b
 
 
 def _median_ratio(p, m, sampling, seeds=5):

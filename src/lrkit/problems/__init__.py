@@ -6,15 +6,22 @@ from lrkit.problems._calibration import CalibrationProblem, blind_deconvolution,
 from lrkit.problems._completion import completion
 from lrkit.problems._robust_pca import RobustPCAProblem, robust_pca
 from lrkit.problems._sensing import SensingProblem, low_rank_matrix, sensing
-from lrkit.problems._sparse import KroneckerSparseProblem, kronecker_sparse
+from lrkit.problems._sparse import (
+    KroneckerSparseProblem,
+    RegressionProblem,
+    coherent_regression,
+    kronecker_sparse,
+)
 
 __all__ = [
     "KroneckerSparseProblem",
+    "RegressionProblem",
     "CalibrationProblem",
     "RobustPCAProblem",
     "SensingProblem",
     "blind_deconvolution",
     "calibration",
+    "coherent_regression",
     "completion",
     "datasets",
     "kronecker_sparse",

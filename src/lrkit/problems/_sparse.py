@@ -68,3 +68,39 @@ def kronecker_sparse(n1, n2, m1, m2, k1, k2, *, noise_std=0.0, seed=None):
     y = clean + noise_std * rms * rng.standard_normal(clean.size)
     truth = X.reshape(-1)
     return KroneckerSparseProblem((phi1, phi2), y, truth, np.flatnonzero(truth))
+
+
+@dataclass
+class RegressionProblem:
+    """``b = A x* + noise`` for ℓp regression.
+
+    Attributes
+    ----------
+    A : numpy.ndarray, shape (n, d)
+    b : numpy.ndarray, shape (n,)
+    truth : numpy.ndarray, shape (d,)
+    heavy : numpy.ndarray of int
+        The rows of high leverage (which uniform sampling misses).
+    """
+
+    A: np.ndarray
+    b: np.ndarray
+    truth: np.ndarray
+    heavy: np.ndarray
+
+
+def coherent_regression(n, d, *, heavy=None, scale=1e3, seed=None):
+    """An ℓp regression problem whose rows are far from uniformly important: Gaussian rows
+    plus ``heavy`` (default ``d``) rows ``scale · e_j`` of leverage close to 1, Laplace noise,
+    and large offsets on the heavy rows (so that dropping them moves the solution).
+    """
+    n, d = check_int("n", n, 2), check_int("d", d, 1, n - 1, high_label="n - 1")
+    heavy = d if heavy is None else check_int("heavy", heavy, 0, n, high_label="n")
+    scale = check_real("scale", scale, low=0.0, low_open=True)
+    rng = as_generator(seed)
+    A = rng.standard_normal((n, d))
+    A[:heavy] = scale * np.eye(d)[np.arange(heavy) % d]
+    truth = rng.standard_normal(d)
+    b = A @ truth + rng.laplace(size=n)
+    b[:heavy] += scale * rng.standard_normal(heavy)
+    return RegressionProblem(A, b, truth, np.arange(heavy))
