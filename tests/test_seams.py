@@ -169,7 +169,7 @@ def test_cli_lists_every_registered_verb_and_method(capsys):
         parser.parse_args(["--help"])
     text = capsys.readouterr().out
     for verb in VERBS:
-        assert verb.__name__.rsplit(".", 1)[-1] in text
+        assert verb.__name__.rsplit(".", 1)[-1].replace("_", "-") in text
     with pytest.raises(SystemExit):
         parser.parse_args(["recover", "--help"])
     text = capsys.readouterr().out

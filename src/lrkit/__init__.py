@@ -7,11 +7,13 @@ from lrkit.recovery import (
     CalibrationResult,
     MatrixCompletion,
     RobustPCAResult,
+    SparseRegressionResult,
     SparseResult,
     calibrate,
     recover,
     rpca,
     sparse_bayes,
+    sparse_regression,
 )
 from lrkit.result import IterationInfo, RecoveryResult, Status, relative_error
 
@@ -25,6 +27,7 @@ __all__ = [
     "OperatorTooLargeError",
     "RecoveryResult",
     "RobustPCAResult",
+    "SparseRegressionResult",
     "SparseResult",
     "Status",
     "__version__",
@@ -36,6 +39,7 @@ __all__ = [
     "relative_error",
     "rpca",
     "sparse_bayes",
+    "sparse_regression",
     "spectral",
     "svd",
 ]

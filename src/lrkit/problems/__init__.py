@@ -9,7 +9,9 @@ from lrkit.problems._sensing import SensingProblem, low_rank_matrix, sensing
 from lrkit.problems._sparse import (
     KroneckerSparseProblem,
     RegressionProblem,
+    SparseRegressionProblem,
     coherent_regression,
+    ill_conditioned_regression,
     kronecker_sparse,
 )
 
@@ -19,11 +21,13 @@ __all__ = [
     "CalibrationProblem",
     "RobustPCAProblem",
     "SensingProblem",
+    "SparseRegressionProblem",
     "blind_deconvolution",
     "calibration",
     "coherent_regression",
     "completion",
     "datasets",
+    "ill_conditioned_regression",
     "kronecker_sparse",
     "low_rank_matrix",
     "robust_pca",

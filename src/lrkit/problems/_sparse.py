@@ -104,3 +104,69 @@ def coherent_regression(n, d, *, heavy=None, scale=1e3, seed=None):
     b = A @ truth + rng.laplace(size=n)
     b[:heavy] += scale * rng.standard_normal(heavy)
     return RegressionProblem(A, b, truth, np.arange(heavy))
+
+
+@dataclass
+class SparseRegressionProblem:
+    """``y = X w* + ξ`` with ``w*`` k-sparse on a uniformly random support.
+
+    Attributes
+    ----------
+    X : numpy.ndarray, shape (N, d)
+    y : numpy.ndarray, shape (N,)
+    truth : numpy.ndarray, shape (d,)
+        ``w*``, scaled so that ``||X w*||² / N = 1``.
+    support : numpy.ndarray of int
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    truth: np.ndarray
+    support: np.ndarray
+
+    def prediction_error(self, coef):
+        """Paper 18's error measure ``||X (ŵ − w*)||² / N`` (relative to the unit signal)."""
+        return float(np.mean((self.X @ (np.asarray(coef, dtype=float) - self.truth)) ** 2))
+
+
+def ill_conditioned_regression(n_samples, n_features, k, *, condition=1e6, rank=5,
+                               values="cancelling", noise_std=0.1, seed=None):
+    """Sparse regression on a design of condition number about ``condition`` (paper 18).
+
+    ``X = L + H / condition`` with ``L`` of rank ``rank`` (Gaussian factors, entries of unit
+    variance) and ``H`` Gaussian: every set of more than ``rank`` columns is nearly
+    dependent. The support is uniformly random; the values are
+
+    - ``"cancelling"`` (default): worst case on that support, in the null space of ``L_S``,
+      so that the signal ``X w* = H w* / condition`` hides behind coefficients of order
+      ``condition`` (needs ``k > rank``);
+    - ``"gaussian"``: independent standard normal.
+
+    ``w*`` is scaled to unit prediction norm; the noise has standard deviation ``noise_std``.
+    """
+    n_samples = check_int("n_samples", n_samples, 2)
+    n_features = check_int("n_features", n_features, 2)
+    k = check_int("k", k, 1, n_features, high_label="n_features")
+    rank = check_int("rank", rank, 0, min(n_samples, n_features) - 1,
+                     high_label="min(n_samples, n_features) - 1")
+    condition = check_real("condition", condition, low=1.0)
+    noise_std = check_real("noise_std", noise_std, low=0.0)
+    if values not in ("cancelling", "gaussian"):
+        raise ValueError(f"values must be 'cancelling' or 'gaussian'; got {values!r}")
+    if values == "cancelling" and k <= rank:
+        raise ValueError(f"values='cancelling' needs k > rank; got k={k}, rank={rank}")
+    rng = as_generator(seed)
+    left = rng.standard_normal((n_samples, rank))
+    right = rng.standard_normal((n_features, rank))
+    X = left @ right.T / np.sqrt(max(rank, 1)) + rng.standard_normal(
+        (n_samples, n_features)) / condition
+    support = np.sort(rng.choice(n_features, k, replace=False))
+    truth = np.zeros(n_features)
+    if values == "cancelling":
+        null_basis = np.linalg.svd(right[support].T)[2][rank:]  # null space of L_S's rows
+        truth[support] = null_basis.T @ rng.standard_normal(null_basis.shape[0])
+    else:
+        truth[support] = rng.standard_normal(k)
+    truth /= np.linalg.norm(X @ truth) / np.sqrt(n_samples)
+    y = X @ truth + noise_std * rng.standard_normal(n_samples)
+    return SparseRegressionProblem(X, y, truth, support)

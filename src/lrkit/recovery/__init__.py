@@ -12,6 +12,11 @@ from lrkit.recovery.estimator import MatrixCompletion
 from lrkit.recovery.registry import Solver, get_solver, register, solver_names
 from lrkit.recovery.rpca import RPCA_METHODS, RobustPCAResult, rpca
 from lrkit.recovery.sparse_bayes import SBL_METHODS, SparseResult, sparse_bayes
+from lrkit.recovery.sparse_regression import (
+    SPARSE_REGRESSION_METHODS,
+    SparseRegressionResult,
+    sparse_regression,
+)
 from lrkit.result import IterationInfo, RecoveryResult, Status, relative_error
 
 __all__ = [
@@ -22,8 +27,10 @@ __all__ = [
     "MatrixCompletion",
     "RecoveryResult",
     "SBL_METHODS",
+    "SPARSE_REGRESSION_METHODS",
     "RobustPCAResult",
     "Solver",
+    "SparseRegressionResult",
     "SparseResult",
     "Status",
     "calibrate",
@@ -35,4 +42,5 @@ __all__ = [
     "select_completion_rank",
     "solver_names",
     "sparse_bayes",
+    "sparse_regression",
 ]
