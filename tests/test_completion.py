@@ -136,11 +136,11 @@ def test_matrix_completion_reports_non_convergence():
     rng = np.random.default_rng(0)
     M = rng.standard_normal((120, 3)) @ rng.standard_normal((3, 50))
     X = np.where(rng.random(M.shape) < 0.5, M, np.nan)
-    model = lrkit.MatrixCompletion(rank=8, seed=0).fit(X)
+    model = lrkit.MatrixCompletion(rank=8, method="altmin", seed=0).fit(X)
     assert model.converged_ and model.n_iter_ == model.result_.n_iter
     assert np.linalg.norm(model.transform(X) - M) / np.linalg.norm(M) < 1e-8
     with pytest.warns(lrkit.ConvergenceWarning, match="did not converge.*max_iter"):
-        short = lrkit.MatrixCompletion(rank=3, max_iter=2, seed=0).fit(X)
+        short = lrkit.MatrixCompletion(rank=3, method="altmin", max_iter=2, seed=0).fit(X)
     assert not short.converged_ and short.n_iter_ == 2
 
 

@@ -123,6 +123,26 @@ def load_matrix(path, key=None, header=None):
     return as_real_matrix(str(path), data, allow_nan=True)
 
 
+def load_index_table(path, columns, key=None, header=None):
+    """``columns`` arrays of a table whose first two columns are zero-based row and column
+    indices (``(row, col, value)`` triplets, or ``(row, col)`` pairs); every row complete."""
+    table = load_matrix(path, key, header)
+    if table.shape[1] != columns:
+        what = "(row, col, value) triplets" if columns == 3 else "(row, col) pairs"
+        raise ValueError(f"{path} has {table.shape[1]} columns; expected {columns}: {what}")
+    missing = np.argwhere(np.isnan(table))
+    if missing.size:
+        line, column = missing[0]
+        raise ValueError(f"{path}: row {line + 1}, column {column + 1} is empty")
+    indices = table[:, :2]
+    bad = np.flatnonzero(np.any((indices < 0) | (indices != np.round(indices)), axis=1))
+    if bad.size:
+        raise ValueError(f"{path}: row {bad[0] + 1} has index {indices[bad[0]].tolist()}; "
+                         "indices are non-negative integers (zero-based)")
+    return [indices[:, 0].astype(np.intp), indices[:, 1].astype(np.intp),
+            *table[:, 2:].T][:columns]
+
+
 def load_matrices(path):
     """``{name: 2-d array}`` from .npy (one array), .npz or .safetensors (all arrays).
 

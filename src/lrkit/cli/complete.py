@@ -1,4 +1,5 @@
-"""``lrkit complete``: fill the missing entries of a matrix file."""
+"""``lrkit complete``: fill the missing entries of a matrix file, or predict ratings from a
+file of (row, column, value) triplets."""
 
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ from lrkit.cli.console import (
     stop_label,
     summary_table,
 )
-from lrkit.io import check_output, load_matrix, save_arrays
-from lrkit.recovery.estimator import FILL_RULES
+from lrkit.io import check_output, load_index_table, load_matrix, save_arrays
+from lrkit.recovery.estimator import BIASED, FILL_RULES
 from lrkit.recovery.registry import solvers_needing
 
 
@@ -26,13 +27,21 @@ def register(sub):
     add_matrix_io(parser)
     parser.add_argument("--rank", type=rank_or_auto_arg, default="auto",
                         help="rank of the model, or 'auto' (chosen on held-out entries)")
-    parser.add_argument("--method", choices=list(solvers_needing("entries")),
-                        default="altmin", help="completion solver")
-    parser.add_argument("--ridge", type=nonnegative_float_arg, default=0.0,
-                        help="ridge penalty of the factor solves")
+    parser.add_argument("--method", choices=[BIASED, *solvers_needing("entries")],
+                        default=BIASED, help="biased_als: ratings model with row and column "
+                        "biases; altmin / softimpute: plain low rank (exact on low-rank data)")
+    parser.add_argument("--ridge", type=nonnegative_float_arg, default=None,
+                        help="ridge penalty of the factor solves (default: chosen on held-out "
+                        "entries for biased_als, 0 for the others)")
     parser.add_argument("--center", action="store_true", help="remove column means first")
-    parser.add_argument("--fill-empty", choices=list(FILL_RULES), default="error",
-                        help="all-NaN rows/columns: refuse, or fill with column means")
+    parser.add_argument("--fill-empty", choices=list(FILL_RULES), default="auto",
+                        help="all-NaN rows/columns: auto (biases for biased_als, refuse for "
+                        "the others), refuse, or fill with column means")
+    parser.add_argument("--triplets", action="store_true",
+                        help="the input lists observations as (row, col, value), zero-based")
+    parser.add_argument("--pairs", metavar="FILE",
+                        help="(row, col) table: write predictions at these pairs as (row, col, "
+                        "prediction) instead of the completed matrix")
     parser.add_argument("--clip", action="store_true",
                         help="clip predictions to the range of the observed entries")
     parser.set_defaults(func=run)
@@ -40,24 +49,37 @@ def register(sub):
 
 def run(args):
     start = time.perf_counter()
-    check_output(args.output, several=False, inputs=[args.input])
-    X = load_matrix(args.input, args.key, args.header)
+    check_output(args.output, several=False,
+                 inputs=[args.input] + ([args.pairs] if args.pairs else []))
+    if args.triplets:
+        rows, cols, values = load_index_table(args.input, 3, args.key, args.header)
+        data = (rows, cols, values)
+    else:
+        X = load_matrix(args.input, args.key, args.header)
+        rows, cols = np.nonzero(~np.isnan(X))
+        values, data = X[rows, cols], X
+    pairs = load_index_table(args.pairs, 2) if args.pairs else None
     model = lrkit.MatrixCompletion(rank=args.rank,
                                    method=args.method, ridge=args.ridge, center=args.center,
                                    fill_empty=args.fill_empty, max_iter=args.max_iter,
                                    seed=args.seed)
-    with console.status(f"completing a {X.shape[0]}x{X.shape[1]} matrix ({args.method})"):
-        filled = model.fit_transform(X)
-    observed = ~np.isnan(X)
-    if args.clip:
-        filled = np.clip(filled, X[observed].min(), X[observed].max())
-    fitted = model.row_factors_ @ model.components_.T + model.mean_
-    rmse = float(np.sqrt(np.mean((fitted[observed] - X[observed]) ** 2)))
-    save_arrays(args.output, completed=filled)
+    with console.status(f"fitting {values.size} observed entries ({args.method})"):
+        model.fit(data)
+    shape = (model.row_factors_.shape[0], model.components_.shape[0])
+    clip = (values.min(), values.max()) if args.clip else (-np.inf, np.inf)
+    if pairs is not None:
+        predicted = np.clip(model.predict(*pairs), *clip)
+        save_arrays(args.output, predictions=np.column_stack([*pairs, predicted]))
+    else:
+        filled = model.predict(*np.indices(shape).reshape(2, -1)).reshape(shape)
+        filled[rows, cols] = values
+        save_arrays(args.output, completed=np.clip(filled, *clip))
+    rmse = float(np.sqrt(np.mean((model.predict(rows, cols) - values) ** 2)))
     console.print(summary_table("lrkit complete", [
-        ("shape", f"{X.shape[0]} x {X.shape[1]}"),
-        ("observed", f"{observed.mean():.1%}"),
-        ("rank", str(model.rank_)),
+        ("shape", f"{shape[0]} x {shape[1]}"),
+        ("observed", f"{values.size / (shape[0] * shape[1]):.1%}"),
+        ("rank", str(model.rank_) + (f" x {model.n_models} fits, ridge {model.ridge_:g}"
+                                     if args.method == BIASED else "")),
         ("iterations", str(model.result_.n_iter)),
         ("RMSE on observed entries", f"{rmse:.4g}"),
         ("solver time (s)", f"{model.result_.wall_time:.2f}"),

@@ -39,13 +39,18 @@ class RowSystems:
     """
 
     def __init__(self, index, other_index, values, n):
-        order = np.argsort(index, kind="stable")
+        self.order = np.argsort(index, kind="stable")
         counts = np.bincount(index, minlength=n)
         self.n = n
         self.counts = counts
         self.nonempty = counts > 0
-        self.other_index = other_index[order]
-        self.values = values[order]
+        self.other_index = other_index[self.order]
+        self.set_values(values)
+
+    def set_values(self, values):
+        """New observed values, in the order of the entries given to the constructor (the
+        pairing, and so the cached blocks, stay)."""
+        self.values = np.append(np.asarray(values, dtype=np.float64)[self.order], 0.0)
 
     def solve_exact(self, other, ridge):
         """Exact batched solves; O(|Ω| k²) for the Gram matrices plus O(n k³).
@@ -53,18 +58,21 @@ class RowSystems:
         Rows are taken in groups of similar observation count, each group's entries padded
         to a ``(rows, count, k)`` block, so the Gram matrices ``Pᵀ P`` and right-hand sides
         ``Pᵀ v`` are batched matrix products (BLAS) rather than per-entry outer products.
+        ``ridge`` is a scalar, one value per row (shape ``(n,)``) or one per row and
+        coordinate (shape ``(n, k)``), added to the Gram matrices' diagonals.
         """
         k = other.shape[1]
         padded = np.vstack([other, np.zeros((1, k))])  # row len(other): padding
         grams = np.zeros((self.n, k, k))
         rhs = np.zeros((self.n, k))
-        for rows, partners, values in self._blocks(len(other), k):
+        for rows, partners, index in self._blocks(len(other), k):
             block = padded[partners]
             blockT = block.transpose(0, 2, 1)
             grams[rows] = blockT @ block
-            rhs[rows] = (blockT @ values[:, :, None])[:, :, 0]
+            rhs[rows] = (blockT @ self.values[index][:, :, None])[:, :, 0]
         diag = np.arange(k)
-        grams[:, diag, diag] += ridge
+        ridge = np.asarray(ridge, dtype=np.float64)
+        grams[:, diag, diag] += ridge[:, None] if ridge.ndim == 1 else ridge
         try:
             return np.linalg.solve(grams, rhs[:, :, None])[:, :, 0]
         except np.linalg.LinAlgError:
@@ -72,11 +80,12 @@ class RowSystems:
             return (np.linalg.pinv(grams, hermitian=True) @ rhs[:, :, None])[:, :, 0]
 
     def _blocks(self, n_other, k):
-        """Groups of rows with similar counts: ``(rows, partners, values)`` with the partner
-        factor rows and observed values padded to the group's largest count (cached).
+        """Groups of rows with similar counts: ``(rows, partners, index)`` with the partner
+        factor rows and the positions of the observed values (in ``self.values``) padded to
+        the group's largest count (cached).
 
-        Padding points at partner row ``n_other``, a zero row appended by the caller, with
-        value 0.
+        Padding points at partner row ``n_other``, a zero row appended by the caller, and at
+        the final 0 of ``self.values``.
         """
         if getattr(self, "_cached_blocks", (None,))[0] == (n_other, k):
             return self._cached_blocks[1]
@@ -84,9 +93,8 @@ class RowSystems:
         by_count = np.flatnonzero(self.nonempty)[np.argsort(self.counts[self.nonempty],
                                                             kind="stable")]
         partners = np.append(self.other_index, n_other)
-        values = np.append(self.values, 0.0)
         sorted_counts = self.counts[by_count]
-        blocks, lo, total = [], 0, len(self.values)
+        blocks, lo, total = [], 0, len(self.other_index)
         while lo < len(by_count):
             # Similar counts only (padding waste ≤ 25 % + 8 entries), bounded memory.
             limit = max(1.25 * sorted_counts[lo], sorted_counts[lo] + 8)
@@ -98,7 +106,7 @@ class RowSystems:
             offsets = np.arange(width)
             index = first[rows][:, None] + offsets
             index[offsets >= self.counts[rows][:, None]] = total
-            blocks.append((rows, partners[index], values[index]))
+            blocks.append((rows, partners[index], index))
             lo = hi
         self._cached_blocks = ((n_other, k), blocks)
         return blocks
@@ -111,8 +119,8 @@ class RowSystems:
         """
         k = other.shape[1]
         padded = np.vstack([other, np.zeros((1, k))])
-        groups = [(rows, padded[partners], values)
-                  for rows, partners, values in self._blocks(len(other), k)]
+        groups = [(rows, padded[partners], self.values[index])
+                  for rows, partners, index in self._blocks(len(other), k)]
 
         def apply(P):
             out = ridge * P

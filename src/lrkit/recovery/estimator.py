@@ -11,65 +11,92 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from lrkit._backend import foreign_array, to_numpy
-from lrkit._validation import check_choice, check_real
+from lrkit._validation import check_choice, check_int, check_real, check_shape
 from lrkit.exceptions import ConvergenceWarning
 from lrkit.operators import EntrySampling
+from lrkit.problems.datasets import RatingData
 from lrkit.recovery._row_systems import RowSystems
 from lrkit.recovery.api import recover
 from lrkit.recovery.completion_rank import RANK_RULES, select_completion_rank
+from lrkit.recovery.ratings import RANKS, RIDGES, SEARCH_SWEEPS, fit_ratings, fold_in_rows
 from lrkit.recovery.registry import get_solver, solvers_needing
 
-FILL_RULES = ("error", "mean")
-#: Default iteration bound per method.
-MAX_ITER = {"altmin": 300, "softimpute": 3000}
+FILL_RULES = ("auto", "error", "mean")
+#: The biased model of :mod:`lrkit.recovery.ratings`, beside the registry's completion solvers.
+BIASED = "biased_als"
+#: Default iteration bound per method (sweeps, for the biased model).
+MAX_ITER = {"altmin": 300, "softimpute": 3000, BIASED: SEARCH_SWEEPS}
 
 
 class MatrixCompletion(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
-    """Fill the missing (NaN) entries of a matrix with a low-rank model.
+    """Fill the missing entries of a matrix, or predict ratings, with a low-rank model.
 
-    ``fit`` learns row factors ``F`` and column factors ``G`` (``components_``) from the
-    observed entries of ``X`` with :func:`lrkit.recover` (``method="altmin"`` or
-    ``"softimpute"``). ``transform`` fills new rows: each row's factor solves the ridge
-    problem ``min_f Σ_{j observed} (x_j − <f, g_j>)² + ridge ||f||²``, then
-    ``x̂_j = <f, g_j>`` on its missing entries. Observed entries are always kept exactly.
+    The default, ``method="biased_als"``, is made for ratings: the model
+    ``μ + b_i + c_j + <f_i, g_j>`` (global mean, row and column biases, low-rank factors) fit
+    by weighted-λ alternating least squares, an average of ``n_models`` fits from random
+    starts (:mod:`lrkit.recovery.ratings`). Its rank, ridge and number of sweeps are chosen
+    on held-out entries unless given, and rows or columns without observations are
+    predicted by the biases (cold start). ``"altmin"`` and ``"softimpute"`` fit a plain
+    low-rank ``F Gᵀ`` with :func:`lrkit.recover` (exact on exactly low-rank data).
+
+    ``X`` is a dense matrix with NaN at the missing entries, a ``scipy.sparse`` matrix whose
+    stored entries are the observations (explicit zeros are observed values), a triplet
+    ``(rows, cols, values)`` or ``(rows, cols, values, shape)`` (shape, when not given: the
+    largest indices plus one), or a :class:`~lrkit.problems.datasets.RatingData`.
+    :meth:`predict` gives values at ``(row, column)`` pairs without forming the matrix;
+    ``transform`` fills new rows: each row's factor (and bias) solves the ridge problem on
+    its observed entries. Observed entries are always kept.
 
     Parameters
     ----------
     rank : int or "auto", default "auto"
-        Rank of the model; ``"auto"`` chooses it with :func:`select_completion_rank`
-        (``rank_rule``, up to ``max_rank``).
-    method : {"altmin", "softimpute"}, default "altmin"
-    ridge : float >= 0, default 0
-        Ridge penalty of the row solves (altmin and ``transform``).
+        Rank of the model (per fit, for ``biased_als``); ``"auto"`` chooses it on held-out
+        entries (``biased_als``: among 10 and 20; the others: :func:`select_completion_rank`
+        with ``rank_rule``, up to ``max_rank``).
+    method : {"biased_als", "altmin", "softimpute"}, default "biased_als"
+    ridge : float >= 0, optional
+        Ridge penalty of the row solves. ``biased_als``: weighted-λ (``ridge · n_i ||f_i||²``
+        on values divided by their standard deviation, so the same ridge suits any scale),
+        chosen on held-out entries when None; the others: ``ridge ||f||²``, 0 when None.
     center : bool, default False
-        Subtract each column's observed mean before fitting (usual for ratings).
-    fill_empty : {"error", "mean"}, default "error"
-        What to do with rows or columns that have no observed entry: raise ``ValueError``,
-        or ignore them while fitting and fill them with the column mean (the global mean
-        for an empty column).
+        Subtract each column's observed mean before fitting (the biases of ``biased_als``
+        do this and more).
+    fill_empty : {"auto", "error", "mean"}, default "auto"
+        Rows or columns with no observed entry: ``"auto"`` predicts them by the biases with
+        ``biased_als`` and refuses them (``"error"``) with the others; ``"mean"`` fills them
+        with the column mean (the global mean for an empty column).
     rank_rule : {"holdout", "gap"}, default "holdout"
     max_rank : int, optional
     max_iter : int, optional
         Default :data:`MAX_ITER` of the method: 300 for altmin (which converges in tens of
         iterations), 3000 for the softimpute path (one solve per λ; 300 stopped some seeds
-        before the path reached the rank).
+        before the path reached the rank), 15 sweeps for ``biased_als`` (the held-out search
+        stops it earlier when that predicts better).
     tol : float, default 1e-10
+    n_models : int >= 1, default 5
+        ``biased_als`` fits averaged.
     seed : int or None
 
     Attributes
     ----------
     rank_ : int
-    components_ : ndarray of shape (n_features, ``rank_``)
-        Column factors ``G``.
-    row_factors_ : ndarray of shape (n_samples, ``rank_``)
+    ridge_ : float
+        The ridge used (chosen or given).
+    components_ : ndarray of shape (n_features, r)
+        Column factors ``G`` (``r = rank_``, or ``n_models · rank_`` for ``biased_als``).
+    row_factors_ : ndarray of shape (n_samples, r)
         Row factors ``F`` of the training matrix.
     mean_ : ndarray (n_features,)
-        Column means removed before fitting (zeros when ``center=False``).
+        Column offsets: the removed column means (zeros when ``center=False``); for
+        ``biased_als`` the global mean plus the column biases.
+    row_bias_ : ndarray (n_samples,)
+        Row biases (zeros except for ``biased_als``).
     rank_scores_ : dict
-        The scores of the rank search when ``rank="auto"``.
+        The scores of the search: held-out RMSE per rank, or per ``(rank, ridge)`` for
+        ``biased_als``.
     result_ : RecoveryResult
     n_iter_ : int
-        Iterations of the final fit.
+        Iterations (sweeps, for ``biased_als``) of the final fit.
     converged_ : bool
         Whether the final fit converged; when it did not, ``fit`` warns with a
         :class:`~lrkit.ConvergenceWarning`.
@@ -86,7 +113,8 @@ class MatrixCompletion(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     ----------
     Jain, Netrapalli & Sanghavi (2013), low-rank matrix completion using alternating
     minimization. Mazumder, Hastie & Tibshirani (2010), spectral regularization algorithms
-    for learning large incomplete matrices.
+    for learning large incomplete matrices. Zhou, Wilkinson, Schreiber & Pan (2008),
+    large-scale parallel collaborative filtering for the Netflix prize (ALS-WR).
 
     Examples
     --------
@@ -94,14 +122,18 @@ class MatrixCompletion(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     >>> rng = np.random.default_rng(0)
     >>> M = rng.standard_normal((60, 3)) @ rng.standard_normal((3, 40))
     >>> X = np.where(rng.random(M.shape) < 0.5, M, np.nan)
-    >>> Y = lrkit.MatrixCompletion(rank=3, seed=0).fit_transform(X)
+    >>> Y = lrkit.MatrixCompletion(rank=3, method="altmin", seed=0).fit_transform(X)
     >>> bool(np.abs(Y - M).max() < 1e-6)
     True
+    >>> ratings = lrkit.problems.datasets.movielens_100k()   # rows, cols, values, shape
+    >>> model = lrkit.MatrixCompletion(seed=0).fit(ratings)   # biases, rank, ridge: chosen
+    >>> model.predict([0, 0], [0, 1]).shape                   # user 0's ratings of films 0, 1
+    (2,)
     """
 
-    def __init__(self, rank="auto", method="altmin", *, ridge=0.0, center=False,
-                 fill_empty="error", rank_rule="holdout", max_rank=None, max_iter=None,
-                 tol=1e-10, seed=None):
+    def __init__(self, rank="auto", method=BIASED, *, ridge=None, center=False,
+                 fill_empty="auto", rank_rule="holdout", max_rank=None, max_iter=None,
+                 tol=1e-10, n_models=5, seed=None):
         self.rank = rank
         self.method = method
         self.ridge = ridge
@@ -111,34 +143,54 @@ class MatrixCompletion(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self.max_rank = max_rank
         self.max_iter = max_iter
         self.tol = tol
+        self.n_models = n_models
         self.seed = seed
 
     def fit(self, X, y=None):
-        """Learn the low-rank model from the observed (non-NaN) entries of ``X``."""
-        self._fit(*self._check_input(X, fitting=True))
+        """Learn the model from the observed entries of ``X`` (NaN-marked dense, sparse, or
+        ``(rows, cols, values)``)."""
+        self._fit(*self._observations(X, fitting=True))
         return self
 
-    def _fit(self, X, observed):
+    def predict(self, rows, cols):
+        """Predicted values at the pairs ``(rows[e], cols[e])`` of the training matrix
+        (cold rows and columns by their biases), without forming the matrix."""
+        self._check_fitted()
+        rows = _indices("rows", rows, self.row_factors_.shape[0])
+        cols = _indices("cols", cols, self.components_.shape[0])
+        if rows.shape != cols.shape:
+            raise ValueError(f"rows and cols must have the same length; got {rows.size} and "
+                             f"{cols.size}")
+        fitted = (np.einsum("ek,ek->e", self.row_factors_[rows], self.components_[cols])
+                  + self.row_bias_[rows] + self.mean_[cols])
+        if self._fills_by_mean():
+            empty = ~self._observed_rows_[rows]
+            fitted[empty] = self.fill_values_[cols[empty]]
+        return fitted
+
+    def _fit(self, rows, cols, values, shape):
         self._check_params()
-        self.fill_values_ = self._fallback_values(X, observed)
+        self.fill_values_ = _column_means(cols, values, shape[1])
+        self._observed_rows_ = np.bincount(rows, minlength=shape[0]) > 0
         # Centring removes the observed column means (0 for a column with none).
-        self.mean_ = (np.where(observed.any(axis=0), self.fill_values_, 0.0) if self.center
-                      else np.zeros(X.shape[1]))
-        rows, cols = np.nonzero(observed)
-        operator = EntrySampling(X.shape, rows, cols)
-        values = X[rows, cols] - self.mean_[cols]
+        has_values = np.bincount(cols, minlength=shape[1]) > 0
+        self.mean_ = (np.where(has_values, self.fill_values_, 0.0) if self.center
+                      else np.zeros(shape[1]))
+        self.row_bias_ = np.zeros(shape[0])
+        values = values - self.mean_[cols]
+        if self.method == BIASED:
+            self._fit_biased(rows, cols, values, shape)
+            return
+        operator = EntrySampling(shape, rows, cols)
+        self.ridge_ = 0.0 if self.ridge is None else float(self.ridge)
         if self.rank == "auto":
             self.rank_, self.rank_scores_ = select_completion_rank(
-                operator, values, self.max_rank, self.rank_rule, ridge=self.ridge,
+                operator, values, self.max_rank, self.rank_rule, ridge=self.ridge_,
                 seed=self.seed)
         else:
-            most = min(X.shape) - 1
-            if not isinstance(self.rank, numbers.Integral) or not 1 <= self.rank <= most:
-                raise ValueError(f"rank={self.rank!r} does not fit X of shape {X.shape}: a "
-                                 f"completion rank is an int in [1, min(X.shape) - 1 = {most}]")
-            self.rank_ = int(self.rank)
+            self.rank_ = self._given_rank(shape)
             self.rank_scores_ = {}
-        options = {"ridge": self.ridge} if "ridge" in get_solver(self.method).options else {}
+        options = {"ridge": self.ridge_} if "ridge" in get_solver(self.method).options else {}
         with warnings.catch_warnings():
             # The solver's own warning is replaced by one that names the estimator.
             warnings.simplefilter("ignore", ConvergenceWarning)
@@ -153,54 +205,116 @@ class MatrixCompletion(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         F, G = (np.asarray(f) for f in self.result_.factors)
         self.row_factors_, self.components_ = F, G
 
+    def _fit_biased(self, rows, cols, values, shape):
+        """``biased_als``: the search on held-out entries, then the averaged fits."""
+        most = max(1, min(shape) - 1)
+        ranks = ([self._given_rank(shape)] if self.rank != "auto"
+                 else sorted({min(rank, most) for rank in RANKS}))
+        ridges = RIDGES if self.ridge is None else (float(self.ridge),)
+        result = fit_ratings(rows, cols, values, shape, ranks, ridges,
+                             max_sweeps=self._max_iter(), n_models=self.n_models,
+                             seed=self.seed)
+        self.result_, model = result.run, result.model
+        self.rank_, self.ridge_, self.value_scale_ = result.rank, result.ridge, result.scale
+        self.rank_scores_ = result.scores
+        self.n_iter_, self.converged_ = self.result_.n_iter, self.result_.converged
+        self.row_factors_, self.components_ = model.row_factors, model.col_factors
+        self.row_bias_ = model.row_bias
+        self.mean_ = self.mean_ + model.mean + model.col_bias
+
+    def _given_rank(self, shape):
+        most = min(shape) - 1
+        if not isinstance(self.rank, numbers.Integral) or not 1 <= self.rank <= most:
+            raise ValueError(f"rank={self.rank!r} does not fit X of shape {shape}: a "
+                             f"completion rank is an int in [1, min(X.shape) - 1 = {most}]")
+        return int(self.rank)
+
     def transform(self, X):
-        """``X`` with its missing entries filled; observed entries unchanged."""
+        """New rows with their missing entries filled (a dense array); observed entries
+        unchanged. ``X``: dense with NaN at the missing entries, or sparse with the
+        observations stored."""
         self._check_fitted()
-        X, observed = self._check_input(X, fitting=False)
-        rows, cols = np.nonzero(observed)
+        if sp.issparse(X):
+            rows, cols, values, shape = _sparse_entries(X)
+            if shape[1] != self.n_features_in_:
+                raise ValueError(f"X has {shape[1]} features, but MatrixCompletion is "
+                                 f"expecting {self.n_features_in_} features as input")
+            self._check_empty(np.bincount(rows, minlength=shape[0]) == 0, [], fitting=False)
+            X = np.full(shape, np.nan)
+            X[rows, cols] = values
+            observed = ~np.isnan(X)
+        else:
+            X, observed = self._check_input(X, fitting=False)
+            rows, cols = np.nonzero(observed)
         values = X[rows, cols] - self.mean_[cols]
-        systems = RowSystems(rows, cols, values, X.shape[0])
-        F = systems.solve_exact(self.components_, self.ridge)
-        return self._fill(X, observed, F)
+        if self.method == BIASED:
+            F, bias = fold_in_rows(rows, cols, values, X.shape[0], self.components_,
+                                   self.ridge_ * self.value_scale_)
+        else:
+            F = RowSystems(rows, cols, values, X.shape[0]).solve_exact(self.components_,
+                                                                      self.ridge_)
+            bias = np.zeros(X.shape[0])
+        return self._fill(X, observed, F, bias)
 
     def fit_transform(self, X, y=None):
-        """Fit on ``X`` and fill it with the fitted row factors."""
-        X, observed = self._check_input(X, fitting=True)
-        self._fit(X, observed)
-        return self._fill(X, observed, self.row_factors_)
+        """Fit on ``X`` and fill it with the fitted model (a dense array, also for sparse
+        or triplet input)."""
+        rows, cols, values, shape = self._observations(X, fitting=True)
+        self._fit(rows, cols, values, shape)
+        X = np.full(shape, np.nan)
+        X[rows, cols] = values
+        return self._fill(X, ~np.isnan(X), self.row_factors_, self.row_bias_)
 
-    def _fill(self, X, observed, F):
-        estimate = F @ self.components_.T + self.mean_
-        empty_rows = ~observed.any(axis=1)
-        estimate[empty_rows] = self.fill_values_
+    def _fill(self, X, observed, F, bias):
+        estimate = F @ self.components_.T + bias[:, None] + self.mean_
+        if self._fills_by_mean():
+            estimate[~observed.any(axis=1)] = self.fill_values_
         return np.where(observed, X, estimate)
 
-    def _fallback_values(self, X, observed):
-        """Fill values for empty rows: column means, the global mean for empty columns."""
-        counts = observed.sum(axis=0)
-        sums = np.where(observed, X, 0.0).sum(axis=0)
-        overall = sums.sum() / counts.sum()
-        return np.where(counts > 0, sums / np.maximum(counts, 1), overall)
+    def _fills_by_mean(self):
+        """Whether rows without observations get the column means (else the model's
+        prediction, which for ``biased_als`` is the global mean plus the column bias)."""
+        return self.fill_empty == "mean" or (self.fill_empty == "auto"
+                                             and self.method != BIASED)
 
     def _max_iter(self):
         return MAX_ITER[self.method] if self.max_iter is None else self.max_iter
 
     def _check_params(self):
-        check_choice("method", self.method, solvers_needing("entries"))
+        check_choice("method", self.method, (BIASED, *solvers_needing("entries")))
         check_choice("fill_empty", self.fill_empty, FILL_RULES)
         check_choice("rank_rule", self.rank_rule, RANK_RULES)
-        check_real("ridge", self.ridge, low=0.0)
+        if self.ridge is not None:
+            check_real("ridge", self.ridge, low=0.0)
+        check_int("n_models", self.n_models, 1)
+        if self.max_iter is not None:
+            check_int("max_iter", self.max_iter, 1)
         if self.rank != "auto" and (isinstance(self.rank, str) or self.rank is None):
             raise ValueError(f"rank must be a positive int or 'auto'; got {self.rank!r}")
+
+    def _observations(self, X, fitting):
+        """``(rows, cols, values, shape)`` of the observed entries of a dense (NaN-marked),
+        sparse or triplet ``X``, validated."""
+        if isinstance(X, RatingData):
+            X = sp.coo_matrix((X.values, (X.rows, X.cols)), shape=X.shape)
+        if sp.issparse(X) or _is_triplet(X):
+            rows, cols, values, shape = (_sparse_entries(X) if sp.issparse(X)
+                                         else _triplet_entries(X))
+            if fitting:
+                self.n_features_in_ = shape[1]
+                if hasattr(self, "feature_names_in_"):
+                    del self.feature_names_in_
+            self._check_empty(np.bincount(rows, minlength=shape[0]) == 0,
+                              np.bincount(cols, minlength=shape[1]) == 0, fitting)
+            return rows, cols, values, shape
+        X, observed = self._check_input(X, fitting)
+        rows, cols = np.nonzero(observed)
+        return rows, cols, X[rows, cols], X.shape
 
     def _check_input(self, X, fitting):
         """scikit-learn's own input validation (feature counts and names, dtypes, 1-d or
         complex or empty input, at least 2 rows and 2 columns to fit, NaN allowed, inf
-        refused),
-        after moving tensors to NumPy; sparse input is refused by name."""
-        if sp.issparse(X):
-            raise ValueError("X is a scipy.sparse matrix: MatrixCompletion fills a dense "
-                             "matrix; pass X.toarray() with NaN at the missing entries")
+        refused), after moving tensors to NumPy."""
         if foreign_array(X) is not None:
             X = to_numpy(X)
         if _is_complex(X):
@@ -212,15 +326,20 @@ class MatrixCompletion(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         observed = ~np.isnan(X)
         if not observed.any():
             raise ValueError("X has no observed entry: every value is NaN")
-        if self.fill_empty == "error":
-            empty_rows = np.flatnonzero(~observed.any(axis=1))
-            empty_cols = np.flatnonzero(~observed.any(axis=0))
-            if len(empty_rows) or (fitting and len(empty_cols)):
-                raise ValueError(
-                    f"X has {len(empty_rows)} all-NaN row(s) (first: {empty_rows[:3].tolist()})"
-                    f" and {len(empty_cols)} all-NaN column(s) "
-                    f"(first: {empty_cols[:3].tolist()}); drop them or set fill_empty='mean'")
+        self._check_empty(~observed.any(axis=1), ~observed.any(axis=0), fitting)
         return X, observed
+
+    def _check_empty(self, empty_rows, empty_cols, fitting):
+        """Refuse rows or columns without observations when ``fill_empty`` says so."""
+        refuse = self.fill_empty == "error" or (self.fill_empty == "auto"
+                                                and self.method != BIASED)
+        empty_rows, empty_cols = np.flatnonzero(empty_rows), np.flatnonzero(empty_cols)
+        if refuse and (len(empty_rows) or (fitting and len(empty_cols))):
+            raise ValueError(
+                f"X has {len(empty_rows)} all-NaN row(s) (first: {empty_rows[:3].tolist()})"
+                f" and {len(empty_cols)} all-NaN column(s) "
+                f"(first: {empty_cols[:3].tolist()}); drop them, set fill_empty='mean', or "
+                f"use method='biased_als' (predicts them by their biases)")
 
     def _check_fitted(self):
         check_is_fitted(self, "components_")
@@ -228,7 +347,74 @@ class MatrixCompletion(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True  # NaN marks the entries to fill
+        tags.input_tags.sparse = True  # stored entries are the observations
         return tags
+
+
+def _column_means(cols, values, n_cols):
+    """Observed column means; the global mean for a column without observations."""
+    counts = np.bincount(cols, minlength=n_cols)
+    sums = np.bincount(cols, weights=values, minlength=n_cols)
+    return np.where(counts > 0, sums / np.maximum(counts, 1), values.mean())
+
+
+def _is_triplet(X) -> bool:
+    return isinstance(X, tuple) and len(X) in (3, 4)
+
+
+def _triplet_entries(X):
+    """Validated ``(rows, cols, values, shape)`` of a ``(rows, cols, values[, shape])``
+    triplet (shape: the largest indices plus one when not given)."""
+    given = X[3] if len(X) == 4 else None
+    rows, cols, values = (np.asarray(part) for part in X[:3])
+    if not (rows.ndim == cols.ndim == values.ndim == 1) or not (
+            rows.size == cols.size == values.size):
+        raise ValueError("X as (rows, cols, values) needs three 1-d sequences of equal "
+                         f"length; got shapes {rows.shape}, {cols.shape}, {values.shape}")
+    if rows.size == 0:
+        raise ValueError("X has no observed entry: the triplet is empty")
+    if given is None:
+        rows, cols = _indices("rows", rows, None), _indices("cols", cols, None)
+        shape = (int(rows.max()) + 1, int(cols.max()) + 1)
+    else:
+        shape = check_shape(given, "shape (the fourth element of X)")
+        rows, cols = _indices("rows", rows, shape[0]), _indices("cols", cols, shape[1])
+    return rows, cols, _finite_values(values), shape
+
+
+def _sparse_entries(X):
+    """``(rows, cols, values, shape)`` of the stored entries of a sparse matrix."""
+    coo = sp.coo_matrix(X)
+    if coo.ndim != 2 or coo.nnz == 0:
+        raise ValueError(f"X has no observed entry: the sparse matrix of shape {coo.shape} "
+                         "stores none")
+    coo.sum_duplicates()
+    return coo.row.astype(np.intp), coo.col.astype(np.intp), _finite_values(coo.data), \
+        coo.shape
+
+
+def _finite_values(values):
+    if np.iscomplexobj(values):
+        raise ValueError("X is complex: MatrixCompletion works on real matrices")
+    values = np.asarray(values, dtype=np.float64)
+    if not np.all(np.isfinite(values)):
+        raise ValueError("X has NaN or inf among its observed values: a sparse or triplet "
+                         "X lists observations only, so drop those entries")
+    return values
+
+
+def _indices(name, index, size):
+    """Non-negative integer indices below ``size`` (any size when None)."""
+    index = np.asarray(index)
+    if index.size and not np.issubdtype(index.dtype, np.integer):
+        if not np.all(np.mod(index, 1) == 0):
+            raise ValueError(f"{name} must be integer indices; got {index.dtype} values")
+    index = index.astype(np.intp).reshape(-1)
+    if index.size and (index.min() < 0 or (size is not None and index.max() >= size)):
+        bound = "" if size is None else f" and below {size}"
+        raise ValueError(f"{name} must be non-negative{bound}; got values in "
+                         f"[{index.min()}, {index.max()}]")
+    return index
 
 
 def _is_complex(X) -> bool:
