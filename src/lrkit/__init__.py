@@ -5,11 +5,13 @@ from lrkit.approx import svd
 from lrkit.exceptions import ConvergenceWarning, OperatorTooLargeError
 from lrkit.recovery import (
     CalibrationResult,
+    DenoiseResult,
     MatrixCompletion,
     RobustPCAResult,
     SparseRegressionResult,
     SparseResult,
     calibrate,
+    denoise,
     recover,
     rpca,
     sparse_bayes,
@@ -22,6 +24,7 @@ __version__ = "0.1.0"
 __all__ = [
     "CalibrationResult",
     "ConvergenceWarning",
+    "DenoiseResult",
     "IterationInfo",
     "MatrixCompletion",
     "OperatorTooLargeError",
@@ -33,6 +36,7 @@ __all__ = [
     "__version__",
     "approx",
     "calibrate",
+    "denoise",
     "operators",
     "problems",
     "recover",

@@ -8,6 +8,7 @@ from lrkit.recovery import altmin, factored, softimpute, subgradient  # noqa: F4
 from lrkit.recovery.api import recover
 from lrkit.recovery.calibration import CALIBRATION_METHODS, CalibrationResult, calibrate
 from lrkit.recovery.completion_rank import select_completion_rank
+from lrkit.recovery.denoising import DENOISE_METHODS, DenoiseResult, denoise
 from lrkit.recovery.estimator import MatrixCompletion
 from lrkit.recovery.registry import Solver, get_solver, register, solver_names
 from lrkit.recovery.rpca import RPCA_METHODS, RobustPCAResult, rpca
@@ -22,6 +23,8 @@ from lrkit.result import IterationInfo, RecoveryResult, Status, relative_error
 __all__ = [
     "CALIBRATION_METHODS",
     "CalibrationResult",
+    "DENOISE_METHODS",
+    "DenoiseResult",
     "RPCA_METHODS",
     "IterationInfo",
     "MatrixCompletion",
@@ -34,6 +37,7 @@ __all__ = [
     "SparseResult",
     "Status",
     "calibrate",
+    "denoise",
     "get_solver",
     "recover",
     "register",
