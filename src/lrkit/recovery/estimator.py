@@ -51,7 +51,7 @@ class MatrixCompletion(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     ----------
     rank : int or "auto", default "auto"
         Rank of the model (per fit, for ``biased_als``); ``"auto"`` chooses it on held-out
-        entries (``biased_als``: among 10 and 20; the others: :func:`select_completion_rank`
+        entries (``biased_als``: 10 or 5; the others: :func:`select_completion_rank`
         with ``rank_rule``, up to ``max_rank``).
     method : {"biased_als", "altmin", "softimpute"}, default "biased_als"
     ridge : float >= 0, optional
@@ -70,7 +70,7 @@ class MatrixCompletion(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     max_iter : int, optional
         Default :data:`MAX_ITER` of the method: 300 for altmin (which converges in tens of
         iterations), 3000 for the softimpute path (one solve per λ; 300 stopped some seeds
-        before the path reached the rank), 15 sweeps for ``biased_als`` (the held-out search
+        before the path reached the rank), 30 sweeps for ``biased_als`` (the held-out search
         stops it earlier when that predicts better).
     tol : float, default 1e-10
     n_models : int >= 1, default 5
@@ -209,7 +209,7 @@ class MatrixCompletion(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         """``biased_als``: the search on held-out entries, then the averaged fits."""
         most = max(1, min(shape) - 1)
         ranks = ([self._given_rank(shape)] if self.rank != "auto"
-                 else sorted({min(rank, most) for rank in RANKS}))
+                 else list(dict.fromkeys(min(rank, most) for rank in RANKS)))
         ridges = RIDGES if self.ridge is None else (float(self.ridge),)
         result = fit_ratings(rows, cols, values, shape, ranks, ridges,
                              max_sweeps=self._max_iter(), n_models=self.n_models,

@@ -42,7 +42,9 @@ INIT_SCALE = 0.1
 RIDGES = (0.001, 0.08, 0.1, 0.12)
 RANKS = (10, 5)
 #: Sweeps each fit may run (the held-out search keeps the best count).
-SEARCH_SWEEPS = 20
+SEARCH_SWEEPS = 30
+#: A search fit stops once its held-out error has not improved for this many sweeps.
+PATIENCE = 3
 #: Ensemble size of the search's fits, and the fraction of entries it holds out.
 SEARCH_MODELS = 3
 HOLDOUT = 0.15
@@ -167,15 +169,15 @@ def _average(sides, fits):
 
 def ensemble_als(sides, rank, ridge, sweeps, n_models, rng, *, monitor=None):
     """``n_models`` ALS-WR fits run in lockstep; ``monitor(model)`` sees their average
-    after every sweep. Returns the average after ``sweeps`` sweeps."""
+    after every sweep and ends the run early by returning True. Returns the last average."""
     fits = [_Fit(sides, rank, ridge, rng) for _ in range(n_models)]
     model = None
     for _ in range(sweeps):
         for fit in fits:
             fit.sweep()
         model = _average(sides, fits)
-        if monitor is not None:
-            monitor(model)
+        if monitor is not None and monitor(model):
+            break
     return model
 
 
@@ -185,10 +187,11 @@ def fit_ratings(rows, cols, values, shape, ranks=RANKS, ridges=RIDGES, *,
 
     A random ``holdout`` fraction of the entries is held out. Ensembles of
     ``SEARCH_MODELS`` fits run on the rest, with each ridge of ``ridges`` at the first rank
-    of ``ranks``, then with each other rank at the best ridge; the held-out RMSE is recorded
-    after every sweep, and the best (rank, ridge, sweeps) wins. ``n_models`` fits with those
-    choices then run on all the entries. With a single candidate and too few entries to
-    hold any out, ``max_sweeps`` sweeps run.
+    of ``ranks``, then with each other rank at the best ridge. The held-out RMSE is recorded
+    after every sweep (a fit stops ``PATIENCE`` sweeps past its minimum), and the best
+    (rank, ridge, sweeps) wins. ``n_models`` fits with those choices then run on all the
+    entries. With a single candidate and too few entries to hold any out, ``max_sweeps``
+    sweeps run.
 
     Returns
     -------
@@ -237,9 +240,13 @@ def _search(rows, cols, values, shape, ranks, ridges, max_sweeps, holdout, rng):
     def trial(rank, ridge):
         nonlocal best
         curve = []
-        ensemble_als(sides, rank, ridge, max_sweeps, SEARCH_MODELS, rng,
-                     monitor=lambda model: curve.append(float(np.sqrt(np.mean(
-                         (model.predict(held_rows, held_cols) - held_values) ** 2)))))
+
+        def monitor(model):
+            curve.append(float(np.sqrt(np.mean(
+                (model.predict(held_rows, held_cols) - held_values) ** 2))))
+            return len(curve) - 1 - int(np.argmin(curve)) >= PATIENCE  # past the minimum
+
+        ensemble_als(sides, rank, ridge, max_sweeps, SEARCH_MODELS, rng, monitor=monitor)
         sweeps = int(np.argmin(curve)) + 1
         scores[(rank, ridge)] = curve[sweeps - 1]
         if best is None or curve[sweeps - 1] < best["rmse"]:
