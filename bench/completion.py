@@ -163,6 +163,24 @@ def rpca_table():
     return "\n".join(rows)
 
 
+def rpca_scaling_table():
+    """PCP's time as n grows (rank n/20, 5 % corruptions), single-threaded."""
+    from threadpoolctl import threadpool_limits
+
+    rows = ["| n × n | rank | iterations | time (s) | time / previous | rel. error of L |",
+            "|---|---:|---:|---:|---:|---:|"]
+    previous = None
+    with threadpool_limits(1):
+        for n in (500, 1000, 2000):
+            prob = lrkit.problems.robust_pca(n, n, rank=n // 20, corruption=0.05, seed=0)
+            dec, seconds = timed(lrkit.rpca, prob.matrix)
+            ratio = "–" if previous is None else f"{seconds / previous:.1f}"
+            rows.append(log(f"| {n} × {n} | {n // 20} | {dec.n_iter} | {seconds:.1f} | {ratio} | "
+                            f"{lrkit.relative_error(dec.low_rank, prob.low_rank):.1e} |"))
+            previous = seconds
+    return "\n".join(rows)
+
+
 def _parts(decomposition):
     return decomposition.low_rank, decomposition.sparse
 
@@ -435,6 +453,15 @@ SECTIONS = [
      "includes that search). Surprise (scikit-surprise, built from its source "
      "distribution) with its defaults; fancyimpute on the dense matrix with NaN.",
      movielens_table),
+    ("## Robust PCA: time as n grows",
+     "Principal component pursuit (inexact ALM) on Candès et al.'s problem with rank n/20 and "
+     "5 % corruptions, one BLAS thread. Its partial SVDs are subspace iterations warm-started "
+     "from the previous step's singular vectors, with the rank predicted (last count above "
+     "the threshold plus one, or 5 % of n more when all computed values exceeded it) instead "
+     "of searched. Before this change: 1.1, 3.8 and 47 s (full or repeated cold partial "
+     "SVDs; a first-iteration rank of 640 at n = 2000). The work per iteration is "
+     "O(n² r), so with r = n/20 the time may grow as n³ (8× per doubling) at most.",
+     rpca_scaling_table),
     ("## Denoising: rotation-invariant estimator against thresholding",
      "Y = S + Z with unit Gaussian noise; relative error ||Ŝ − S||_F / ||S||_F. The oracle "
      "keeps Y's singular vectors with the best possible values uᵢᵀ S vᵢ; `rie` estimates "

@@ -25,6 +25,13 @@ from lrkit.result import RecoveryResult, Status
 RPCA_METHODS = ("pcp", "altproj")
 #: Augmented-Lagrangian penalty growth of the inexact ALM (Lin, Chen & Ma 2010, Alg. 5).
 PCP_RHO = 1.5
+#: PCP's partial SVDs: rank increment (fraction of min(n1, n2)) when every computed value
+#: exceeded the threshold, oversampling columns, and power iterations from a warm (previous
+#: step's) or cold (random) start.
+RANK_STEP = 0.05
+OVERSAMPLE = 10
+WARM_POWER = 1
+COLD_POWER = 3
 #: AltProj stages below the target rank stop at this relative change of L, or after
 #: ``STAGE_ITERS`` iterations; only the last stage is solved to ``tol``.
 STAGE_TOL = 1e-3
@@ -176,22 +183,50 @@ def _top_svd(X, k, seed):
     return truncated_svd(X, min(k, min(X.shape) - 1), seed=seed)
 
 
-def singular_value_threshold(X, tau, rank_guess, seed=None):
-    """``SVT_τ(X) = U max(Σ − τ, 0) Vᵀ`` as its factors ``(U_r, σ_r − τ, V_rᵀ)``, r the
-    number of singular values above τ.
+class _WarmSVT:
+    """The SVT steps of one PCP run: partial SVDs by subspace iteration warm-started from
+    the previous step's right singular vectors, with a bounded rank.
 
-    A truncated SVD of ``rank_guess`` values, doubled until the smallest computed value
-    falls below ``τ`` (a full SVD where :func:`choose_svd_method` says exact).
+    Each step computes ``k`` singular triplets of ``X`` from the block ``[V_prev, Ω]``
+    (``Ω`` Gaussian, ``OVERSAMPLE`` columns) with ``WARM_POWER`` power iterations; X moves
+    little between ALM steps, so the old subspace is nearly right. As in Lin, Chen & Ma's
+    code, ``k`` is predicted rather than searched: one more than the values above ``τ``
+    found last time, or ``RANK_STEP · min(n1, n2)`` more when all ``k`` exceeded ``τ`` (the
+    SVT is then truncated for that step, which the inexact ALM tolerates). Where
+    :func:`choose_svd_method` says a full SVD is as cheap, it is used.
     """
-    n = min(X.shape)
-    k = min(max(rank_guess, 1), n)
-    while True:
-        U, s, Vt = _top_svd(X, k, seed)
-        if s[-1] <= tau or len(s) >= n - 1:  # all values above τ found, or all there are
-            break
-        k = min(2 * k, n)
-    kept = int(np.count_nonzero(s > tau))
-    return U[:, :kept], s[:kept] - tau, Vt[:kept]
+
+    def __init__(self, shape, seed):
+        self.rng = np.random.default_rng(seed)
+        self.n = min(shape)
+        self.k = min(max(10, round(RANK_STEP * self.n)), self.n)
+        self.basis = None
+
+    def __call__(self, X, tau):
+        if choose_svd_method(X, self.k) == "exact":
+            U, s, Vt = np.linalg.svd(X, full_matrices=False)
+        else:
+            U, s, Vt = self._subspace(X)
+        kept = int(np.count_nonzero(s > tau))
+        if kept < len(s):
+            self.k = min(kept + 1, self.n)
+        else:  # every computed value is above τ: there may be more next time
+            self.k = min(len(s) + round(RANK_STEP * self.n), self.n)
+        self.basis = Vt[:max(kept, 1)].T
+        return U[:, :kept], s[:kept] - tau, Vt[:kept]
+
+    def _subspace(self, X):
+        columns = min(self.k + OVERSAMPLE, self.n)
+        fresh = columns - (0 if self.basis is None else self.basis.shape[1])
+        block = self.rng.standard_normal((X.shape[1], max(fresh, 0)))
+        if self.basis is not None:
+            block = np.hstack([self.basis[:, :columns], block])
+        Q = np.linalg.qr(X @ block)[0]
+        for _ in range(WARM_POWER if self.basis is not None else COLD_POWER):
+            Q = np.linalg.qr(X @ np.linalg.qr(X.T @ Q)[0])[0]
+        Ub, s, Vt = np.linalg.svd(Q.T @ X, full_matrices=False)
+        k = min(self.k, len(s))
+        return (Q @ Ub)[:, :k], s[:k], Vt[:k]
 
 
 def _record(run, loss, parts, S, change):
@@ -210,12 +245,11 @@ def _pcp(run, M, observed, lam, tol, seed):
     Y = M / max(norm_two, np.abs(M).max() / lam)
     mu, mu_max = 1.25 / norm_two, 1.25e7 / norm_two
     S = np.zeros_like(M)
-    rank_guess = 10
+    svt = _WarmSVT(M.shape, seed)
     L, parts = np.zeros_like(M), (np.zeros((M.shape[0], 0)), np.zeros(0), np.zeros((0, M.shape[1])))
     for _ in run.iterations():
-        parts = singular_value_threshold(M - S + Y / mu, 1 / mu, rank_guess, seed)
+        parts = svt(M - S + Y / mu, 1 / mu)
         L = (parts[0] * parts[1]) @ parts[2]
-        rank_guess = len(parts[1]) + 1 + round(0.05 * min(M.shape))
         target = M - L + Y / mu
         S = np.sign(target) * np.maximum(np.abs(target) - lam / mu, 0.0)
         S[~observed] = target[~observed]  # unobserved: the constraint does not bind
