@@ -108,6 +108,37 @@ def svd_engines_table():
     return "\n".join(rows)
 
 
+def dask_svd_table():
+    import dask.array as da
+
+    n1, n2, k = 50_000, 1_000, 20
+    A, s_true = matrix_with_spectrum(n1, n2, decay=0.5)
+    optimal = np.sqrt(np.sum(s_true[k:] ** 2))
+    D = da.from_array(A, chunks=(5_000, n2))
+    engines = {
+        "lrkit.svd (Dask, randomized, 4 power iterations)": lambda: _computed(
+            lrkit.svd(D, k, seed=0)),
+        "dask svd_compressed (defaults: no power iteration)": lambda: _computed(
+            da.linalg.svd_compressed(D, k, seed=0)),
+        "dask svd_compressed (n_power_iter=4)": lambda: _computed(
+            da.linalg.svd_compressed(D, k, n_power_iter=4, seed=0)),
+        "lrkit.svd (in memory, auto)": lambda: lrkit.svd(A, k, seed=0),
+    }
+    rows = ["| engine | time (s) | error / optimal |", "|---|---:|---:|"]
+    for name, engine in engines.items():
+        start = time.perf_counter()
+        U, s, Vt = engine()
+        elapsed = time.perf_counter() - start
+        ratio = np.linalg.norm(A - (U * s) @ Vt) / optimal
+        rows.append(f"| {name} | {elapsed:.2f} | {ratio:.4f} |")
+    return "\n".join(rows)
+
+
+def _computed(parts):
+    return tuple(np.asarray(part.compute() if hasattr(part, "compute") else part)
+                 for part in parts)
+
+
 def foundation_sections():
     return [
         ("## Matrix sensing: GD iteration cost against the physical floor",
@@ -127,6 +158,11 @@ def foundation_sections():
          "randomized engine uses max(10, k) oversampling columns and 4 power iterations with "
          "re-orthonormalisation; scikit-learn's defaults are 10 oversampling columns and 4 or "
          "7 power iterations with LU normalisation.", svd_engines_table),
+        ("## Scale-out: truncated SVD on Dask",
+         "A 50 000 × 1 000 matrix with the slowly decaying spectrum s_i = i^-1/2, as a Dask "
+         "array of 10 row blocks (threaded scheduler, this machine's 2 cores); k = 20. The "
+         "Dask engines read the blocks; the last row is the in-memory engine on the same "
+         "matrix. Error is ||A − A_k||_F over the Eckart–Young optimum.", dask_svd_table),
     ]
 
 

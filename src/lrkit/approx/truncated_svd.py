@@ -11,6 +11,7 @@ from lrkit._linalg import implicit_top_svd
 from lrkit._random import as_generator
 from lrkit._stats import data_scale_exponent
 from lrkit._validation import check_choice, check_finite_array, check_int, check_rank
+from lrkit.approx.dask_svd import check_dask_finite, dask_svd, is_dask_array
 
 SVD_METHODS = ("auto", "exact", "randomized", "lanczos")
 #: ``method="auto"`` uses the exact SVD when the smaller dimension is at most this ...
@@ -59,8 +60,10 @@ def svd(A, rank, method="auto", *, oversample=None, power_iters=4, seed=None):
 
     Parameters
     ----------
-    A : array (NumPy or array-API, e.g. PyTorch), scipy.sparse matrix or LinearOperator
-        The n1×n2 matrix.
+    A : array (NumPy or array-API, e.g. PyTorch), scipy.sparse matrix, LinearOperator or
+        ``dask.array.Array``
+        The n1×n2 matrix. A Dask array goes to the chunked randomized engine
+        (:func:`lrkit.approx.dask_svd.dask_svd`): ``U`` comes back as a Dask array.
     rank : int in [1, min(n1, n2)]
     method : {"auto", "exact", "randomized", "lanczos"}
         ``"exact"``: LAPACK ``gesdd`` then truncation. ``"randomized"``: Halko, Martinsson &
@@ -78,6 +81,8 @@ def svd(A, rank, method="auto", *, oversample=None, power_iters=4, seed=None):
     U : (n1, rank), s : (rank,), Vt : (rank, n2)
     """
     check_choice("method", method, SVD_METHODS)
+    if is_dask_array(A):
+        return _dask(A, rank, method, oversample, power_iters, seed)
     operator_input = sp.issparse(A) or isinstance(A, spla.LinearOperator)
     if not operator_input and foreign_array(A) is None:
         A = np.asarray(A)  # lists, pandas DataFrames
@@ -117,6 +122,21 @@ def svd(A, rank, method="auto", *, oversample=None, power_iters=4, seed=None):
     return implicit_top_svd(lambda V: A @ V, lambda U: _adjoint(A) @ U, A.shape, rank,
                             reference=reference, power_iters=power_iters,
                             oversample=oversample, seed=seed)
+
+def _dask(A, rank, method, oversample, power_iters, seed):
+    """A Dask array: the chunked randomized engine (:mod:`lrkit.approx.dask_svd`)."""
+    if len(A.shape) != 2:
+        raise ValueError(f"A must be 2-dimensional; got shape {tuple(A.shape)}")
+    if method not in ("auto", "randomized"):
+        raise ValueError(f"method={method!r} needs the matrix in memory; a Dask array uses "
+                         "method='randomized' (or 'auto')")
+    rank = check_rank(rank, A.shape)
+    oversample = max(MIN_OVERSAMPLE, rank) if oversample is None else check_int(
+        "oversample", oversample, 0)
+    power_iters = check_int("power_iters", power_iters, 0)
+    check_dask_finite(A)
+    return dask_svd(A, rank, oversample=oversample, power_iters=power_iters, seed=seed)
+
 
 def _adjoint(A):
     """``Aᴴ``: the conjugate transpose (``Aᵀ`` for real A)."""
