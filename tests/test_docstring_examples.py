@@ -6,7 +6,7 @@ import importlib
 import pytest
 
 MODULES = ["lrkit.recovery.calibration", "lrkit.recovery.sparse_bayes",
-           "lrkit.recovery.denoising",
+           "lrkit.recovery.denoising", "lrkit.recovery.dynamic",
            "lrkit.recovery.sparse_regression",
            "lrkit.approx.lp_regression", "lrkit.nn.gradient_projection"]
 

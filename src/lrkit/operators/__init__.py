@@ -9,6 +9,7 @@ from lrkit.operators.base import (
 )
 from lrkit.operators.dottest import dottest
 from lrkit.operators.entry_sampling import EntrySampling
+from lrkit.operators.fourier import SubsampledFourier, cartesian_masks
 from lrkit.operators.gaussian import GaussianSensing
 from lrkit.operators.rank_one import RankOneSensing
 
@@ -19,6 +20,8 @@ __all__ = [
     "OperatorTooLargeError",
     "RankOneSensing",
     "SensingOperator",
+    "SubsampledFourier",
+    "cartesian_masks",
     "dottest",
     "memory_budget",
     "set_memory_budget",

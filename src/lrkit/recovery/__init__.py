@@ -9,6 +9,7 @@ from lrkit.recovery.api import recover
 from lrkit.recovery.calibration import CALIBRATION_METHODS, CalibrationResult, calibrate
 from lrkit.recovery.completion_rank import select_completion_rank
 from lrkit.recovery.denoising import DENOISE_METHODS, DenoiseResult, denoise
+from lrkit.recovery.dynamic import recover_dynamic
 from lrkit.recovery.estimator import MatrixCompletion
 from lrkit.recovery.registry import Solver, get_solver, register, solver_names
 from lrkit.recovery.rpca import RPCA_METHODS, RobustPCAResult, rpca
@@ -40,6 +41,7 @@ __all__ = [
     "denoise",
     "get_solver",
     "recover",
+    "recover_dynamic",
     "register",
     "relative_error",
     "rpca",
