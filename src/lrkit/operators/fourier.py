@@ -23,7 +23,7 @@ class SubsampledFourier(SensingOperator):
     Parameters
     ----------
     frame_shape : tuple of one or two ints
-    masks : array_like of bool, shape (n_frames, *frame_shape)
+    masks : array_like of bool, shape ``(n_frames, *frame_shape)``
         Sampled k-space locations per frame (unshifted FFT layout: index 0 is the zero
         frequency).
     """
@@ -73,7 +73,7 @@ def cartesian_masks(frame_shape, n_frames, acceleration, *, center=4, seed=None)
 
     Returns
     -------
-    numpy.ndarray of bool, shape (n_frames, *frame_shape)
+    numpy.ndarray of bool, shape ``(n_frames, *frame_shape)``
     """
     frame_shape = tuple(int(n) for n in np.atleast_1d(frame_shape))
     n_frames = check_int("n_frames", n_frames, 1)

@@ -26,7 +26,7 @@ import numpy as np
 
 from lrkit._validation import check_int, check_real
 from lrkit.recovery.harness import Run
-from lrkit.result import RecoveryResult, Status
+from lrkit.result import Status
 
 
 def recover_dynamic(operator, y, *, lam_nuclear=None, lam_space=None, lam_time=None,
