@@ -136,17 +136,18 @@ def sparse_regression(X, y, k=None, *, method="preconditioned", gap=10.0, cv=5, 
     scale = np.where(norms > 0, norms, 1.0)
     v, alpha, converged = _lasso_phase(Z / scale, target, k, cv, seed, max_iter, run)
     coef = v / scale
-    if top is not None:
+    deflated = 0 if top is None else int(top[1].size)
+    if deflated:
         U, s, Vt = top
         coef = coef + Vt.T @ ((U.T @ (y - X @ coef)) / s)
     if converged:
         run.stop(Status.CONVERGED, "Lasso path solved" + (
-            "; dominant directions fit by least squares" if top is not None and s.size else ""))
+            "; dominant directions fit by least squares" if deflated else ""))
     else:
         run.stop(Status.MAX_ITER, f"coordinate descent reached max_iter={max_iter}")
     result = run.result((coef[:, None], np.ones((1, 1))), cls=SparseRegressionResult,
                         coef=coef, support=np.flatnonzero(v), alpha=alpha,
-                        deflated_rank=0 if top is None else int(top[1].size))
+                        deflated_rank=deflated)
     if truth is not None:
         errors = np.full(result.n_iter, np.nan)
         errors[-1:] = np.linalg.norm(coef - truth) / max(np.linalg.norm(truth), 1e-300)
