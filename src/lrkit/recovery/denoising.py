@@ -192,17 +192,17 @@ def _denoise_symmetric(Y, method, noise_std):
     if noise_std is None:  # the noise of a symmetric matrix is that of its singular values
         noise_std = noise_from_median(np.abs(lam), Y.shape)
     radius = 2.0 * noise_std * math.sqrt(n)  # the semicircle's edge
+    outside = int(np.sum(np.abs(lam) > radius))
     if method == "hard":
         values = np.where(np.abs(lam) > radius, lam, 0.0)
     elif method == "soft":
         values = np.sign(lam) * np.maximum(np.abs(lam) - radius, 0.0)
-    elif np.sum(np.abs(lam) > radius) <= LOW_RANK_FRACTION * n:
+    elif outside <= LOW_RANK_FRACTION * n:
         # A few eigenvalues outside the noise's semicircle: a low-rank signal, for which the
-        # spiked shrinkage of the singular values is closer to the oracle than the RIE's
-        # finite-n estimate of the bulk (whose true value is zero).
-        result = _denoise_rectangular(Y, "rie", noise_std, None)
-        result.symmetric = True
-        return result
+        # spiked shrinkage of the singular values |λ| (same vectors, up to sign) is closer
+        # to the oracle than the RIE's finite-n estimate of the bulk (whose true value is 0).
+        values = np.zeros_like(lam)
+        values[:outside] = np.sign(lam[:outside]) * _optimal_shrinkage(np.abs(lam), outside, n)
     else:
         scale2 = noise_std**2 * n
         eta = KERNEL_WIDTH * math.sqrt(scale2) / math.sqrt(n)
