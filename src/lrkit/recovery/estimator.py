@@ -11,10 +11,18 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from lrkit._backend import foreign_array, to_numpy
-from lrkit._validation import check_choice, check_int, check_real, check_shape
+from lrkit._validation import check_choice, check_int, check_real
 from lrkit.exceptions import ConvergenceWarning
 from lrkit.operators import EntrySampling
-from lrkit.problems.datasets import RatingData
+from lrkit.recovery._observations import (
+    column_means,
+    indices,
+    is_complex,
+    is_listed,
+    listed_entries,
+    nan_filled,
+    sparse_entries,
+)
 from lrkit.recovery._row_systems import RowSystems
 from lrkit.recovery.api import recover
 from lrkit.recovery.completion_rank import RANK_RULES, select_completion_rank
@@ -156,21 +164,21 @@ class MatrixCompletion(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         """Predicted values at the pairs ``(rows[e], cols[e])`` of the training matrix
         (cold rows and columns by their biases), without forming the matrix."""
         self._check_fitted()
-        rows = _indices("rows", rows, self.row_factors_.shape[0])
-        cols = _indices("cols", cols, self.components_.shape[0])
+        rows = indices("rows", rows, self.row_factors_.shape[0])
+        cols = indices("cols", cols, self.components_.shape[0])
         if rows.shape != cols.shape:
             raise ValueError(f"rows and cols must have the same length; got {rows.size} and "
                              f"{cols.size}")
         fitted = (np.einsum("ek,ek->e", self.row_factors_[rows], self.components_[cols])
                   + self.row_bias_[rows] + self.mean_[cols])
-        if self._fills_by_mean():
+        if self._empty_rule() != "predict":
             empty = ~self._observed_rows_[rows]
             fitted[empty] = self.fill_values_[cols[empty]]
         return fitted
 
     def _fit(self, rows, cols, values, shape):
         self._check_params()
-        self.fill_values_ = _column_means(cols, values, shape[1])
+        self.fill_values_ = column_means(cols, values, shape[1])
         self._observed_rows_ = np.bincount(rows, minlength=shape[0]) > 0
         # Centring removes the observed column means (0 for a column with none).
         has_values = np.bincount(cols, minlength=shape[1]) > 0
@@ -235,13 +243,12 @@ class MatrixCompletion(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         observations stored."""
         self._check_fitted()
         if sp.issparse(X):
-            rows, cols, values, shape = _sparse_entries(X)
+            rows, cols, values, shape = sparse_entries(X)
             if shape[1] != self.n_features_in_:
                 raise ValueError(f"X has {shape[1]} features, but MatrixCompletion is "
                                  f"expecting {self.n_features_in_} features as input")
             self._check_empty(np.bincount(rows, minlength=shape[0]) == 0, [], fitting=False)
-            X = np.full(shape, np.nan)
-            X[rows, cols] = values
+            X = nan_filled(rows, cols, values, shape)
             observed = ~np.isnan(X)
         else:
             X, observed = self._check_input(X, fitting=False)
@@ -261,21 +268,22 @@ class MatrixCompletion(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         or triplet input)."""
         rows, cols, values, shape = self._observations(X, fitting=True)
         self._fit(rows, cols, values, shape)
-        X = np.full(shape, np.nan)
-        X[rows, cols] = values
+        X = nan_filled(rows, cols, values, shape)
         return self._fill(X, ~np.isnan(X), self.row_factors_, self.row_bias_)
 
     def _fill(self, X, observed, F, bias):
         estimate = F @ self.components_.T + bias[:, None] + self.mean_
-        if self._fills_by_mean():
+        if self._empty_rule() != "predict":
             estimate[~observed.any(axis=1)] = self.fill_values_
         return np.where(observed, X, estimate)
 
-    def _fills_by_mean(self):
-        """Whether rows without observations get the column means (else the model's
-        prediction, which for ``biased_als`` is the global mean plus the column bias)."""
-        return self.fill_empty == "mean" or (self.fill_empty == "auto"
-                                             and self.method != BIASED)
+    def _empty_rule(self):
+        """What rows and columns without observations get: ``"error"`` (refused),
+        ``"mean"`` (the column means) or ``"predict"`` (the model, which for ``biased_als``
+        is the global mean plus the column bias); ``fill_empty="auto"`` resolved."""
+        if self.fill_empty != "auto":
+            return self.fill_empty
+        return "predict" if self.method == BIASED else "error"
 
     def _max_iter(self):
         return MAX_ITER[self.method] if self.max_iter is None else self.max_iter
@@ -295,11 +303,8 @@ class MatrixCompletion(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     def _observations(self, X, fitting):
         """``(rows, cols, values, shape)`` of the observed entries of a dense (NaN-marked),
         sparse or triplet ``X``, validated."""
-        if isinstance(X, RatingData):
-            X = sp.coo_matrix((X.values, (X.rows, X.cols)), shape=X.shape)
-        if sp.issparse(X) or _is_triplet(X):
-            rows, cols, values, shape = (_sparse_entries(X) if sp.issparse(X)
-                                         else _triplet_entries(X))
+        if is_listed(X):
+            rows, cols, values, shape = listed_entries(X)
             if fitting:
                 self.n_features_in_ = shape[1]
                 if hasattr(self, "feature_names_in_"):
@@ -317,7 +322,7 @@ class MatrixCompletion(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         refused), after moving tensors to NumPy."""
         if foreign_array(X) is not None:
             X = to_numpy(X)
-        if _is_complex(X):
+        if is_complex(X):
             raise ValueError("X is complex: Complex data not supported; MatrixCompletion "
                              "works on real matrices")
         X = validate_data(self, X, reset=fitting, dtype=np.float64,
@@ -331,10 +336,8 @@ class MatrixCompletion(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
     def _check_empty(self, empty_rows, empty_cols, fitting):
         """Refuse rows or columns without observations when ``fill_empty`` says so."""
-        refuse = self.fill_empty == "error" or (self.fill_empty == "auto"
-                                                and self.method != BIASED)
         empty_rows, empty_cols = np.flatnonzero(empty_rows), np.flatnonzero(empty_cols)
-        if refuse and (len(empty_rows) or (fitting and len(empty_cols))):
+        if self._empty_rule() == "error" and (len(empty_rows) or (fitting and len(empty_cols))):
             raise ValueError(
                 f"X has {len(empty_rows)} all-NaN row(s) (first: {empty_rows[:3].tolist()})"
                 f" and {len(empty_cols)} all-NaN column(s) "
@@ -349,76 +352,3 @@ class MatrixCompletion(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         tags.input_tags.allow_nan = True  # NaN marks the entries to fill
         tags.input_tags.sparse = True  # stored entries are the observations
         return tags
-
-
-def _column_means(cols, values, n_cols):
-    """Observed column means; the global mean for a column without observations."""
-    counts = np.bincount(cols, minlength=n_cols)
-    sums = np.bincount(cols, weights=values, minlength=n_cols)
-    return np.where(counts > 0, sums / np.maximum(counts, 1), values.mean())
-
-
-def _is_triplet(X) -> bool:
-    return isinstance(X, tuple) and len(X) in (3, 4)
-
-
-def _triplet_entries(X):
-    """Validated ``(rows, cols, values, shape)`` of a ``(rows, cols, values[, shape])``
-    triplet (shape: the largest indices plus one when not given)."""
-    given = X[3] if len(X) == 4 else None
-    rows, cols, values = (np.asarray(part) for part in X[:3])
-    if not (rows.ndim == cols.ndim == values.ndim == 1) or not (
-            rows.size == cols.size == values.size):
-        raise ValueError("X as (rows, cols, values) needs three 1-d sequences of equal "
-                         f"length; got shapes {rows.shape}, {cols.shape}, {values.shape}")
-    if rows.size == 0:
-        raise ValueError("X has no observed entry: the triplet is empty")
-    if given is None:
-        rows, cols = _indices("rows", rows, None), _indices("cols", cols, None)
-        shape = (int(rows.max()) + 1, int(cols.max()) + 1)
-    else:
-        shape = check_shape(given, "shape (the fourth element of X)")
-        rows, cols = _indices("rows", rows, shape[0]), _indices("cols", cols, shape[1])
-    return rows, cols, _finite_values(values), shape
-
-
-def _sparse_entries(X):
-    """``(rows, cols, values, shape)`` of the stored entries of a sparse matrix."""
-    coo = sp.coo_matrix(X)
-    if coo.ndim != 2 or coo.nnz == 0:
-        raise ValueError(f"X has no observed entry: the sparse matrix of shape {coo.shape} "
-                         "stores none")
-    coo.sum_duplicates()
-    return coo.row.astype(np.intp), coo.col.astype(np.intp), _finite_values(coo.data), \
-        coo.shape
-
-
-def _finite_values(values):
-    if np.iscomplexobj(values):
-        raise ValueError("X is complex: MatrixCompletion works on real matrices")
-    values = np.asarray(values, dtype=np.float64)
-    if not np.all(np.isfinite(values)):
-        raise ValueError("X has NaN or inf among its observed values: a sparse or triplet "
-                         "X lists observations only, so drop those entries")
-    return values
-
-
-def _indices(name, index, size):
-    """Non-negative integer indices below ``size`` (any size when None)."""
-    index = np.asarray(index)
-    if index.size and not np.issubdtype(index.dtype, np.integer):
-        if not np.all(np.mod(index, 1) == 0):
-            raise ValueError(f"{name} must be integer indices; got {index.dtype} values")
-    index = index.astype(np.intp).reshape(-1)
-    if index.size and (index.min() < 0 or (size is not None and index.max() >= size)):
-        bound = "" if size is None else f" and below {size}"
-        raise ValueError(f"{name} must be non-negative{bound}; got values in "
-                         f"[{index.min()}, {index.max()}]")
-    return index
-
-
-def _is_complex(X) -> bool:
-    """Whether an array or DataFrame holds complex numbers (lists are left to
-    scikit-learn's own check)."""
-    dtypes = [X.dtype] if hasattr(X, "dtype") else list(getattr(X, "dtypes", []))
-    return any(getattr(dtype, "kind", "") == "c" for dtype in dtypes)
