@@ -91,6 +91,24 @@ def gather_rows(array, index):
     return array_namespace(array).take(array, _index(index, array), axis=0)
 
 
+#: ``sampled_products`` gathers NumPy factor rows in chunks of this many numbers (512 KiB
+#: each), so that they stay in cache instead of filling two |Ω|×k arrays.
+PRODUCT_CHUNK = 1 << 16
+
+
+def sampled_products(F, G, rows, cols):
+    """``<F[rows[e]], G[cols[e]]>`` for every entry ``e`` (the entries of ``F Gᵀ`` at the
+    pairs), O(|Ω| k) without forming ``F Gᵀ``."""
+    if not (is_numpy_array(F) and is_numpy_array(G)):
+        return namespace(F).sum(gather_rows(F, rows) * gather_rows(G, cols), axis=1)
+    out = np.empty(len(rows), dtype=np.result_type(F, G))
+    chunk = max(1, PRODUCT_CHUNK // max(F.shape[1], 1))
+    for start in range(0, len(rows), chunk):
+        part = slice(start, start + chunk)
+        np.einsum("ek,ek->e", F[rows[part]], G[cols[part]], out=out[part])
+    return out
+
+
 def take_entries(matrix, rows, cols):
     """``matrix[rows, cols]`` (element-wise pairs) for integer NumPy ``rows`` and ``cols``."""
     xp = array_namespace(matrix)

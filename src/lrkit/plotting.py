@@ -154,13 +154,14 @@ def plot_phase_transition(curves, path, xlabel, title=None):
     return _save(plt, fig, path, title)
 
 
-def plot_error_curves(curves, path, xlabel, ylabel="relative error", title=None):
-    """Error against a problem parameter, one curve per method
-    (``curves``: name -> (x values, errors))."""
+def plot_error_curves(curves, path, xlabel, ylabel="relative error", title=None,
+                      loglog=False):
+    """Error (or any measure) against a problem parameter, one curve per method
+    (``curves``: name -> (x values, errors)); ``loglog`` for scaling laws."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for name, (x, errors) in curves.items():
-        ax.plot(x, errors, marker="o", lw=1.2, label=name)
+        (ax.loglog if loglog else ax.plot)(x, errors, marker="o", lw=1.2, label=name)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(True, alpha=0.3)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lrkit._backend import gather_rows, namespace, scatter_dense, sparse_matmul, take_entries
+from lrkit._backend import sampled_products, scatter_dense, sparse_matmul, take_entries
 from lrkit._random import as_generator
 from lrkit.operators.base import SensingOperator, check_dims
 
@@ -90,7 +90,7 @@ class EntrySampling(SensingOperator):
         return take_entries(X, self.rows, self.cols)
 
     def forward_factored(self, F, G):
-        return namespace(F).sum(gather_rows(F, self.rows) * gather_rows(G, self.cols), axis=1)
+        return sampled_products(F, G, self.rows, self.cols)
 
     def adjoint(self, y):
         self._check_measurements(y)

@@ -20,6 +20,9 @@ import numpy as np
 
 #: Gram matrices are formed in chunks of at most this many float64 numbers (32 MiB).
 CHUNK_FLOATS = 1 << 22
+#: The conjugate-gradient solver works on groups of at most this many float64 numbers
+#: (2 MiB), so that a group's block stays in a core's cache across all its passes.
+CACHE_FLOATS = 1 << 18
 #: At most this many rows per batched group.
 GROUP_ROWS = 256
 #: Jacobi preconditioner guard for rows without observations.
@@ -65,7 +68,7 @@ class RowSystems:
         padded = np.vstack([other, np.zeros((1, k))])  # row len(other): padding
         grams = np.zeros((self.n, k, k))
         rhs = np.zeros((self.n, k))
-        for rows, partners, index in self._blocks(len(other), k):
+        for rows, partners, index in self._blocks(len(other), k, CHUNK_FLOATS):
             block = padded[partners]
             blockT = block.transpose(0, 2, 1)
             grams[rows] = blockT @ block
@@ -79,15 +82,16 @@ class RowSystems:
             # A row with fewer than k informative observations: minimum-norm solutions.
             return (np.linalg.pinv(grams, hermitian=True) @ rhs[:, :, None])[:, :, 0]
 
-    def _blocks(self, n_other, k):
+    def _blocks(self, n_other, k, chunk):
         """Groups of rows with similar counts: ``(rows, partners, index)`` with the partner
         factor rows and the positions of the observed values (in ``self.values``) padded to
-        the group's largest count (cached).
+        the group's largest count, each group at most ``chunk`` numbers (cached).
 
         Padding points at partner row ``n_other``, a zero row appended by the caller, and at
         the final 0 of ``self.values``.
         """
-        if getattr(self, "_cached_blocks", (None,))[0] == (n_other, k):
+        key = (n_other, k, chunk)
+        if getattr(self, "_cached_blocks", (None,))[0] == key:
             return self._cached_blocks[1]
         first = np.cumsum(self.counts) - self.counts
         by_count = np.flatnonzero(self.nonempty)[np.argsort(self.counts[self.nonempty],
@@ -99,7 +103,7 @@ class RowSystems:
             # Similar counts only (padding waste ≤ 25 % + 8 entries), bounded memory.
             limit = max(1.25 * sorted_counts[lo], sorted_counts[lo] + 8)
             similar = int(np.searchsorted(sorted_counts, limit, side="right"))
-            budget = max(1, CHUNK_FLOATS // (int(sorted_counts[similar - 1]) * k))
+            budget = max(1, chunk // (int(sorted_counts[similar - 1]) * k))
             hi = min(similar, lo + budget, lo + GROUP_ROWS)
             rows = by_count[lo:hi]
             width = int(self.counts[rows[-1]])
@@ -108,47 +112,53 @@ class RowSystems:
             index[offsets >= self.counts[rows][:, None]] = total
             blocks.append((rows, partners[index], index))
             lo = hi
-        self._cached_blocks = ((n_other, k), blocks)
+        self._cached_blocks = (key, blocks)
         return blocks
 
     def solve_cg(self, other, ridge, start, steps):
         """``steps`` Jacobi-preconditioned CG iterations on every row system, from ``start``.
 
-        Each iteration costs O(|Ω| k): ``H p = Pᵀ (P p) + λ p`` with the padded blocks ``P``
-        of :meth:`_blocks`, two batched matrix-vector products per group of rows.
+        Each step costs O(|Ω| k): ``H p = Pᵀ (P p) + λ p`` with the padded blocks ``P`` of
+        :meth:`_blocks`, two batched matrix-vector products. The row systems are
+        independent, so all steps run on one group of rows before the next group is
+        gathered: the group's block (at most ``CACHE_FLOATS`` numbers) is read from memory
+        once and stays in cache for the ``2 steps + 3`` passes over it, which is what makes
+        the O(|Ω| k) solve cheaper in wall-clock time than the O(|Ω| k²) Gram matrices.
+        ``ridge`` is a scalar.
         """
         k = other.shape[1]
         padded = np.vstack([other, np.zeros((1, k))])
-        groups = [(rows, padded[partners], self.values[index])
-                  for rows, partners, index in self._blocks(len(other), k)]
-
-        def apply(P):
-            out = ridge * P
-            for rows, block, _ in groups:
-                inner = block @ P[rows][:, :, None]
-                out[rows] += (block.transpose(0, 2, 1) @ inner)[:, :, 0]
-            return out
-
-        diagonal = np.full((self.n, k), ridge + JITTER)
-        rhs = np.zeros((self.n, k))
-        for rows, block, values in groups:
-            diagonal[rows] += np.sum(block**2, axis=1)
-            rhs[rows] = (block.transpose(0, 2, 1) @ values[:, :, None])[:, :, 0]
-        precond = 1.0 / diagonal
-        X = start.copy()
-        R = rhs - apply(X)
-        Z = precond * R
-        P = Z.copy()
-        rz = np.sum(R * Z, axis=1)
-        for _ in range(steps):
-            HP = apply(P)
-            curvature = np.sum(P * HP, axis=1)
-            alpha = np.divide(rz, curvature, out=np.zeros_like(rz), where=curvature > 0)
-            X += alpha[:, None] * P
-            R -= alpha[:, None] * HP
-            Z = precond * R
-            rz_new = np.sum(R * Z, axis=1)
-            beta = np.divide(rz_new, rz, out=np.zeros_like(rz), where=rz > 0)
-            P = Z + beta[:, None] * P
-            rz = rz_new
+        X = np.array(start, dtype=np.float64)
+        for rows, partners, index in self._blocks(len(other), k, CACHE_FLOATS):
+            X[rows] = _group_cg(padded[partners], self.values[index], ridge, X[rows], steps)
         return X
+
+
+def _group_cg(block, values, ridge, x, steps):
+    """Preconditioned CG on the systems ``(Bᵣᵀ Bᵣ + λ I) x_r = Bᵣᵀ v_r`` of one group,
+    ``block`` of shape ``(rows, count, k)``; Jacobi preconditioner ``diag(Bᵣᵀ Bᵣ) + λ``."""
+    blockT = block.transpose(0, 2, 1)
+
+    def gram_times(p):
+        inner = block @ p[:, :, None]
+        return (blockT @ inner)[:, :, 0] + ridge * p
+
+    precond = 1.0 / (np.einsum("rck,rck->rk", block, block) + ridge + JITTER)
+    residual = (blockT @ (values[:, :, None] - block @ x[:, :, None]))[:, :, 0] - ridge * x
+    z = precond * residual
+    direction = z.copy()
+    rz = np.sum(residual * z, axis=1)
+    for step in range(steps):
+        hp = gram_times(direction)
+        curvature = np.sum(direction * hp, axis=1)
+        alpha = np.divide(rz, curvature, out=np.zeros_like(rz), where=curvature > 0)
+        x += alpha[:, None] * direction
+        if step == steps - 1:
+            break
+        residual -= alpha[:, None] * hp
+        z = precond * residual
+        rz_new = np.sum(residual * z, axis=1)
+        beta = np.divide(rz_new, rz, out=np.zeros_like(rz), where=rz > 0)
+        direction = z + beta[:, None] * direction
+        rz = rz_new
+    return x
