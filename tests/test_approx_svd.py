@@ -47,11 +47,62 @@ def test_lanczos_sparse_and_operator():
 def test_auto_rule():
     assert choose_svd_method(np.zeros((100, 50)), 5) == "exact"
     assert choose_svd_method(np.zeros((2000, 1000)), 10) == "lanczos"
-    assert choose_svd_method(np.zeros((3000, 2000)), 20) == "randomized"
+    assert choose_svd_method(np.zeros((3000, 2000)), 20) == "lanczos"
     assert choose_svd_method(np.zeros((3000, 2000)), 100) == "lanczos"
     assert choose_svd_method(np.zeros((2000, 1000)), 500) == "exact"
     torch = pytest.importorskip("torch")
     assert choose_svd_method(torch.zeros((3000, 2000)), 100) == "randomized"
+
+
+def small_gap(n1=600, n2=400, length=80, noise=1e-3, seed=0):
+    """The hard spectrum of issue 17: a rank-80 signal with condition number 1e3 (a ratio of
+    0.92 between neighbours, so a small gap at any k) plus dense noise."""
+    rng = np.random.default_rng(seed)
+    U = np.linalg.qr(rng.standard_normal((n1, length)))[0]
+    V = np.linalg.qr(rng.standard_normal((n2, length)))[0]
+    return (U * np.logspace(0, -3, length)) @ V.T + noise * rng.standard_normal((n1, n2))
+
+
+@pytest.mark.parametrize("matrix", [small_gap, lambda: slowly_decaying()[0]])
+def test_krylov_meets_its_accuracy_target(matrix):
+    A = matrix()
+    k = 20
+    exact = np.linalg.svd(A, compute_uv=False)
+    U, s, Vt = lrkit.svd(A, rank=k, method="krylov", seed=0)
+    np.testing.assert_allclose(s, exact[:k], rtol=0, atol=1e-8 * exact[0])
+    np.testing.assert_allclose(U.T @ U, np.eye(k), atol=1e-10)
+    residual = np.linalg.norm(A @ Vt.T - U * s, axis=0)
+    assert residual.max() <= 1e-8 * exact[0]
+    optimal = np.sqrt(np.sum(exact[k:] ** 2))
+    assert truncation_error(A, U, s, Vt) <= optimal * (1 + 1e-12)
+    # A loose target stops earlier, still within it.
+    loose = lrkit.svd(A, rank=k, method="krylov", tol=1e-3, seed=0)[1]
+    assert np.abs(loose - exact[:k]).max() <= 1e-3 * exact[0]
+
+
+def test_krylov_warns_when_its_depth_bound_stops_it():
+    from lrkit.approx.block_krylov import block_krylov_svd
+    from lrkit.exceptions import ConvergenceWarning
+
+    A = small_gap()
+    with pytest.warns(ConvergenceWarning, match="max_blocks=2"):
+        block_krylov_svd(lambda V: A @ V, lambda U: A.T @ U, A.shape, 20, tol=1e-14,
+                         max_blocks=2, seed=0)
+
+
+def test_krylov_complex_sparse_and_full_rank():
+    rng = np.random.default_rng(3)
+    C = rng.standard_normal((120, 90)) + 1j * rng.standard_normal((120, 90))
+    U, s, Vt = lrkit.svd(C, rank=6, method="krylov", seed=0)
+    np.testing.assert_allclose(s, np.linalg.svd(C, compute_uv=False)[:6], rtol=1e-8)
+    np.testing.assert_allclose(C @ Vt.conj().T, U * s, atol=1e-7 * s[0])
+    S = sp.random(300, 200, density=0.05, random_state=1, format="csr")
+    s_sparse = lrkit.svd(S, rank=5, method="krylov", seed=0)[1]
+    np.testing.assert_allclose(s_sparse, np.linalg.svd(S.toarray(), compute_uv=False)[:5],
+                               rtol=1e-8)
+    whole = lrkit.svd(C[:30, :20], rank=20, method="krylov", seed=0)[1]  # rank = min dim
+    np.testing.assert_allclose(whole, np.linalg.svd(C[:30, :20], compute_uv=False),
+                               rtol=1e-10)
 
 
 def test_torch_input_stays_torch():
@@ -70,6 +121,7 @@ def test_torch_input_stays_torch():
         (lambda: lrkit.svd(np.full((5, 4), np.nan), rank=2), "non-finite"),
         (lambda: lrkit.svd(np.ones(5), rank=1), "2-dimensional"),
         (lambda: lrkit.svd(np.ones((5, 4)), rank=2, method="qr"), "method must be one of"),
+        (lambda: lrkit.svd(np.ones((5, 4)), rank=2, tol=0.0), r"tol must be in \(0, 1\]"),
         (lambda: select_rank([3.0, 1.0], threshold=1.5), r"threshold must be in \(0, 1\]"),
         (lambda: select_rank([3.0, 1.0], threshold=0.0), r"threshold must be in \(0, 1\]"),
         (lambda: select_rank([3.0, np.inf]), "non-finite"),

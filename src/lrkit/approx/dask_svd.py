@@ -1,23 +1,23 @@
 """Truncated SVD of a ``dask.array`` that need not fit in memory (issue 17, scale-out).
 
-The randomized range finder of Halko, Martinsson & Tropp (2011) with power iterations, the
-same algorithm and defaults as the in-memory engine, written as chunked products:
+The block Krylov engine of :mod:`lrkit.approx.block_krylov`, the same algorithm, stopping
+rule and defaults as in memory, with its two products written as chunked Dask products:
 
-    Y = A Ω,  Q = qr(Y);  repeat q times: Z = qr(Aᵀ Q), Q = qr(A Z);  B = Qᵀ A = U_B Σ Vᵀ,
-    U = Q U_B.
+    apply(V) = A V,    apply_t(U) = Aᵀ U     (each one pass over the chunks of A).
 
-The tall side stays a Dask array, chunked by rows; ``qr`` of a tall-and-skinny Dask array is
-the communication-avoiding TSQR of ``dask.array.linalg``; the short side (``n2 × (k + p)``)
-and ``B`` are small and computed in memory. Each power iteration reads ``A`` twice. Dask's
-own ``svd_compressed`` defaults to no power iterations, which loses accuracy on slowly
-decaying spectra (``docs/benchmarks.md``). Dask is imported here only.
+A step of the engine reads ``A`` twice, and the residual test stops it as soon as the top
+``rank`` triplets meet the accuracy target, so a friendly spectrum costs a few passes and a
+slowly decaying one only the passes it needs. The Krylov basis (``n1 × depth·(rank + 10)``)
+and ``Aᵀ Q`` are kept in memory: a small fraction of ``A`` for the tall-and-wide matrices
+this is for. Dask's own ``svd_compressed`` defaults to no power iterations, which loses
+accuracy on slowly decaying spectra (``docs/benchmarks.md``). Dask is imported here only.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from lrkit._random import as_generator
+from lrkit.approx.block_krylov import block_krylov_svd
 
 
 def is_dask_array(A) -> bool:
@@ -25,34 +25,16 @@ def is_dask_array(A) -> bool:
     return type(A).__module__.startswith("dask.array")
 
 
-def dask_svd(A, rank, *, oversample, power_iters, seed=None):
+def dask_svd(A, rank, *, tol, seed=None):
     """Rank-``rank`` SVD of a 2-d Dask array: ``U`` (a Dask array, chunked like ``A``'s rows),
     ``s`` and ``Vt`` (NumPy). Arguments as :func:`lrkit.svd` (already validated)."""
     import dask.array as da
 
-    if A.shape[0] < A.shape[1]:  # work on the tall orientation
-        V, s, Ut = dask_svd(A.T, rank, oversample=oversample, power_iters=power_iters,
-                            seed=seed)
-        return da.from_array(Ut.T, chunks=(A.chunks[0], -1)), s, V.T.compute()
-    A = A.rechunk({1: -1}).astype(np.float64)  # whole rows per chunk: TSQR needs them
-    rng = as_generator(seed)
-    width = min(rank + oversample, min(A.shape))
-    Q = _orthonormal(A @ rng.standard_normal((A.shape[1], width)))
-    for _ in range(power_iters):
-        Z = np.linalg.qr((A.T @ Q).compute())[0]
-        Q = _orthonormal(A @ Z)
-    B = (Q.T @ A).compute()
-    Ub, s, Vt = np.linalg.svd(B, full_matrices=False)
-    U = Q @ Ub[:, :rank]
-    return U, s[:rank], Vt[:rank]
-
-
-def _orthonormal(Y):
-    """An orthonormal basis of the columns of a tall Dask array (TSQR), kept in memory
-    across the next products (``persist``)."""
-    import dask.array as da
-
-    return da.linalg.tsqr(Y.rechunk({1: -1}))[0].persist()
+    A = A.astype(np.float64)
+    U, s, Vt, _ = block_krylov_svd(lambda V: (A @ V).compute(),
+                                   lambda U: (A.T @ U).compute(),
+                                   A.shape, rank, tol=tol, seed=seed)
+    return da.from_array(U, chunks=(A.chunks[0], -1)), s, Vt
 
 
 def check_dask_finite(A):

@@ -10,31 +10,40 @@ from lrkit._backend import foreign_array, like, namespace, to_float, to_numpy
 from lrkit._linalg import implicit_top_svd
 from lrkit._random import as_generator
 from lrkit._stats import data_scale_exponent
-from lrkit._validation import check_choice, check_finite_array, check_int, check_rank
+from lrkit._validation import (
+    check_choice,
+    check_finite_array,
+    check_int,
+    check_rank,
+    check_real,
+)
+from lrkit.approx.block_krylov import DEFAULT_TOL, block_krylov_svd
 from lrkit.approx.dask_svd import check_dask_finite, dask_svd, is_dask_array
 
-SVD_METHODS = ("auto", "exact", "randomized", "lanczos")
+SVD_METHODS = ("auto", "exact", "randomized", "lanczos", "krylov")
 #: ``method="auto"`` uses the exact SVD when the smaller dimension is at most this ...
 EXACT_MAX_DIM = 400
 #: ... or when the rank asks for more than this fraction of it.
 EXACT_RANK_FRACTION = 0.2
-#: Dense matrices up to this smaller dimension, or with at least ``LANCZOS_MIN_RANK``
-#: requested values, go to Lanczos (PROPACK), which the benchmark shows to be as fast or
-#: faster there; larger matrices with few values go to the randomized engine.
-LANCZOS_MAX_DIM = 1000
-LANCZOS_MIN_RANK = 50
 
 
 def choose_svd_method(A, rank) -> str:
     """The engine ``method="auto"`` picks (rule measured in ``docs/benchmarks.md``).
 
-    Sparse matrices and SciPy ``LinearOperator`` s go to Lanczos, which needs only products.
-    Dense matrices go to the exact LAPACK SVD when they are small
+    Every engine ``auto`` picks for in-memory NumPy and SciPy input is accurate to machine
+    precision. Sparse matrices and SciPy ``LinearOperator`` s go to Lanczos, which needs
+    only products. Dense matrices go to the exact LAPACK SVD when they are small
     (``min(n1, n2) <= EXACT_MAX_DIM``) or the rank is a large fraction of the dimension
-    (``rank > EXACT_RANK_FRACTION · min(n1, n2)``), where nothing is saved; to Lanczos
-    (PROPACK) up to ``LANCZOS_MAX_DIM`` or from ``LANCZOS_MIN_RANK`` values on; and to the
-    randomized SVD for large matrices and few values.
+    (``rank > EXACT_RANK_FRACTION · min(n1, n2)``), where nothing is saved, and to Lanczos
+    (PROPACK) otherwise: on slowly decaying spectra and small gaps the randomized engine
+    with a fixed number of power iterations stops short of the optimum, and on one
+    process PROPACK's matrix–vector steps beat the block Krylov engine's. Array-API input
+    (e.g. torch) goes to the randomized engine, which stays in its library and device; a
+    Dask array to the block Krylov engine, whose few passes over the data are what a
+    chunked matrix pays for.
     """
+    if is_dask_array(A):
+        return "krylov"
     if sp.issparse(A) or isinstance(A, spla.LinearOperator):
         return "lanczos"
     small = min(A.shape)
@@ -42,7 +51,7 @@ def choose_svd_method(A, rank) -> str:
         return "exact"
     if not _is_numpy(A):
         return "randomized"  # array-API input (e.g. torch) stays in its own library
-    return "lanczos" if small <= LANCZOS_MAX_DIM or rank >= LANCZOS_MIN_RANK else "randomized"
+    return "lanczos"
 
 
 def _is_numpy(A):
@@ -55,7 +64,8 @@ def _is_numpy(A):
 MIN_OVERSAMPLE = 10
 
 
-def svd(A, rank, method="auto", *, oversample=None, power_iters=4, seed=None):
+def svd(A, rank, method="auto", *, oversample=None, power_iters=4, tol=DEFAULT_TOL,
+        seed=None):
     """Rank-``rank`` truncated SVD ``A ≈ U diag(s) Vt``, singular values in decreasing order.
 
     Parameters
@@ -65,15 +75,21 @@ def svd(A, rank, method="auto", *, oversample=None, power_iters=4, seed=None):
         The n1×n2 matrix. A Dask array goes to the chunked randomized engine
         (:func:`lrkit.approx.dask_svd.dask_svd`): ``U`` comes back as a Dask array.
     rank : int in [1, min(n1, n2)]
-    method : {"auto", "exact", "randomized", "lanczos"}
+    method : {"auto", "exact", "randomized", "lanczos", "krylov"}
         ``"exact"``: LAPACK ``gesdd`` then truncation. ``"randomized"``: Halko, Martinsson &
         Tropp (2011), range finder with ``oversample`` extra columns and ``power_iters``
-        power iterations, re-orthonormalised after every product. ``"lanczos"``: Golub–Kahan
-        bidiagonalisation with partial reorthogonalisation (PROPACK through
-        ``scipy.sparse.linalg.svds``; ARPACK where PROPACK is unavailable). ``"auto"``: see
-        :func:`choose_svd_method`.
+        power iterations, re-orthonormalised after every product (fixed cost, no accuracy
+        target). ``"lanczos"``: Golub–Kahan bidiagonalisation with partial
+        reorthogonalisation (PROPACK through ``scipy.sparse.linalg.svds``; ARPACK where
+        PROPACK is unavailable). ``"krylov"``: randomized block Krylov with full
+        re-orthogonalisation that stops when every residual ``||A v_i − σ_i u_i||`` is at
+        most ``tol · σ_1`` (:func:`lrkit.approx.block_krylov.block_krylov_svd`).
+        ``"auto"``: see :func:`choose_svd_method`.
     oversample, power_iters : int
         Randomized engine settings; ``oversample=None`` means ``max(10, rank)``.
+    tol : float
+        Accuracy target of the ``"krylov"`` engine (relative residual; default 1e-8, which
+        leaves no measurable excess error in ``docs/benchmarks.md``).
     seed : int or numpy.random.Generator, optional
 
     Returns
@@ -81,8 +97,9 @@ def svd(A, rank, method="auto", *, oversample=None, power_iters=4, seed=None):
     U : (n1, rank), s : (rank,), Vt : (rank, n2)
     """
     check_choice("method", method, SVD_METHODS)
+    tol = check_real("tol", tol, 0.0, 1.0, low_open=True)
     if is_dask_array(A):
-        return _dask(A, rank, method, oversample, power_iters, seed)
+        return _dask(A, rank, method, tol, seed)
     operator_input = sp.issparse(A) or isinstance(A, spla.LinearOperator)
     if not operator_input and foreign_array(A) is None:
         A = np.asarray(A)  # lists, pandas DataFrames
@@ -107,12 +124,14 @@ def svd(A, rank, method="auto", *, oversample=None, power_iters=4, seed=None):
         half = data_scale_exponent(peak)
         if half:  # exact rescaling by a power of four: no overflow or underflow inside
             U, s, Vt = svd(A / 4.0**half, rank, method, oversample=oversample,
-                           power_iters=power_iters, seed=seed)
+                           power_iters=power_iters, tol=tol, seed=seed)
             return U, s * 4.0**half, Vt
     if method == "auto":
         method = choose_svd_method(A, rank)
     if method == "lanczos":
         return _lanczos(A, rank, seed)
+    if method == "krylov":
+        return _krylov(A, rank, tol, seed)
     if method == "exact":
         if operator_input:
             raise ValueError("method='exact' needs a dense array; use 'lanczos' or 'randomized'")
@@ -123,19 +142,30 @@ def svd(A, rank, method="auto", *, oversample=None, power_iters=4, seed=None):
                             reference=reference, power_iters=power_iters,
                             oversample=oversample, seed=seed)
 
-def _dask(A, rank, method, oversample, power_iters, seed):
-    """A Dask array: the chunked randomized engine (:mod:`lrkit.approx.dask_svd`)."""
+def _dask(A, rank, method, tol, seed):
+    """A Dask array: the block Krylov engine on chunked products
+    (:mod:`lrkit.approx.dask_svd`)."""
     if len(A.shape) != 2:
         raise ValueError(f"A must be 2-dimensional; got shape {tuple(A.shape)}")
-    if method not in ("auto", "randomized"):
+    if method not in ("auto", "krylov"):
         raise ValueError(f"method={method!r} needs the matrix in memory; a Dask array uses "
-                         "method='randomized' (or 'auto')")
+                         "method='krylov' (or 'auto')")
     rank = check_rank(rank, A.shape)
-    oversample = max(MIN_OVERSAMPLE, rank) if oversample is None else check_int(
-        "oversample", oversample, 0)
-    power_iters = check_int("power_iters", power_iters, 0)
     check_dask_finite(A)
-    return dask_svd(A, rank, oversample=oversample, power_iters=power_iters, seed=seed)
+    return dask_svd(A, rank, tol=tol, seed=seed)
+
+
+def _krylov(A, rank, tol, seed):
+    """The block Krylov engine on a NumPy array, sparse matrix or operator."""
+    reference = foreign_array(A)
+    if reference is not None:
+        A = to_numpy(A)
+    adjoint = _adjoint(A)
+    U, s, Vt, _ = block_krylov_svd(lambda V: A @ V, lambda U: adjoint @ U, A.shape, rank,
+                                   tol=tol, seed=seed)
+    if reference is None:
+        return U, s, Vt
+    return like(U, reference), like(s, reference), like(Vt, reference)
 
 
 def _adjoint(A):
