@@ -26,6 +26,7 @@ from lrkit.recovery._observations import (
 from lrkit.recovery._row_systems import RowSystems
 from lrkit.recovery.api import recover
 from lrkit.recovery.completion_rank import RANK_RULES, select_completion_rank
+from lrkit.recovery.dask_ratings import fit_ratings_dask, is_dask_dataframe, triplet_frame
 from lrkit.recovery.ratings import RANKS, RIDGES, SEARCH_SWEEPS, fit_ratings, fold_in_rows
 from lrkit.recovery.registry import get_solver, solvers_needing
 
@@ -155,9 +156,14 @@ class MatrixCompletion(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self.seed = seed
 
     def fit(self, X, y=None):
-        """Learn the model from the observed entries of ``X`` (NaN-marked dense, sparse, or
-        ``(rows, cols, values)``)."""
-        self._fit(*self._observations(X, fitting=True))
+        """Learn the model from the observed entries of ``X`` (NaN-marked dense, sparse,
+        ``(rows, cols, values)``, or a Dask DataFrame whose first three columns are row,
+        column and value: then the data stay on disk or on the cluster, see
+        :mod:`lrkit.recovery.dask_ratings`)."""
+        if is_dask_dataframe(X):
+            self._fit_dask(X)
+        else:
+            self._fit(*self._observations(X, fitting=True))
         return self
 
     def predict(self, rows, cols):
@@ -215,13 +221,41 @@ class MatrixCompletion(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
     def _fit_biased(self, rows, cols, values, shape):
         """``biased_als``: the search on held-out entries, then the averaged fits."""
+        result = fit_ratings(rows, cols, values, shape, *self._candidates(shape),
+                             max_sweeps=self._max_iter(), n_models=self.n_models,
+                             seed=self.seed)
+        self._keep_biased(result)
+
+    def _fit_dask(self, X):
+        """``biased_als`` on a Dask DataFrame of triplets (:func:`fit_ratings_dask`)."""
+        self._check_params()
+        if self.method != BIASED or self.center:
+            raise ValueError("X as a Dask DataFrame needs method='biased_als' and "
+                             f"center=False (its biases centre the data); got "
+                             f"method={self.method!r}, center={self.center!r}")
+        frame, summary = triplet_frame(X)
+        shape = summary.shape
+        self.n_features_in_ = shape[1]
+        if hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        self._check_empty(summary.row_counts == 0, summary.col_counts == 0, True)
+        self.fill_values_ = np.where(summary.col_counts > 0, summary.col_sums
+                                     / np.maximum(summary.col_counts, 1), summary.mean)
+        self._observed_rows_ = summary.row_counts > 0
+        self.mean_, self.row_bias_ = np.zeros(shape[1]), np.zeros(shape[0])
+        self._keep_biased(fit_ratings_dask(frame, summary, *self._candidates(shape),
+                                           max_sweeps=self._max_iter(),
+                                           n_models=self.n_models, seed=self.seed))
+
+    def _candidates(self, shape):
+        """The ranks and ridges the held-out search of ``biased_als`` tries."""
         most = max(1, min(shape) - 1)
         ranks = ([self._given_rank(shape)] if self.rank != "auto"
                  else list(dict.fromkeys(min(rank, most) for rank in RANKS)))
-        ridges = RIDGES if self.ridge is None else (float(self.ridge),)
-        result = fit_ratings(rows, cols, values, shape, ranks, ridges,
-                             max_sweeps=self._max_iter(), n_models=self.n_models,
-                             seed=self.seed)
+        return ranks, RIDGES if self.ridge is None else (float(self.ridge),)
+
+    def _keep_biased(self, result):
+        """The fitted attributes of a ``biased_als`` :class:`RatingsFit`."""
         self.result_, model = result.run, result.model
         self.rank_, self.ridge_, self.value_scale_ = result.rank, result.ridge, result.scale
         self.rank_scores_ = result.scores

@@ -1,0 +1,247 @@
+"""Ratings that need not fit in memory: the biased ALS-WR model of :mod:`ratings` on a Dask
+DataFrame of ``(row, col, value)`` triplets (issue 17, scale-out).
+
+The data are shuffled once into two copies on disk (Parquet): one partitioned by row, one by
+column, so that every row (column) has all its entries in one partition. A half step of
+ALS-WR is then one task per partition, in parallel and with no reduction: the task reads its
+entries, receives the other side's factors and biases (small: ``n × rank``), builds its rows'
+``(k+1) × (k+1)`` systems and solves them, for every model of the ensemble at once, exactly
+as the in-memory solver does (:class:`~lrkit.recovery._row_systems.RowSystems`). The driver
+keeps only the factors. The tasks run on whatever Dask scheduler is active: the threaded one
+by default, or a ``distributed`` cluster (``LocalCluster`` in the tests, a real cluster
+unchanged) when a client exists.
+
+Rank, ridge and the number of sweeps are chosen as in memory (:func:`ratings.fit_ratings`),
+on a uniform sample of at most ``SEARCH_ENTRIES`` entries held in memory (all of them when
+the data are small, which makes the Dask fit equal to the in-memory one); then the averaged
+fits run over all the entries on Dask. Dask is imported here only.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+
+import numpy as np
+
+from lrkit._random import as_generator
+from lrkit.recovery._row_systems import RowSystems
+from lrkit.recovery.harness import Run
+from lrkit.recovery.ratings import (
+    HOLDOUT,
+    INIT_SCALE,
+    BiasedFactors,
+    RatingsFit,
+    _search,
+    _solve_with_bias,
+)
+from lrkit.result import Status
+
+#: The held-out search runs in memory on a uniform sample of at most this many entries.
+SEARCH_ENTRIES = 2_000_000
+COLUMNS = ("row", "col", "value")
+
+
+def is_dask_dataframe(X) -> bool:
+    """Whether ``X`` is a Dask DataFrame (without importing Dask)."""
+    return type(X).__module__.startswith("dask") and hasattr(X, "npartitions") and hasattr(
+        X, "columns")
+
+
+@dataclass
+class TripletSummary:
+    """One pass over the triplets: counts, sums and the shape."""
+
+    shape: tuple
+    row_counts: np.ndarray
+    col_counts: np.ndarray
+    col_sums: np.ndarray
+    size: int
+    mean: float
+    std: float
+
+
+def triplet_frame(X):
+    """The first three columns of a Dask DataFrame as ``row, col, value`` (integers, floats),
+    validated in one pass: ``(frame, summary)``."""
+    import dask
+
+    if len(X.columns) < 3:
+        raise ValueError(f"X as a Dask DataFrame needs three columns (row, col, value); got "
+                         f"{list(X.columns)}")
+    frame = X[list(X.columns[:3])]
+    frame.columns = list(COLUMNS)
+    dtypes = frame.dtypes
+    if not (np.issubdtype(dtypes["row"], np.integer) and np.issubdtype(dtypes["col"],
+                                                                          np.integer)):
+        raise ValueError("X's first two columns (row, col) must hold integers; got "
+                         f"{dtypes['row']} and {dtypes['col']}")
+    frame = frame.astype({"value": np.float64})
+    parts = dask.compute(*[dask.delayed(_partial_summary)(part)
+                           for part in frame.to_delayed()])
+    return frame, _combine(parts)
+
+
+def _partial_summary(part):
+    rows, cols = part["row"].to_numpy(), part["col"].to_numpy()
+    values = part["value"].to_numpy()
+    if len(rows) and (rows.min() < 0 or cols.min() < 0):
+        raise ValueError("X has negative row or column indices; they must be >= 0")
+    if not np.isfinite(values).all():
+        raise ValueError("X has NaN or inf values; drop those rows of the DataFrame")
+    centre = float(values.mean()) if len(values) else 0.0
+    return (np.bincount(rows), np.bincount(cols), np.bincount(cols, weights=values),
+            len(values), centre, float(np.sum((values - centre) ** 2)))
+
+
+def _combine(parts):
+    def total(index):
+        arrays = [part[index] for part in parts]
+        out = np.zeros(max(len(a) for a in arrays))
+        for a in arrays:
+            out[:len(a)] += a
+        return out
+
+    row_counts, col_counts, col_sums = total(0), total(1), total(2)
+    size = int(row_counts.sum())
+    if size == 0:
+        raise ValueError("X has no observed entry: the DataFrame is empty")
+    # Chan, Golub & LeVeque's pairwise update of the mean and the sum of squared deviations.
+    count, mean, squares = 0, 0.0, 0.0
+    for _, _, _, n, centre, deviations in parts:
+        if n:
+            delta = centre - mean
+            mean += delta * n / (count + n)
+            squares += deviations + delta**2 * count * n / (count + n)
+            count += n
+    variance = squares / size
+    return TripletSummary((len(row_counts), len(col_counts)), row_counts.astype(np.int64),
+                          col_counts.astype(np.int64), col_sums, size, mean,
+                          float(np.sqrt(variance)))
+
+
+def fit_ratings_dask(frame, summary, ranks, ridges, *, max_sweeps, n_models, seed=None,
+                     workdir=None):
+    """:func:`ratings.fit_ratings` on a Dask DataFrame ``frame`` (columns row, col, value)
+    with its :class:`TripletSummary`; same choices, same model, same :class:`RatingsFit`."""
+    rng = as_generator(seed)
+    scale = summary.std or 1.0
+    sample = _search_sample(frame, summary.size, rng)
+    rows, cols, values = (sample[name].to_numpy() for name in COLUMNS)
+    best, scores = _search(rows, cols, values / scale, summary.shape, ranks, ridges,
+                           max_sweeps, HOLDOUT, rng)
+    mean = summary.mean / scale
+    directory = tempfile.mkdtemp(prefix="lrkit-als-", dir=workdir)
+    try:
+        by_row, by_col = (_partitioned(frame, side, f"{directory}/{side}")
+                          for side in ("row", "col"))
+        run = Run("biased_als", max_iter=max_sweeps)
+        n1, n2 = summary.shape
+        factors = [(INIT_SCALE * rng.standard_normal((n1, best["rank"])),
+                    INIT_SCALE * rng.standard_normal((n2, best["rank"])))
+                   for _ in range(n_models)]
+        F = [f for f, _ in factors]
+        G = [g for _, g in factors]
+        row_bias = [np.zeros(n1) for _ in range(n_models)]
+        col_bias = [np.zeros(n2) for _ in range(n_models)]
+        for _ in range(best["sweeps"]):
+            F, row_bias, _ = _half_step(by_row, "row", "col", n1, G, col_bias, mean, scale,
+                                        best["ridge"])
+            G, col_bias, sse = _half_step(by_col, "col", "row", n2, F, row_bias, mean, scale,
+                                          best["ridge"], score=True)
+            run.t += 1
+            run.record(float(np.sqrt(sse / summary.size)) * scale, ())
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    root = 1.0 / np.sqrt(n_models)
+    model = BiasedFactors(mean, np.mean(row_bias, axis=0), np.mean(col_bias, axis=0),
+                          root * np.hstack(F), root * np.hstack(G))
+    if best["sweeps"] < max_sweeps or best["rmse"] is None:
+        run.stop(Status.CONVERGED, f"{best['sweeps']} sweeps: " + (
+            "the count that predicted held-out entries best (early stopping)"
+            if best["rmse"] is not None else "too few entries to hold any out"))
+    else:
+        run.stop(Status.MAX_ITER, f"held-out error still falling after max_iter={max_sweeps} "
+                 "sweeps")
+    scores = {key: rmse * scale for key, rmse in scores.items()}
+    return RatingsFit(model.scaled(scale), best["rank"], best["ridge"], best["sweeps"], scale,
+                      scores, run.result((model.row_factors, model.col_factors)))
+
+
+def _partitioned(frame, side, path):
+    """``frame`` shuffled so that each value of ``side`` lives in one partition: kept in
+    the cluster's memory (which spills to disk) when a ``distributed`` client is active,
+    else written to Parquet under ``path`` and read back lazily (the local scheduler then
+    holds one partition per thread, never the whole data)."""
+    import dask.dataframe as dd
+
+    shuffled = frame.shuffle(on=side, npartitions=max(frame.npartitions, 1))
+    if _client_active():
+        return shuffled.persist()
+    shuffled.to_parquet(path, write_index=False)
+    return dd.read_parquet(path)
+
+
+def _client_active() -> bool:
+    try:
+        from distributed import get_client
+
+        get_client()
+    except (ImportError, ValueError):
+        return False
+    return True
+
+
+def _search_sample(frame, size, rng):
+    """All the entries (in order) when at most ``SEARCH_ENTRIES``, else a uniform sample of
+    about that many, as a pandas DataFrame."""
+    if size <= SEARCH_ENTRIES:
+        return frame.compute()
+    seed = int(rng.integers(2**31))
+    return frame.sample(frac=SEARCH_ENTRIES / size, random_state=seed).compute()
+
+
+def _half_step(frame, own, other, n, other_factors, other_bias, mean, scale, ridge,
+               score=False):
+    """Every model's factors and biases of the ``own`` side, one task per partition of
+    ``frame`` (partitioned by ``own``); with ``score`` also the squared error of the
+    averaged model on all entries, after this step."""
+    import dask
+
+    shared = dask.delayed((other_factors, other_bias), pure=True)
+    tasks = [dask.delayed(_solve_partition)(part, own, other, shared, mean, scale, ridge,
+                                            score) for part in frame.to_delayed()]
+    models = len(other_factors)
+    rank = other_factors[0].shape[1]
+    factors = [np.zeros((n, rank)) for _ in range(models)]
+    bias = [np.zeros(n) for _ in range(models)]
+    sse = 0.0
+    for ids, solutions, part_sse in dask.compute(*tasks):
+        for m, (f, b) in enumerate(solutions):
+            factors[m][ids], bias[m][ids] = f, b
+        sse += part_sse
+    return factors, bias, sse
+
+
+def _solve_partition(part, own, other, shared, mean, scale, ridge, score):
+    """The rows of one partition (all their entries are in it): ``(ids, [(f, b) per
+    model], squared error)``, solved as :func:`ratings._half_step` does in memory."""
+    other_factors, other_bias = shared
+    own_index, other_index = part[own].to_numpy(), part[other].to_numpy()
+    values = part["value"].to_numpy() / scale
+    ids, local = np.unique(own_index, return_inverse=True)
+    systems = RowSystems(local, other_index, values, len(ids))
+    counts = np.bincount(local, minlength=len(ids))
+    solutions = []
+    for factors, bias in zip(other_factors, other_bias, strict=True):
+        systems.set_values(values - mean - bias[other_index])
+        solutions.append(_solve_with_bias(systems, counts, factors, ridge))
+    sse = 0.0
+    if score and len(values):
+        fitted = np.full(len(values), mean)
+        for (f, b), factors, bias in zip(solutions, other_factors, other_bias, strict=True):
+            fitted += (b[local] + bias[other_index] + np.einsum(
+                "ek,ek->e", f[local], factors[other_index])) / len(solutions)
+        sse = float(np.sum((fitted - values) ** 2))
+    return ids, solutions, sse

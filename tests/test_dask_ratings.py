@@ -1,0 +1,78 @@
+"""MatrixCompletion on a Dask DataFrame of triplets: ALS over partitions (issue 17)."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lrkit import MatrixCompletion
+
+dd = pytest.importorskip("dask.dataframe")
+
+
+def _ratings(seed=0, n1=120, n2=80, rank=3, m=4000):
+    rng = np.random.default_rng(seed)
+    F, G = rng.standard_normal((n1, rank)), rng.standard_normal((n2, rank))
+    flat = rng.choice(n1 * n2, m, replace=False)
+    rows, cols = flat // n2, flat % n2
+    keep = rows != 7  # row 7 has no rating: a cold-start user
+    rows, cols = rows[keep], cols[keep]
+    values = 3 + np.einsum("ek,ek->e", F[rows], G[cols]) + 0.1 * rng.standard_normal(rows.size)
+    return rows, cols, values
+
+
+def _fit(X, **options):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return MatrixCompletion(rank=3, ridge=0.05, n_models=2, max_iter=12, seed=0,
+                                **options).fit(X)
+
+
+def _pairs(n1=120, n2=80):
+    rng = np.random.default_rng(5)
+    return np.append(rng.integers(0, n1, 300), 7), np.append(rng.integers(0, n2, 300), 3)
+
+
+def test_dask_fit_equals_the_in_memory_fit_and_predicts_cold_rows():
+    rows, cols, values = _ratings()
+    frame = dd.from_pandas(pd.DataFrame({"user": rows, "item": cols, "rating": values}),
+                           npartitions=3)
+    in_memory, on_dask = _fit((rows, cols, values)), _fit(frame)
+    pr, pc = _pairs()
+    np.testing.assert_allclose(on_dask.predict(pr, pc), in_memory.predict(pr, pc),
+                               rtol=1e-9, atol=1e-9)
+    assert (on_dask.rank_, on_dask.ridge_, on_dask.n_iter_) == (
+        in_memory.rank_, in_memory.ridge_, in_memory.n_iter_)
+    np.testing.assert_allclose(on_dask.result_.history["loss"],
+                               in_memory.result_.history["loss"], rtol=1e-9)
+    assert on_dask.row_bias_[7] == 0 and np.all(on_dask.row_factors_[7] == 0)  # cold start
+    # The model fits: held-in RMSE near the noise level.
+    assert on_dask.result_.history["loss"][-1] < 0.2
+
+
+def test_dask_fit_on_a_local_cluster():
+    distributed = pytest.importorskip("distributed")
+    rows, cols, values = _ratings(seed=1)
+    frame = dd.from_pandas(pd.DataFrame({"r": rows, "c": cols, "v": values}), npartitions=4)
+    expected = _fit((rows, cols, values))
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster):
+        model = _fit(frame)
+    pr, pc = _pairs()
+    np.testing.assert_allclose(model.predict(pr, pc), expected.predict(pr, pc), rtol=1e-9,
+                               atol=1e-9)
+
+
+@pytest.mark.parametrize("frame, options, match", [
+    (pd.DataFrame({"r": [0, 1], "c": [0, 1]}), {}, "three columns"),
+    (pd.DataFrame({"r": [0.5, 1], "c": [0, 1], "v": [1.0, 2.0]}), {}, "must hold integers"),
+    (pd.DataFrame({"r": [0, 1], "c": [0, 1], "v": [1.0, np.nan]}), {}, "NaN or inf"),
+    (pd.DataFrame({"r": [0, -1], "c": [0, 1], "v": [1.0, 2.0]}), {}, "negative"),
+    (pd.DataFrame({"r": [0, 1], "c": [0, 1], "v": [1.0, 2.0]}), {"method": "altmin"},
+     "needs method='biased_als'"),
+])
+def test_dask_input_is_validated(frame, options, match):
+    with pytest.raises(ValueError, match=match):
+        MatrixCompletion(**options).fit(dd.from_pandas(frame, npartitions=1))
