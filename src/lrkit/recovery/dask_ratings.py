@@ -32,11 +32,10 @@ from lrkit.recovery.ratings import (
     HOLDOUT,
     INIT_SCALE,
     BiasedFactors,
-    RatingsFit,
     _search,
     _solve_with_bias,
+    finish_fit,
 )
-from lrkit.result import Status
 
 #: The held-out search runs in memory on a uniform sample of at most this many entries.
 SEARCH_ENTRIES = 2_000_000
@@ -157,16 +156,7 @@ def fit_ratings_dask(frame, summary, ranks, ridges, *, max_sweeps, n_models, see
     root = 1.0 / np.sqrt(n_models)
     model = BiasedFactors(mean, np.mean(row_bias, axis=0), np.mean(col_bias, axis=0),
                           root * np.hstack(F), root * np.hstack(G))
-    if best["sweeps"] < max_sweeps or best["rmse"] is None:
-        run.stop(Status.CONVERGED, f"{best['sweeps']} sweeps: " + (
-            "the count that predicted held-out entries best (early stopping)"
-            if best["rmse"] is not None else "too few entries to hold any out"))
-    else:
-        run.stop(Status.MAX_ITER, f"held-out error still falling after max_iter={max_sweeps} "
-                 "sweeps")
-    scores = {key: rmse * scale for key, rmse in scores.items()}
-    return RatingsFit(model.scaled(scale), best["rank"], best["ridge"], best["sweeps"], scale,
-                      scores, run.result((model.row_factors, model.col_factors)))
+    return finish_fit(run, model, best, scores, scale, max_sweeps)
 
 
 def _partitioned(frame, side, path):

@@ -212,6 +212,13 @@ def fit_ratings(rows, cols, values, shape, ranks=RANKS, ridges=RIDGES, *,
 
     model = ensemble_als(sides, best["rank"], best["ridge"], best["sweeps"], n_models, rng,
                          monitor=record)
+    return finish_fit(run, model, best, scores, scale, max_sweeps)
+
+
+def finish_fit(run, model, best, scores, scale, max_sweeps):
+    """The :class:`RatingsFit` of a final (normalised) ``model`` and the search's ``best``
+    choices and ``scores``, with the run's status: converged when the held-out search
+    stopped the sweeps early (or had nothing to hold out), else at ``max_sweeps``."""
     if best["sweeps"] < max_sweeps or best["rmse"] is None:
         run.stop(Status.CONVERGED, f"{best['sweeps']} sweeps: " + (
             "the count that predicted held-out entries best (early stopping)"
@@ -221,8 +228,7 @@ def fit_ratings(rows, cols, values, shape, ranks=RANKS, ridges=RIDGES, *,
                  "sweeps")
     scores = {key: rmse * scale for key, rmse in scores.items()}
     return RatingsFit(model.scaled(scale), best["rank"], best["ridge"], best["sweeps"], scale,
-                      scores,
-                      run.result((model.row_factors, model.col_factors)))
+                      scores, run.result((model.row_factors, model.col_factors)))
 
 
 def _search(rows, cols, values, shape, ranks, ridges, max_sweeps, holdout, rng):
