@@ -161,7 +161,8 @@ def plot_error_curves(curves, path, xlabel, ylabel="relative error", title=None,
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for name, (x, errors) in curves.items():
-        (ax.loglog if loglog else ax.plot)(x, errors, marker="o", lw=1.2, label=name)
+        marker = "o" if len(x) <= 50 else None  # markers only where points are few
+        (ax.loglog if loglog else ax.plot)(x, errors, marker=marker, lw=1.2, label=name)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(True, alpha=0.3)
