@@ -25,6 +25,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import scipy.linalg
 
 from lrkit._random import as_generator
 from lrkit.exceptions import ConvergenceWarning
@@ -80,17 +81,19 @@ def block_krylov_svd(apply, apply_t, shape, rank, *, tol=DEFAULT_TOL, block=None
         if used >= small or j == depth - 1:
             break                       # the basis spans the range, or the depth bound
         new, last = _extend(Q[:, :used], apply(Bh[:, block_cols]))
-        values, vectors = _ritz(gram[:used, :used])
-        if _largest_residual(values, vectors, last, width, rank) <= tol * values[0]:
+        values, vectors = _ritz(gram[:used, :used], rank)
+        if _largest_residual(values, vectors, last, width) <= tol * values[0]:
             break
         Q[:, used:used + width] = new
     if used < small and j == depth - 1 and depth == max_blocks:
         warnings.warn(f"block Krylov SVD stopped at max_blocks={max_blocks} before reaching "
                       f"residual {tol:.1e} × σ_1; raise max_blocks or tol",
                       ConvergenceWarning, stacklevel=3)
-    Vb, s, Ubh = np.linalg.svd(Bh[:, :used], full_matrices=False)
-    U = Q[:, :used] @ Ubh.conj().T[:, :rank]
-    return U, s[:rank], Vb[:, :rank].conj().T, used // width
+    # Rayleigh–Ritz on the top-rank Ritz subspace Q ũ: an exact SVD of its Aᴴ Q ũ = Bᴴ ũ.
+    _, vectors = _ritz(gram[:used, :used], rank)
+    V, s, Wh = np.linalg.svd(Bh[:, :used] @ vectors, full_matrices=False)
+    U = Q[:, :used] @ (vectors @ Wh.conj().T)
+    return U, s, V.conj().T, used // width
 
 
 def _extend(Q, W):
@@ -104,18 +107,18 @@ def _extend(Q, W):
     return W, R
 
 
-def _ritz(gram):
-    """Singular values (decreasing) and left vectors of ``B`` from the eigendecomposition
-    of the small ``gram = B Bᴴ``, for the stopping test only."""
-    values, vectors = np.linalg.eigh(gram)
-    order = np.argsort(values)[::-1]
-    return np.sqrt(np.maximum(values[order], 0.0)), vectors[:, order]
+def _ritz(gram, rank):
+    """The top ``rank`` singular values (decreasing) and left vectors of ``B`` from the
+    eigendecomposition of the small ``gram = B Bᴴ`` (only those eigenpairs computed)."""
+    size = gram.shape[0]
+    values, vectors = scipy.linalg.eigh(gram, subset_by_index=[size - rank, size - 1])
+    return np.sqrt(np.maximum(values[::-1], 0.0)), vectors[:, ::-1]
 
 
-def _largest_residual(values, vectors, last, width, rank):
-    """``max_i ||R_j ũ_i^{(j)}|| / σ_i`` over the top ``rank`` Ritz triplets."""
-    top = values[:rank]
-    tail = last @ vectors[-width:, :rank]
+def _largest_residual(values, vectors, last, width):
+    """``max_i ||R_j ũ_i^{(j)}|| / σ_i`` over the Ritz triplets given."""
+    top = values
+    tail = last @ vectors[-width:]
     norms = np.linalg.norm(tail, axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratios = np.where(top > 0, norms / np.where(top > 0, top, 1.0), 0.0)
