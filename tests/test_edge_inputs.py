@@ -10,6 +10,8 @@ SCALES = [1e-300, 1e-150, 1e150, 1e300]
 
 
 def _problem(method):
+    if "lines" in get_solver(method).needs:
+        return lrkit.problems.cross_completion(50, 40, 2, seed=0)
     if get_solver(method).needs:
         return lrkit.problems.completion(50, 40, 2, p_obs=0.5, seed=0)
     return lrkit.problems.sensing(30, 20, 2, 900, seed=0)

@@ -48,7 +48,8 @@ def test_array_api_solvers_run_in_the_input_namespace(xp, method):
 @pytest.mark.parametrize("method", [m for m in solver_names() if not get_solver(m).array_api])
 def test_numpy_only_solvers_convert_once_and_return_the_input_namespace(method):
     torch = pytest.importorskip("torch")
-    prob = lrkit.problems.completion(n1=60, n2=50, rank=2, p_obs=0.5, seed=0)
+    prob = _problem_for(method, lrkit.problems.completion(n1=60, n2=50, rank=2, p_obs=0.5,
+                                                          seed=0))
     res = lrkit.recover(prob.operator, torch.as_tensor(prob.y), 2, method=method,
                         truth=prob.truth, seed=0)
     assert isinstance(res.factors[0], torch.Tensor) and res.rel_error < 1e-2
@@ -89,13 +90,22 @@ def test_unknown_method_and_option_and_capability_errors_name_the_fix():
         lrkit.recover(prob.operator, prob.y, 1, method="altmin")
 
 
+def _problem_for(method, completion, sensing=None):
+    """The test problem a solver's needs call for: anchor lines (``linf``), random entries,
+    or any operator."""
+    needs = get_solver(method).needs
+    if "lines" in needs:
+        return lrkit.problems.cross_completion(*completion.truth.shape, 2, seed=0)
+    return completion if needs or sensing is None else sensing
+
+
 def _runs(truth):
     sensing = lrkit.problems.sensing(n1=20, n2=15, rank=2, m=400, seed=0)
     completion = lrkit.problems.completion(n1=40, n2=30, rank=2, p_obs=0.5, seed=0)
     rp = lrkit.problems.robust_pca(40, 30, rank=2, corruption=0.05, seed=0)
     out = {}
     for method in solver_names():
-        prob = completion if get_solver(method).needs else sensing
+        prob = _problem_for(method, completion, sensing)
         out[method] = lrkit.recover(prob.operator, prob.y, 2, method=method, seed=0,
                                     truth=prob.truth if truth else None)
     for method in lrkit.recovery.RPCA_METHODS:

@@ -8,13 +8,14 @@ from lrkit.operators.base import (
     set_memory_budget,
 )
 from lrkit.operators.dottest import dottest
-from lrkit.operators.entry_sampling import EntrySampling
+from lrkit.operators.entry_sampling import CrossSampling, EntrySampling
 from lrkit.operators.fourier import SubsampledFourier, cartesian_masks
 from lrkit.operators.gaussian import GaussianSensing
 from lrkit.operators.rank_one import RankOneSensing
 
 __all__ = [
     "AdjointTestError",
+    "CrossSampling",
     "EntrySampling",
     "GaussianSensing",
     "OperatorTooLargeError",

@@ -66,6 +66,12 @@ class EntrySampling(SensingOperator):
         rows, cols = np.nonzero(mask)
         return cls(mask.shape, rows, cols)
 
+    @staticmethod
+    def cross(shape, rows, cols):
+        """Observe every entry of the rows ``rows`` and of the columns ``cols``: a
+        :class:`CrossSampling` (the anchor lines of ``method="linf"``)."""
+        return CrossSampling(shape, rows, cols)
+
     @classmethod
     def random(cls, n1, n2, m, seed=None):
         """Observe m entries drawn uniformly without replacement."""
@@ -104,3 +110,25 @@ class EntrySampling(SensingOperator):
 
     def factor_gradients(self, y, F, G):
         return self.adjoint_apply(y, G), self.adjoint_apply_t(y, F)
+
+
+class CrossSampling(EntrySampling):
+    """Every entry of the anchor rows ``anchor_rows`` and anchor columns ``anchor_cols``
+    (``|K| n2 + n1 |L| − |K||L|`` entries, in row-major order): the sampling that
+    ``method="linf"`` needs (capability ``"lines"``)."""
+
+    capabilities = frozenset({"entries", "lines"})
+
+    def __init__(self, shape, rows, cols):
+        n1, n2, _ = check_dims(shape[0], shape[1], 1)
+        self.anchor_rows = np.unique(np.asarray(rows, dtype=np.int64))
+        self.anchor_cols = np.unique(np.asarray(cols, dtype=np.int64))
+        for name, index, size in (("rows", self.anchor_rows, n1),
+                                  ("cols", self.anchor_cols, n2)):
+            if index.size == 0 or index.min() < 0 or index.max() >= size:
+                raise ValueError(f"{name} must be non-empty indices in [0, {size}); got "
+                                 f"{index.tolist()[:5]}")
+        mask = np.zeros((n1, n2), dtype=bool)
+        mask[self.anchor_rows, :] = True
+        mask[:, self.anchor_cols] = True
+        super().__init__((n1, n2), *np.nonzero(mask))

@@ -3,7 +3,8 @@
 
 from lrkit.problems import datasets
 from lrkit.problems._calibration import CalibrationProblem, blind_deconvolution, calibration
-from lrkit.problems._completion import completion
+from lrkit.problems._completion import completion, cross_completion
+from lrkit.problems._mdp import LowRankMDP, low_rank_mdp
 from lrkit.problems._robust_pca import RobustPCAProblem, robust_pca
 from lrkit.problems._sensing import SensingProblem, low_rank_matrix, sensing
 from lrkit.problems._sparse import (
@@ -17,6 +18,7 @@ from lrkit.problems._sparse import (
 
 __all__ = [
     "KroneckerSparseProblem",
+    "LowRankMDP",
     "RegressionProblem",
     "CalibrationProblem",
     "RobustPCAProblem",
@@ -26,10 +28,12 @@ __all__ = [
     "calibration",
     "coherent_regression",
     "completion",
+    "cross_completion",
     "datasets",
     "ill_conditioned_regression",
     "kronecker_sparse",
     "low_rank_matrix",
+    "low_rank_mdp",
     "robust_pca",
     "sensing",
 ]

@@ -4,13 +4,20 @@ Each solver module registers itself (:mod:`lrkit.recovery.registry`); importing 
 what makes its ``method=`` name available to :func:`lrkit.recover`.
 """
 
-from lrkit.recovery import altmin, factored, softimpute, subgradient  # noqa: F401 (registration)
+from lrkit.recovery import (  # noqa: F401 (registration)
+    altmin,
+    factored,
+    linf,
+    softimpute,
+    subgradient,
+)
 from lrkit.recovery.api import recover
 from lrkit.recovery.calibration import CALIBRATION_METHODS, CalibrationResult, calibrate
 from lrkit.recovery.completion_rank import select_completion_rank
 from lrkit.recovery.denoising import DENOISE_METHODS, DenoiseResult, denoise
 from lrkit.recovery.dynamic import recover_dynamic
 from lrkit.recovery.estimator import MatrixCompletion
+from lrkit.recovery.q_estimation import Q_METHODS, QEstimate, estimate_q
 from lrkit.recovery.registry import Solver, get_solver, register, solver_names
 from lrkit.recovery.rpca import RPCA_METHODS, RobustPCAResult, rpca
 from lrkit.recovery.sparse_bayes import SBL_METHODS, SparseResult, sparse_bayes
@@ -29,6 +36,8 @@ __all__ = [
     "RPCA_METHODS",
     "IterationInfo",
     "MatrixCompletion",
+    "QEstimate",
+    "Q_METHODS",
     "RecoveryResult",
     "SBL_METHODS",
     "SPARSE_REGRESSION_METHODS",
@@ -39,6 +48,7 @@ __all__ = [
     "Status",
     "calibrate",
     "denoise",
+    "estimate_q",
     "get_solver",
     "recover",
     "recover_dynamic",

@@ -121,6 +121,8 @@ def solver_names(needs=None) -> tuple:
 
 
 def solvers_needing(capability) -> tuple:
-    """Names of the solvers made for operators with ``capability`` (e.g. ``"entries"``:
-    the matrix-completion solvers)."""
-    return tuple(name for name in solver_names() if capability in _SOLVERS[name].needs)
+    """Names of the solvers made for operators with ``capability`` and nothing more (e.g.
+    ``"entries"``: the matrix-completion solvers; not ``"linf"``, which also needs whole
+    anchor lines)."""
+    return tuple(name for name in solver_names(needs={capability})
+                 if capability in _SOLVERS[name].needs)
