@@ -20,6 +20,7 @@ import warnings
 import numpy as np
 from calibration import SECTIONS as CALIBRATION_SECTIONS
 from completion import SECTIONS as COMPLETION_SECTIONS
+from estimation import SECTIONS as ESTIMATION_SECTIONS
 from imaging import SECTIONS as IMAGING_SECTIONS
 from scaleout import SECTIONS as SCALEOUT_SECTIONS
 from spectral import SECTIONS as SPECTRAL_SECTIONS
@@ -239,7 +240,7 @@ def main():
     ]
     chosen = {}
     for title, intro, table in (foundation_sections() + COMPLETION_SECTIONS + SCALEOUT_SECTIONS
-                                + IMAGING_SECTIONS
+                                + IMAGING_SECTIONS + ESTIMATION_SECTIONS
                                 + CALIBRATION_SECTIONS + SPECTRAL_SECTIONS + nn_sections()):
         if args.only and args.only.lower() not in title.lower():
             continue
