@@ -492,7 +492,8 @@ SECTIONS = [
      "O(n k³)); the approximate one (paper 6: alternating minimisation that tolerates "
      "inexact regressions) runs a few Jacobi-preconditioned CG steps per row, warm-started "
      "from the previous factor, each O(|Ω| k), all steps of a group of rows while its "
-     "block of partner rows stays in cache.", altmin_rank_table),
+     "block of partner rows stays in cache. Measured beside other jobs on this 2-core "
+     "machine.", altmin_rank_table),
     ("## Robust PCA: lrkit against tensorly",
      "Candès et al.'s test problem: L = XYᵀ with Gaussian factors, S with random signs on "
      "5 % of entries. tensorly's default ℓ1 weight does not scale with n; the second "

@@ -16,7 +16,7 @@ from lrkit.result import Status
 
 ALTMIN_SOLVERS = ("exact", "approx")
 #: Conjugate-gradient steps per half-iteration of ``solver="approx"``.
-CG_STEPS = 4
+CG_STEPS = 2
 
 
 #: How often (in iterations) ``drop_coherent`` looks for components to drop.
