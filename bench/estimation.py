@@ -51,8 +51,8 @@ def linf_table():
 
 def q_table():
     """Low-rank Q-value iteration against tabular value iteration at equal samples."""
-    rows = ["| method | samples | max-entry error of Q̂ / max Q* | greedy policy = optimal (share of "
-            "states) |", "|---|---:|---:|---:|"]
+    rows = ["| method | samples | max-entry error of Q̂ / max Q* | "
+            "greedy policy = optimal (share of states) |", "|---|---:|---:|---:|"]
     mdp = lrkit.problems.low_rank_mdp(400, 200, latent=3, gamma=0.6, seed=0)
     optimal = mdp.q_star.argmax(axis=1)
     iterations = 20

@@ -7,7 +7,6 @@ import pytest
 import lrkit
 from lrkit.operators import EntrySampling
 
-
 NOISE = 1e-5  # the truth's entries are about 5e-3 (unit singular values, 300 × 200)
 
 
