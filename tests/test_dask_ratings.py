@@ -76,3 +76,23 @@ def test_dask_fit_on_a_local_cluster():
 def test_dask_input_is_validated(frame, options, match):
     with pytest.raises(ValueError, match=match):
         MatrixCompletion(**options).fit(dd.from_pandas(frame, npartitions=1))
+
+
+def test_data_beyond_the_search_sample_stop_early_on_a_held_out_split(monkeypatch):
+    from lrkit.recovery import dask_ratings
+
+    monkeypatch.setattr(dask_ratings, "SEARCH_ENTRIES", 1500)  # the data count as large
+    rows, cols, values = _ratings(seed=2)
+    frame = dd.from_pandas(pd.DataFrame({"r": rows, "c": cols, "v": values}), npartitions=3)
+    # Rank 8 with almost no ridge overfits: the held-out error turns up and stops the fit.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = MatrixCompletion(rank=8, ridge=0.001, n_models=1, max_iter=40,
+                                 seed=0).fit(frame)
+    assert model.converged_ and model.n_iter_ < 40
+    assert "early stopping" in model.result_.message
+    fitted = model.predict(rows, cols)
+    assert np.sqrt(np.mean((fitted - values) ** 2)) < 0.3  # noise 0.1
+    held = dask_ratings.held_out(rows, cols, 7, False)
+    np.testing.assert_array_equal(held, dask_ratings.held_out(cols, rows, 7, True))
+    assert 0.12 < held.mean() < 0.18

@@ -14,7 +14,10 @@ unchanged) when a client exists.
 Rank, ridge and the number of sweeps are chosen as in memory (:func:`ratings.fit_ratings`),
 on a uniform sample of at most ``SEARCH_ENTRIES`` entries held in memory (all of them when
 the data are small, which makes the Dask fit equal to the in-memory one); then the averaged
-fits run over all the entries on Dask. Dask is imported here only.
+fits run over all the entries on Dask. On data larger than the sample, whose rows the sample
+thins out, only rank and ridge are taken from it: the Dask fit holds out ``HOLDOUT`` of the
+entries by a hash of (row, col) (:func:`held_out`) and stops ``PATIENCE`` sweeps past the
+held-out minimum, keeping the best sweep's factors. Dask is imported here only.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from lrkit.recovery.harness import Run
 from lrkit.recovery.ratings import (
     HOLDOUT,
     INIT_SCALE,
+    PATIENCE,
     BiasedFactors,
     _search,
     _solve_with_bias,
@@ -131,6 +135,9 @@ def fit_ratings_dask(frame, summary, ranks, ridges, *, max_sweeps, n_models, see
     best, scores = _search(rows, cols, values / scale, summary.shape, ranks, ridges,
                            max_sweeps, HOLDOUT, rng)
     mean = summary.mean / scale
+    # Data larger than the sample: the sample's best sweep count does not carry over (its
+    # rows are sparser), so the sweeps stop early on a held-out split of all the data.
+    salt = int(rng.integers(2**31)) if summary.size > SEARCH_ENTRIES else None
     directory = tempfile.mkdtemp(prefix="lrkit-als-", dir=workdir)
     try:
         by_row, by_col = (_partitioned(frame, side, f"{directory}/{side}")
@@ -144,13 +151,24 @@ def fit_ratings_dask(frame, summary, ranks, ridges, *, max_sweeps, n_models, see
         G = [g for _, g in factors]
         row_bias = [np.zeros(n1) for _ in range(n_models)]
         col_bias = [np.zeros(n2) for _ in range(n_models)]
-        for _ in range(best["sweeps"]):
+        curve, kept = [], None
+        for _ in range(best["sweeps"] if salt is None else max_sweeps):
             F, row_bias, _ = _half_step(by_row, "row", "col", n1, G, col_bias, mean, scale,
-                                        best["ridge"])
-            G, col_bias, sse = _half_step(by_col, "col", "row", n2, F, row_bias, mean, scale,
-                                          best["ridge"], score=True)
+                                        best["ridge"], salt=salt)
+            G, col_bias, errors = _half_step(by_col, "col", "row", n2, F, row_bias, mean,
+                                             scale, best["ridge"], score=True, salt=salt)
             run.t += 1
-            run.record(float(np.sqrt(sse / summary.size)) * scale, ())
+            run.record(float(np.sqrt(errors[0] / max(errors[1], 1))) * scale, ())
+            if salt is None:
+                continue
+            curve.append(float(np.sqrt(errors[2] / max(errors[3], 1))))
+            if curve[-1] == min(curve):
+                kept = (F, G, row_bias, col_bias)
+            elif len(curve) - 1 - int(np.argmin(curve)) >= PATIENCE:
+                break
+        if salt is not None:
+            F, G, row_bias, col_bias = kept
+            best = {**best, "sweeps": int(np.argmin(curve)) + 1, "rmse": min(curve)}
     finally:
         shutil.rmtree(directory, ignore_errors=True)
     root = 1.0 / np.sqrt(n_models)
@@ -193,45 +211,66 @@ def _search_sample(frame, size, rng):
 
 
 def _half_step(frame, own, other, n, other_factors, other_bias, mean, scale, ridge,
-               score=False):
+               score=False, salt=None):
     """Every model's factors and biases of the ``own`` side, one task per partition of
-    ``frame`` (partitioned by ``own``); with ``score`` also the squared error of the
-    averaged model on all entries, after this step."""
+    ``frame`` (partitioned by ``own``), fit on the entries outside the held-out split
+    ``salt`` (None: all); with ``score`` also the averaged model's squared errors and counts
+    ``(train, held out)`` after this step."""
     import dask
 
     shared = dask.delayed((other_factors, other_bias), pure=True)
     tasks = [dask.delayed(_solve_partition)(part, own, other, shared, mean, scale, ridge,
-                                            score) for part in frame.to_delayed()]
+                                            score, salt) for part in frame.to_delayed()]
     models = len(other_factors)
     rank = other_factors[0].shape[1]
     factors = [np.zeros((n, rank)) for _ in range(models)]
     bias = [np.zeros(n) for _ in range(models)]
-    sse = 0.0
-    for ids, solutions, part_sse in dask.compute(*tasks):
+    errors = np.zeros(4)
+    for ids, solutions, part_errors in dask.compute(*tasks):
         for m, (f, b) in enumerate(solutions):
             factors[m][ids], bias[m][ids] = f, b
-        sse += part_sse
-    return factors, bias, sse
+        errors += part_errors
+    return factors, bias, errors
 
 
-def _solve_partition(part, own, other, shared, mean, scale, ridge, score):
+def _solve_partition(part, own, other, shared, mean, scale, ridge, score, salt):
     """The rows of one partition (all their entries are in it): ``(ids, [(f, b) per
-    model], squared error)``, solved as :func:`ratings._half_step` does in memory."""
+    model], [train SSE, train count, held-out SSE, held-out count])``, solved as
+    :func:`ratings._half_step` does in memory, on the entries outside the held-out split."""
     other_factors, other_bias = shared
     own_index, other_index = part[own].to_numpy(), part[other].to_numpy()
     values = part["value"].to_numpy() / scale
-    ids, local = np.unique(own_index, return_inverse=True)
-    systems = RowSystems(local, other_index, values, len(ids))
+    held = (held_out(own_index, other_index, salt, own == "col") if salt is not None
+            else np.zeros(len(values), dtype=bool))
+    ids, local = np.unique(own_index[~held], return_inverse=True)
+    systems = RowSystems(local, other_index[~held], values[~held], len(ids))
     counts = np.bincount(local, minlength=len(ids))
     solutions = []
     for factors, bias in zip(other_factors, other_bias, strict=True):
-        systems.set_values(values - mean - bias[other_index])
+        systems.set_values(values[~held] - mean - bias[other_index[~held]])
         solutions.append(_solve_with_bias(systems, counts, factors, ridge))
-    sse = 0.0
+    errors = np.zeros(4)
     if score and len(values):
+        position = np.minimum(np.searchsorted(ids, own_index), max(len(ids) - 1, 0))
+        known = (ids[position] == own_index) if len(ids) else np.zeros(len(values), bool)
         fitted = np.full(len(values), mean)
         for (f, b), factors, bias in zip(solutions, other_factors, other_bias, strict=True):
-            fitted += (b[local] + bias[other_index] + np.einsum(
-                "ek,ek->e", f[local], factors[other_index])) / len(solutions)
-        sse = float(np.sum((fitted - values) ** 2))
-    return ids, solutions, sse
+            own_part = b[position] + np.einsum("ek,ek->e", f[position], factors[other_index])
+            fitted += (np.where(known, own_part, 0.0) + bias[other_index]) / len(solutions)
+        squared = (fitted - values) ** 2
+        errors[:] = (squared[~held].sum(), (~held).sum(), squared[held].sum(), held.sum())
+    return ids, solutions, errors
+
+
+def held_out(own_index, other_index, salt, transposed):
+    """A fixed pseudo-random ``HOLDOUT`` share of the entries, by a hash of (row, col) and
+    ``salt`` (splitmix64's finaliser): the same entries whichever side's partition holds
+    them."""
+    rows, cols = (other_index, own_index) if transposed else (own_index, other_index)
+    with np.errstate(over="ignore"):
+        mixed = (rows.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+                 ^ (cols.astype(np.uint64) + np.uint64(salt)) * np.uint64(0xBF58476D1CE4E5B9))
+        mixed ^= mixed >> np.uint64(31)
+        mixed *= np.uint64(0x94D049BB133111EB)
+        mixed ^= mixed >> np.uint64(29)
+    return (mixed >> np.uint64(40)).astype(np.float64) / 2.0**24 < HOLDOUT
