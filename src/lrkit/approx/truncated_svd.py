@@ -72,8 +72,9 @@ def svd(A, rank, method="auto", *, oversample=None, power_iters=4, tol=DEFAULT_T
     ----------
     A : array (NumPy or array-API, e.g. PyTorch), scipy.sparse matrix, LinearOperator or
         ``dask.array.Array``
-        The n1×n2 matrix. A Dask array goes to the chunked randomized engine
-        (:func:`lrkit.approx.dask_svd.dask_svd`): ``U`` comes back as a Dask array.
+        The n1×n2 matrix. A Dask array goes to the block Krylov engine on chunked
+        products (:func:`lrkit.approx.dask_svd.dask_svd`): ``U`` comes back as a Dask
+        array.
     rank : int in [1, min(n1, n2)]
     method : {"auto", "exact", "randomized", "lanczos", "krylov"}
         ``"exact"``: LAPACK ``gesdd`` then truncation. ``"randomized"``: Halko, Martinsson &
