@@ -33,12 +33,12 @@ from lrkit.recovery._row_systems import RowSystems
 from lrkit.recovery.harness import Run
 from lrkit.recovery.ratings import (
     HOLDOUT,
-    INIT_SCALE,
     PATIENCE,
-    BiasedFactors,
     _search,
     _solve_with_bias,
+    average_model,
     finish_fit,
+    random_start,
 )
 
 #: The held-out search runs in memory on a uniform sample of at most this many entries.
@@ -144,11 +144,8 @@ def fit_ratings_dask(frame, summary, ranks, ridges, *, max_sweeps, n_models, see
                           for side in ("row", "col"))
         run = Run("biased_als", max_iter=max_sweeps)
         n1, n2 = summary.shape
-        factors = [(INIT_SCALE * rng.standard_normal((n1, best["rank"])),
-                    INIT_SCALE * rng.standard_normal((n2, best["rank"])))
-                   for _ in range(n_models)]
-        F = [f for f, _ in factors]
-        G = [g for _, g in factors]
+        starts = [random_start(summary.shape, best["rank"], rng) for _ in range(n_models)]
+        F, G = [f for f, _ in starts], [g for _, g in starts]
         row_bias = [np.zeros(n1) for _ in range(n_models)]
         col_bias = [np.zeros(n2) for _ in range(n_models)]
         curve, kept = [], None
@@ -171,9 +168,7 @@ def fit_ratings_dask(frame, summary, ranks, ridges, *, max_sweeps, n_models, see
             best = {**best, "sweeps": int(np.argmin(curve)) + 1, "rmse": min(curve)}
     finally:
         shutil.rmtree(directory, ignore_errors=True)
-    root = 1.0 / np.sqrt(n_models)
-    model = BiasedFactors(mean, np.mean(row_bias, axis=0), np.mean(col_bias, axis=0),
-                          root * np.hstack(F), root * np.hstack(G))
+    model = average_model(mean, F, G, row_bias, col_bias)
     return finish_fit(run, model, best, scores, scale, max_sweeps)
 
 

@@ -142,8 +142,7 @@ class _Fit:
     def __init__(self, sides, rank, ridge, rng):
         n1, n2 = sides.shape
         self.sides, self.ridge = sides, ridge
-        self.F = INIT_SCALE * rng.standard_normal((n1, rank))
-        self.G = INIT_SCALE * rng.standard_normal((n2, rank))
+        self.F, self.G = random_start(sides.shape, rank, rng)
         self.row_bias, self.col_bias = np.zeros(n1), np.zeros(n2)
         self.centred = sides.values - sides.mean
 
@@ -157,14 +156,25 @@ class _Fit:
                                            self.ridge)
 
 
+def random_start(shape, rank, rng):
+    """The random starting factors ``(F, G)`` of one fit (in the order the draws are made,
+    so that fits on Dask and in memory start alike)."""
+    return (INIT_SCALE * rng.standard_normal((shape[0], rank)),
+            INIT_SCALE * rng.standard_normal((shape[1], rank)))
+
+
+def average_model(mean, row_factors, col_factors, row_biases, col_biases):
+    """The mean of several fits' predictions as one model: biases averaged, factors
+    concatenated and scaled by ``1/√n_models``."""
+    scale = 1.0 / np.sqrt(len(row_factors))
+    return BiasedFactors(mean, np.mean(row_biases, axis=0), np.mean(col_biases, axis=0),
+                         scale * np.hstack(row_factors), scale * np.hstack(col_factors))
+
+
 def _average(sides, fits):
-    """The mean of the fits' predictions as one model (factors concatenated, scaled)."""
-    scale = 1.0 / np.sqrt(len(fits))
-    return BiasedFactors(sides.mean,
-                         np.mean([fit.row_bias for fit in fits], axis=0),
-                         np.mean([fit.col_bias for fit in fits], axis=0),
-                         scale * np.hstack([fit.F for fit in fits]),
-                         scale * np.hstack([fit.G for fit in fits]))
+    """:func:`average_model` of the fits on ``sides``."""
+    return average_model(sides.mean, [fit.F for fit in fits], [fit.G for fit in fits],
+                         [fit.row_bias for fit in fits], [fit.col_bias for fit in fits])
 
 
 def ensemble_als(sides, rank, ridge, sweeps, n_models, rng, *, monitor=None):
