@@ -1,13 +1,16 @@
 """The forms in which observed entries reach :class:`~lrkit.MatrixCompletion`: sparse
 matrices (stored entries), ``(rows, cols, values[, shape])`` lists and
 :class:`~lrkit.problems.datasets.RatingData`, read into validated ``(rows, cols, values,
-shape)``; and the small helpers on such entries."""
+shape)``; the input checks of the estimator (:class:`ObservedInput`); and the small
+helpers on such entries."""
 
 from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.utils.validation import validate_data
 
+from lrkit._backend import foreign_array, to_numpy
 from lrkit._validation import check_shape
 from lrkit.problems.datasets import RatingData
 
@@ -30,13 +33,6 @@ def nan_filled(rows, cols, values, shape):
     X = np.full(shape, np.nan)
     X[rows, cols] = values
     return X
-
-
-def column_means(cols, values, n_cols):
-    """Observed column means; the global mean for a column without observations."""
-    counts = np.bincount(cols, minlength=n_cols)
-    sums = np.bincount(cols, weights=values, minlength=n_cols)
-    return np.where(counts > 0, sums / np.maximum(counts, 1), values.mean())
 
 
 def _is_triplet(X) -> bool:
@@ -103,3 +99,56 @@ def is_complex(X) -> bool:
     scikit-learn's own check)."""
     dtypes = [X.dtype] if hasattr(X, "dtype") else list(getattr(X, "dtypes", []))
     return any(getattr(dtype, "kind", "") == "c" for dtype in dtypes)
+
+
+class ObservedInput:
+    """The input side of :class:`~lrkit.MatrixCompletion`: reading and validating the
+    observed entries of each form of ``X`` (the estimator supplies ``_empty_rule``)."""
+
+    def _observations(self, X, fitting):
+        """``(rows, cols, values, shape)`` of the observed entries of a dense (NaN-marked),
+        sparse or triplet ``X``, validated."""
+        if is_listed(X):
+            rows, cols, values, shape = listed_entries(X)
+            if fitting:
+                self._listed_features(shape[1])
+            self._check_empty(np.bincount(rows, minlength=shape[0]) == 0,
+                              np.bincount(cols, minlength=shape[1]) == 0, fitting)
+            return rows, cols, values, shape
+        X, observed = self._check_input(X, fitting)
+        rows, cols = np.nonzero(observed)
+        return rows, cols, X[rows, cols], X.shape
+
+    def _check_input(self, X, fitting):
+        """scikit-learn's own input validation (feature counts and names, dtypes, 1-d or
+        complex or empty input, at least 2 rows and 2 columns to fit, NaN allowed, inf
+        refused), after moving tensors to NumPy."""
+        if foreign_array(X) is not None:
+            X = to_numpy(X)
+        if is_complex(X):
+            raise ValueError("X is complex: Complex data not supported; MatrixCompletion "
+                             "works on real matrices")
+        X = validate_data(self, X, reset=fitting, dtype=np.float64,
+                          ensure_all_finite="allow-nan", ensure_min_samples=2 if fitting else 1,
+                          ensure_min_features=2 if fitting else 1, copy=True)
+        observed = ~np.isnan(X)
+        if not observed.any():
+            raise ValueError("X has no observed entry: every value is NaN")
+        self._check_empty(~observed.any(axis=1), ~observed.any(axis=0), fitting)
+        return X, observed
+
+    def _check_empty(self, empty_rows, empty_cols, fitting):
+        """Refuse rows or columns without observations when ``fill_empty`` says so."""
+        empty_rows, empty_cols = np.flatnonzero(empty_rows), np.flatnonzero(empty_cols)
+        if self._empty_rule() == "error" and (len(empty_rows) or (fitting and len(empty_cols))):
+            raise ValueError(
+                f"X has {len(empty_rows)} all-NaN row(s) (first: {empty_rows[:3].tolist()})"
+                f" and {len(empty_cols)} all-NaN column(s) "
+                f"(first: {empty_cols[:3].tolist()}); drop them, set fill_empty='mean', or "
+                f"use method='biased_als' (predicts them by their biases)")
+
+    def _listed_features(self, n_features):
+        """Feature bookkeeping for input without column names (listed entries, Dask)."""
+        self.n_features_in_ = n_features
+        if hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_

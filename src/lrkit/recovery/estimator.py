@@ -8,18 +8,14 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
-from lrkit._backend import foreign_array, to_numpy
 from lrkit._validation import check_choice, check_int, check_real
 from lrkit.exceptions import ConvergenceWarning
 from lrkit.operators import EntrySampling
 from lrkit.recovery._observations import (
-    column_means,
+    ObservedInput,
     indices,
-    is_complex,
-    is_listed,
-    listed_entries,
     nan_filled,
     sparse_entries,
 )
@@ -37,7 +33,8 @@ BIASED = "biased_als"
 MAX_ITER = {"altmin": 300, "softimpute": 3000, BIASED: SEARCH_SWEEPS}
 
 
-class MatrixCompletion(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+class MatrixCompletion(ObservedInput, OneToOneFeatureMixin, TransformerMixin,
+                       BaseEstimator):
     """Fill the missing entries of a matrix, or predict ratings, with a low-rank model.
 
     The default, ``method="biased_als"``, is made for ratings: the model
@@ -184,13 +181,10 @@ class MatrixCompletion(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
     def _fit(self, rows, cols, values, shape):
         self._check_params()
-        self.fill_values_ = column_means(cols, values, shape[1])
-        self._observed_rows_ = np.bincount(rows, minlength=shape[0]) > 0
-        # Centring removes the observed column means (0 for a column with none).
-        has_values = np.bincount(cols, minlength=shape[1]) > 0
-        self.mean_ = (np.where(has_values, self.fill_values_, 0.0) if self.center
-                      else np.zeros(shape[1]))
-        self.row_bias_ = np.zeros(shape[0])
+        self._learn_columns(np.bincount(rows, minlength=shape[0]),
+                            np.bincount(cols, minlength=shape[1]),
+                            np.bincount(cols, weights=values, minlength=shape[1]),
+                            float(values.mean()))
         values = values - self.mean_[cols]
         if self.method == BIASED:
             self._fit_biased(rows, cols, values, shape)
@@ -234,18 +228,26 @@ class MatrixCompletion(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
                              f"center=False (its biases centre the data); got "
                              f"method={self.method!r}, center={self.center!r}")
         frame, summary = triplet_frame(X)
-        shape = summary.shape
-        self.n_features_in_ = shape[1]
-        if hasattr(self, "feature_names_in_"):
-            del self.feature_names_in_
+        self._listed_features(summary.shape[1])
         self._check_empty(summary.row_counts == 0, summary.col_counts == 0, True)
-        self.fill_values_ = np.where(summary.col_counts > 0, summary.col_sums
-                                     / np.maximum(summary.col_counts, 1), summary.mean)
-        self._observed_rows_ = summary.row_counts > 0
-        self.mean_, self.row_bias_ = np.zeros(shape[1]), np.zeros(shape[0])
-        self._keep_biased(fit_ratings_dask(frame, summary, *self._candidates(shape),
+        self._learn_columns(summary.row_counts, summary.col_counts, summary.col_sums,
+                            summary.mean)
+        self._keep_biased(fit_ratings_dask(frame, summary, *self._candidates(summary.shape),
                                            max_sweeps=self._max_iter(),
                                            n_models=self.n_models, seed=self.seed))
+
+    def _learn_columns(self, row_counts, col_counts, col_sums, overall_mean):
+        """What every fit learns from the observation counts: the fill values (observed
+        column means; ``overall_mean`` for a column without observations), which rows were
+        observed, the centring (``center``: the observed column means, 0 for a column with
+        none) and zero row biases."""
+        has_values = col_counts > 0
+        self.fill_values_ = np.where(has_values, col_sums / np.maximum(col_counts, 1),
+                                     overall_mean)
+        self._observed_rows_ = row_counts > 0
+        self.mean_ = (np.where(has_values, self.fill_values_, 0.0) if self.center
+                      else np.zeros(len(col_counts)))
+        self.row_bias_ = np.zeros(len(row_counts))
 
     def _candidates(self, shape):
         """The ranks and ridges the held-out search of ``biased_als`` tries."""
@@ -333,50 +335,6 @@ class MatrixCompletion(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             check_int("max_iter", self.max_iter, 1)
         if self.rank != "auto" and (isinstance(self.rank, str) or self.rank is None):
             raise ValueError(f"rank must be a positive int or 'auto'; got {self.rank!r}")
-
-    def _observations(self, X, fitting):
-        """``(rows, cols, values, shape)`` of the observed entries of a dense (NaN-marked),
-        sparse or triplet ``X``, validated."""
-        if is_listed(X):
-            rows, cols, values, shape = listed_entries(X)
-            if fitting:
-                self.n_features_in_ = shape[1]
-                if hasattr(self, "feature_names_in_"):
-                    del self.feature_names_in_
-            self._check_empty(np.bincount(rows, minlength=shape[0]) == 0,
-                              np.bincount(cols, minlength=shape[1]) == 0, fitting)
-            return rows, cols, values, shape
-        X, observed = self._check_input(X, fitting)
-        rows, cols = np.nonzero(observed)
-        return rows, cols, X[rows, cols], X.shape
-
-    def _check_input(self, X, fitting):
-        """scikit-learn's own input validation (feature counts and names, dtypes, 1-d or
-        complex or empty input, at least 2 rows and 2 columns to fit, NaN allowed, inf
-        refused), after moving tensors to NumPy."""
-        if foreign_array(X) is not None:
-            X = to_numpy(X)
-        if is_complex(X):
-            raise ValueError("X is complex: Complex data not supported; MatrixCompletion "
-                             "works on real matrices")
-        X = validate_data(self, X, reset=fitting, dtype=np.float64,
-                          ensure_all_finite="allow-nan", ensure_min_samples=2 if fitting else 1,
-                          ensure_min_features=2 if fitting else 1, copy=True)
-        observed = ~np.isnan(X)
-        if not observed.any():
-            raise ValueError("X has no observed entry: every value is NaN")
-        self._check_empty(~observed.any(axis=1), ~observed.any(axis=0), fitting)
-        return X, observed
-
-    def _check_empty(self, empty_rows, empty_cols, fitting):
-        """Refuse rows or columns without observations when ``fill_empty`` says so."""
-        empty_rows, empty_cols = np.flatnonzero(empty_rows), np.flatnonzero(empty_cols)
-        if self._empty_rule() == "error" and (len(empty_rows) or (fitting and len(empty_cols))):
-            raise ValueError(
-                f"X has {len(empty_rows)} all-NaN row(s) (first: {empty_rows[:3].tolist()})"
-                f" and {len(empty_cols)} all-NaN column(s) "
-                f"(first: {empty_cols[:3].tolist()}); drop them, set fill_empty='mean', or "
-                f"use method='biased_als' (predicts them by their biases)")
 
     def _check_fitted(self):
         check_is_fitted(self, "components_")
