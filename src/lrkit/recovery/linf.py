@@ -57,11 +57,13 @@ def _solve(run, operator, y, rank, options, rng):
         raise ValueError(
             f"method='linf' needs at least rank={rank} anchor rows and columns; the operator "
             f"has {len(full_rows)} and {len(full_cols)}: sample more lines")
-    where = np.full(operator.shape, -1, dtype=np.int64)
-    where[operator.rows, operator.cols] = np.arange(operator.m)
     values = np.asarray(y, dtype=float)
-    C = values[where[:, full_cols]]
-    R = values[where[full_rows, :]]
+    rows, cols = operator.rows, operator.cols
+    in_cols, in_rows = np.isin(cols, full_cols), np.isin(rows, full_rows)
+    C = np.empty((operator.shape[0], len(full_cols)))   # M[:, L]
+    C[rows[in_cols], np.searchsorted(full_cols, cols[in_cols])] = values[in_cols]
+    R = np.empty((len(full_rows), operator.shape[1]))   # M[K, :]
+    R[np.searchsorted(full_rows, rows[in_rows]), cols[in_rows]] = values[in_rows]
     W = R[:, full_cols]
     F, G, weights = cross_estimate(C, W, R, rank)
     run.t += 1
