@@ -71,7 +71,7 @@ def block_krylov_svd(apply, apply_t, shape, rank, *, tol=DEFAULT_TOL, block=None
     Bh = np.empty((n2, depth * width), dtype=first.dtype)  # Bᴴ = Aᴴ Q = [Z_0 … Z_j]
     gram = np.empty((depth * width,) * 2, dtype=first.dtype)  # B Bᴴ, grown a block a step
     Q[:, :width] = first
-    used = 0
+    used, vectors = 0, None     # vectors: the Ritz vectors of the current basis, once known
     for j in range(depth):
         block_cols = slice(j * width, (j + 1) * width)
         Bh[:, block_cols] = apply_t(Q[:, block_cols])
@@ -85,12 +85,14 @@ def block_krylov_svd(apply, apply_t, shape, rank, *, tol=DEFAULT_TOL, block=None
         if _largest_residual(values, vectors, last, width) <= tol * values[0]:
             break
         Q[:, used:used + width] = new
+        vectors = None
     if used < small and j == depth - 1 and depth == max_blocks:
         warnings.warn(f"block Krylov SVD stopped at max_blocks={max_blocks} before reaching "
                       f"residual {tol:.1e} × σ_1; raise max_blocks or tol",
                       ConvergenceWarning, stacklevel=3)
     # Rayleigh–Ritz on the top-rank Ritz subspace Q ũ: an exact SVD of its Aᴴ Q ũ = Bᴴ ũ.
-    _, vectors = _ritz(gram[:used, :used], rank)
+    if vectors is None:
+        _, vectors = _ritz(gram[:used, :used], rank)
     V, s, Wh = np.linalg.svd(Bh[:, :used] @ vectors, full_matrices=False)
     U = Q[:, :used] @ (vectors @ Wh.conj().T)
     return U, s, V.conj().T, used // width
@@ -117,9 +119,7 @@ def _ritz(gram, rank):
 
 def _largest_residual(values, vectors, last, width):
     """``max_i ||R_j ũ_i^{(j)}|| / σ_i`` over the Ritz triplets given."""
-    top = values
-    tail = last @ vectors[-width:]
-    norms = np.linalg.norm(tail, axis=0)
+    norms = np.linalg.norm(last @ vectors[-width:], axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratios = np.where(top > 0, norms / np.where(top > 0, top, 1.0), 0.0)
+        ratios = np.where(values > 0, norms / np.where(values > 0, values, 1.0), 0.0)
     return float(ratios.max())
