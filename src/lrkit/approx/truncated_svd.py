@@ -164,9 +164,13 @@ def _krylov(A, rank, tol, seed):
     adjoint = _adjoint(A)
     U, s, Vt, _ = block_krylov_svd(lambda V: A @ V, lambda U: adjoint @ U, A.shape, rank,
                                    tol=tol, seed=seed)
-    if reference is None:
-        return U, s, Vt
-    return like(U, reference), like(s, reference), like(Vt, reference)
+    return _as_input(reference, U, s, Vt)
+
+
+def _as_input(reference, *arrays):
+    """``arrays`` in the library and device of ``reference`` (unchanged when None: NumPy
+    or SciPy input)."""
+    return arrays if reference is None else tuple(like(a, reference) for a in arrays)
 
 
 def _adjoint(A):
@@ -191,10 +195,7 @@ def _zero_svd(A, rank):
     """An SVD of the zero matrix with orthonormal factors (any orthonormal pair is one)."""
     n1, n2 = A.shape
     U, s, Vt = np.eye(n1, rank), np.zeros(rank), np.eye(rank, n2)
-    reference = foreign_array(A)
-    if reference is None:
-        return U, s, Vt
-    return like(U, reference), like(s, reference), like(Vt, reference)
+    return _as_input(foreign_array(A), U, s, Vt)
 
 
 def spectral_norm(A, seed=None) -> float:
@@ -223,6 +224,4 @@ def _lanczos(A, rank, seed):
         U, s, Vt = spla.svds(A, k=rank, v0=rng.standard_normal(min(A.shape)))
     order = np.argsort(s)[::-1]
     U, s, Vt = U[:, order], s[order], Vt[order, :]
-    if reference is None:
-        return U, s, Vt
-    return like(U, reference), like(s, reference), like(Vt, reference)
+    return _as_input(reference, U, s, Vt)
