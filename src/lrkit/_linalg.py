@@ -12,13 +12,16 @@ def orthonormalize(Y):
     return Q
 
 
-def implicit_top_svd(apply, apply_t, shape, k, reference, power_iters=4, oversample=10, seed=None):
+def implicit_top_svd(apply, apply_t, shape, k, reference, power_iters=4, oversample=10, seed=None,
+                     start=None):
     """Top-``k`` SVD of a matrix Z known only through ``apply(V) = Z V`` and
     ``apply_t(U) = Zᴴ U`` (the conjugate transpose; ``Zᵀ`` for real Z).
 
     Randomized range finder with power iterations and re-orthonormalisation between every
     product (Halko, Martinsson & Tropp 2011, Alg. 4.4), then an exact SVD of the small
     projected matrix ``Qᵀ Z``. ``reference`` fixes the array library, device and dtype.
+    ``start`` (n2 × c, optional) supplies the first columns of the test block, e.g. the
+    right singular vectors of a nearby matrix (a warm start); the rest are Gaussian.
 
     Returns
     -------
@@ -27,7 +30,10 @@ def implicit_top_svd(apply, apply_t, shape, k, reference, power_iters=4, oversam
     n1, n2 = shape
     width = min(k + oversample, n1, n2)
     xp = namespace(reference)
-    omega = like(as_generator(seed).standard_normal((n2, width)), reference)
+    warm = 0 if start is None else min(start.shape[1], width)
+    omega = like(as_generator(seed).standard_normal((n2, width - warm)), reference)
+    if warm:
+        omega = xp.concat([start[:, :warm], omega], axis=1)
     Q = orthonormalize(apply(omega))
     for _ in range(power_iters):
         Q = orthonormalize(apply(orthonormalize(apply_t(Q))))

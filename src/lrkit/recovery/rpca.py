@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lrkit._backend import foreign_array, like
+from lrkit._linalg import implicit_top_svd
 from lrkit._stats import data_scale_exponent, robust_scale
 from lrkit._validation import (
     as_real_matrix,
@@ -216,17 +217,9 @@ class _WarmSVT:
         return U[:, :kept], s[:kept] - tau, Vt[:kept]
 
     def _subspace(self, X):
-        columns = min(self.k + OVERSAMPLE, self.n)
-        fresh = columns - (0 if self.basis is None else self.basis.shape[1])
-        block = self.rng.standard_normal((X.shape[1], max(fresh, 0)))
-        if self.basis is not None:
-            block = np.hstack([self.basis[:, :columns], block])
-        Q = np.linalg.qr(X @ block)[0]
-        for _ in range(WARM_POWER if self.basis is not None else COLD_POWER):
-            Q = np.linalg.qr(X @ np.linalg.qr(X.T @ Q)[0])[0]
-        Ub, s, Vt = np.linalg.svd(Q.T @ X, full_matrices=False)
-        k = min(self.k, len(s))
-        return (Q @ Ub)[:, :k], s[:k], Vt[:k]
+        return implicit_top_svd(lambda V: X @ V, lambda U: X.T @ U, X.shape, self.k, X,
+                                power_iters=WARM_POWER if self.basis is not None else COLD_POWER,
+                                oversample=OVERSAMPLE, seed=self.rng, start=self.basis)
 
 
 def _record(run, loss, parts, S, change):
