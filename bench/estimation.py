@@ -86,3 +86,91 @@ SECTIONS = [
      "value iteration); tabular value iteration samples every pair, with the per-pair count "
      "rounded up so that it uses at least as many samples.", q_table),
 ]
+
+
+PLAIN_PLOT = "docs/plain_crb.png"
+
+
+def _matched_errors(estimate, truth):
+    """Frequency errors (wrapped to (−π, π]) after matching estimated targets to true ones."""
+    from scipy.optimize import linear_sum_assignment
+
+    gaps = np.angle(np.exp(1j * (estimate[:, None, :] - truth[None, :, :])))
+    rows, cols = linear_sum_assignment(np.abs(gaps).sum(axis=2))
+    return gaps[rows, cols]
+
+
+def _fft_peaks(X, rank, pad=4):
+    """Joint grid search: the R largest local maxima of the zero-padded N-D periodogram."""
+    from scipy.ndimage import maximum_filter
+
+    spectrum = np.abs(np.fft.fftn(X, [pad * s for s in X.shape]))
+    peaks = np.argwhere(spectrum == maximum_filter(spectrum, size=3, mode="wrap"))
+    strongest = peaks[np.argsort(-spectrum[tuple(peaks.T)])[:rank]]
+    return np.angle(np.exp(2j * np.pi * strongest / np.array(spectrum.shape)))
+
+
+def _cp_frequencies(X, rank):
+    """tensorly's CP-ALS, then each factor's frequency from its lag-one correlation."""
+    from tensorly.decomposition import parafac
+
+    _, factors = parafac(X, rank, n_iter_max=500, init="svd", tol=1e-10)
+    return np.stack([np.angle((F[1:] * F[:-1].conj()).sum(axis=0)) for F in factors], axis=1)
+
+
+def plain_table(trials=30):
+    """RMSE of the frequencies against SNR: PLAIN, PLAIN + refinement, tensorly CP, the
+    joint FFT grid, and the Cramér–Rao bound."""
+    from lrkit.plotting import plot_error_curves
+
+    snrs = (-10, 0, 10, 20, 30)
+    methods = {
+        "lrkit tensor_subspace (PLAIN)": lambda X: lrkit.tensor_subspace(X, 3).frequencies,
+        "lrkit tensor_subspace, refine=True":
+            lambda X: lrkit.tensor_subspace(X, 3, refine=True).frequencies,
+        "tensorly parafac (CP-ALS) + lag-one phase": lambda X: _cp_frequencies(X, 3),
+        "3-D FFT peaks (4× zero-padding)": lambda X: _fft_peaks(X, 3),
+    }
+    rmse = {name: [] for name in methods}
+    seconds = {name: 0.0 for name in methods}
+    bound = []
+    for snr in snrs:
+        errors = {name: [] for name in methods}
+        crb = []
+        for trial in range(trials):
+            prob = lrkit.problems.harmonic_tensor((16, 16, 16), 3, snr, separation=0.5,
+                                                  seed=trial)
+            crb.append(prob.crb())
+            for name, estimate in methods.items():
+                start = time.perf_counter()
+                found = estimate(prob.tensor)
+                seconds[name] += time.perf_counter() - start
+                errors[name].append(_matched_errors(found, prob.frequencies) ** 2)
+        bound.append(float(np.sqrt(np.mean(crb))))
+        for name in methods:
+            rmse[name].append(float(np.sqrt(np.mean(errors[name]))))
+    curves = {name: (snrs, values) for name, values in rmse.items()}
+    curves["√CRB"] = (snrs, bound)
+    plot_error_curves(curves, PLAIN_PLOT, "SNR per entry (dB)", ylabel="RMSE of μ (rad)",
+                      title="16 × 16 × 16 snapshot, 3 targets 0.5 bin apart", logy=True)
+    head = " | ".join(f"{s} dB" for s in snrs)
+    rows = [f"| method | {head} | ms per snapshot |", "|---" + "|---:" * (len(snrs) + 1) + "|"]
+    for name, values in rmse.items():
+        cells = " | ".join(f"{v:.2e}" for v in values)
+        rows.append(f"| {name} | {cells} | {1e3 * seconds[name] / (trials * len(snrs)):.1f} |")
+    rows.append(f"| √CRB | {' | '.join(f'{v:.2e}' for v in bound)} | – |")
+    return "\n".join(rows) + f"\n\n![RMSE against SNR]({PLAIN_PLOT.removeprefix('docs/')})"
+
+
+SECTIONS.append(
+    ("## Multidimensional parameter estimation: PLAIN against CP and the FFT grid",
+     "Paper 4's single-snapshot ISAC model: a 16 × 16 × 16 tensor (e.g. antennas × "
+     "subcarriers × symbols) holding 3 targets whose frequencies are only half a Fourier bin "
+     "apart in every dimension (super-resolution), circular Gaussian noise, 30 seeded trials "
+     "a point. Error: RMSE of all 9 frequencies after matching targets, in radians; √CRB is "
+     "the deterministic Cramér–Rao bound (`HarmonicTensorProblem.crb`). Peers: tensorly's "
+     "CP-ALS with each factor's frequency read from its lag-one correlation, and the "
+     "joint grid search a user would otherwise run (peaks of the zero-padded 3-D FFT). "
+     "CP-ALS stalls on some seeds with targets this close, which shows as outliers in its "
+     "RMSE; the FFT grid cannot go below its bin-width bias.",
+     plain_table))

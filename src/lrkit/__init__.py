@@ -11,6 +11,7 @@ from lrkit.recovery import (
     RobustPCAResult,
     SparseRegressionResult,
     SparseResult,
+    TensorSubspaceResult,
     calibrate,
     denoise,
     estimate_q,
@@ -19,6 +20,7 @@ from lrkit.recovery import (
     rpca,
     sparse_bayes,
     sparse_regression,
+    tensor_subspace,
 )
 from lrkit.result import IterationInfo, RecoveryResult, Status, relative_error
 
@@ -37,6 +39,7 @@ __all__ = [
     "SparseRegressionResult",
     "SparseResult",
     "Status",
+    "TensorSubspaceResult",
     "__version__",
     "approx",
     "calibrate",
@@ -52,4 +55,5 @@ __all__ = [
     "sparse_regression",
     "spectral",
     "svd",
+    "tensor_subspace",
 ]

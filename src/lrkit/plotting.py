@@ -155,14 +155,16 @@ def plot_phase_transition(curves, path, xlabel, title=None):
 
 
 def plot_error_curves(curves, path, xlabel, ylabel="relative error", title=None,
-                      loglog=False):
+                      loglog=False, logy=False):
     """Error (or any measure) against a problem parameter, one curve per method
-    (``curves``: name -> (x values, errors)); ``loglog`` for scaling laws."""
+    (``curves``: name -> (x values, errors)); ``loglog`` for scaling laws, ``logy`` for
+    errors against a parameter already in logarithmic units (dB)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for name, (x, errors) in curves.items():
         marker = "o" if len(x) <= 50 else None  # markers only where points are few
-        (ax.loglog if loglog else ax.plot)(x, errors, marker=marker, lw=1.2, label=name)
+        draw = ax.loglog if loglog else ax.semilogy if logy else ax.plot
+        draw(x, errors, marker=marker, lw=1.2, label=name)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(True, alpha=0.3)

@@ -4,6 +4,7 @@
 from lrkit.problems import datasets
 from lrkit.problems._calibration import CalibrationProblem, blind_deconvolution, calibration
 from lrkit.problems._completion import completion, cross_completion
+from lrkit.problems._harmonic import HarmonicTensorProblem, harmonic_tensor
 from lrkit.problems._mdp import LowRankMDP, low_rank_mdp
 from lrkit.problems._robust_pca import RobustPCAProblem, robust_pca
 from lrkit.problems._sensing import SensingProblem, low_rank_matrix, sensing
@@ -21,6 +22,7 @@ __all__ = [
     "LowRankMDP",
     "RegressionProblem",
     "CalibrationProblem",
+    "HarmonicTensorProblem",
     "RobustPCAProblem",
     "SensingProblem",
     "SparseRegressionProblem",
@@ -30,6 +32,7 @@ __all__ = [
     "completion",
     "cross_completion",
     "datasets",
+    "harmonic_tensor",
     "ill_conditioned_regression",
     "kronecker_sparse",
     "low_rank_matrix",

@@ -17,6 +17,7 @@ from lrkit.recovery.completion_rank import select_completion_rank
 from lrkit.recovery.denoising import DENOISE_METHODS, DenoiseResult, denoise
 from lrkit.recovery.dynamic import recover_dynamic
 from lrkit.recovery.estimator import MatrixCompletion
+from lrkit.recovery.harmonic_subspace import TensorSubspaceResult, tensor_subspace
 from lrkit.recovery.q_estimation import Q_METHODS, QEstimate, estimate_q
 from lrkit.recovery.registry import Solver, get_solver, register, solver_names
 from lrkit.recovery.rpca import RPCA_METHODS, RobustPCAResult, rpca
@@ -46,6 +47,7 @@ __all__ = [
     "SparseRegressionResult",
     "SparseResult",
     "Status",
+    "TensorSubspaceResult",
     "calibrate",
     "denoise",
     "estimate_q",
@@ -59,4 +61,5 @@ __all__ = [
     "solver_names",
     "sparse_bayes",
     "sparse_regression",
+    "tensor_subspace",
 ]
