@@ -65,3 +65,88 @@ SECTIONS = [
      "switch terms off. Runs stop when the duality gap is below 1e-4 of the objective "
      "(or at 1000 iterations). PSNR against the true sequence.", dynamic_mri_table),
 ]
+
+
+RPCANET_PLOT = "docs/rpcanet_detection.png"
+
+
+def _detection_scores(predicted, truth):
+    tp = int(np.sum(predicted & truth))
+    fp, fn = int(np.sum(predicted & ~truth)), int(np.sum(~predicted & truth))
+    return 2 * tp / (2 * tp + fp + fn), tp / max(tp + fp, 1), tp / max(tp + fn, 1)
+
+
+def _pcp_sparse(images, lam=None):
+    import time
+
+    start = time.perf_counter()
+    sparse = np.stack([lrkit.rpca(image, lam=lam).sparse for image in images])
+    return sparse, (time.perf_counter() - start) / len(images)
+
+
+def rpcanet_table():
+    """RPCANet trained on generated scenes against PCP with the default λ (threshold tuned
+    on training scenes) and with λ and threshold both tuned, on held-out scenes."""
+    import time
+
+    import torch
+
+    import lrkit.nn as lnn
+    from lrkit.plotting import plot_image_grid
+
+    torch.set_num_threads(2)
+    train = lrkit.problems.small_targets(1024, seed=0)
+    tuning = lrkit.problems.small_targets(200, seed=2)
+    test = lrkit.problems.small_targets(500, seed=1)
+    net = lnn.RPCANet(stages=4, channels=16, seed=0)
+    start = time.perf_counter()
+    net.fit(train.images, train.masks, epochs=30, seed=0)
+    training_time = time.perf_counter() - start
+    start = time.perf_counter()
+    net_masks = net.detect(test.images)
+    net_time = (time.perf_counter() - start) / len(test.images)
+
+    thresholds = np.linspace(0.02, 0.3, 29)
+
+    def tuned(lam):
+        sparse, _ = _pcp_sparse(tuning.images, lam)
+        scores = [_detection_scores(sparse > t, tuning.masks)[0] for t in thresholds]
+        return thresholds[int(np.argmax(scores))], max(scores)
+
+    default_threshold, _ = tuned(None)
+    lams = [c / np.sqrt(32) for c in (0.5, 0.75, 1.0, 1.5, 2.0)]
+    best_lam, best_threshold = max(((lam, *tuned(lam)) for lam in lams),
+                                   key=lambda item: item[2])[:2]
+    rows = ["| method | F1 | precision | recall | ms per image |", "|---|---:|---:|---:|---:|"]
+    default_sparse, default_time = _pcp_sparse(test.images)
+    tuned_sparse, tuned_time = _pcp_sparse(test.images, best_lam)
+    detections = {
+        f"PCP (`lrkit.rpca`), fixed λ = 1/√32, threshold {default_threshold:.2f} tuned":
+            (default_sparse > default_threshold, default_time),
+        f"PCP, λ = {best_lam * np.sqrt(32):.2f}/√32 and threshold {best_threshold:.2f} "
+        "tuned": (tuned_sparse > best_threshold, tuned_time),
+        f"lrkit.nn.RPCANet (4 stages, trained {training_time:.0f} s)": (net_masks, net_time),
+    }
+    for name, (masks, seconds) in detections.items():
+        f1, precision, recall = _detection_scores(masks, test.masks)
+        rows.append(f"| {name} | {f1:.3f} | {precision:.3f} | {recall:.3f} | "
+                    f"{1e3 * seconds:.1f} |")
+    examples = [[test.images[i], test.masks[i], default_sparse[i] > default_threshold,
+                 net_masks[i]] for i in range(4)]
+    plot_image_grid(examples, ["scene", "true objects", "PCP (fixed λ)", "RPCANet"],
+                    RPCANET_PLOT)
+    rows += ["", f"![detections]({RPCANET_PLOT.removeprefix('docs/')})"]
+    return "\n".join(rows)
+
+
+SECTIONS.append(
+    ("## Small-object segmentation: unrolled robust PCA against PCP",
+     "Generated infrared-style scenes (`problems.small_targets`, 32 × 32: a rank-3 smooth "
+     "background, blurred clutter, white noise, 1–4 dim Gaussian targets). "
+     "`lrkit.nn.RPCANet` (paper 28's RPCANet++: background, object and restoration modules "
+     "unrolled over 4 stages, with the memory and contrast-prior modules) is trained on 1 024 "
+     "scenes for 30 epochs (Adam, soft-IoU + reconstruction loss) and detects objects as "
+     "T > 0.5; PCP (`lrkit.rpca`, inexact ALM) detects them as S > threshold, with the "
+     "threshold (and in the second row λ) chosen for the best F1 on 200 other scenes. Pixel "
+     "F1, precision and recall on 500 held-out scenes; time per image on 2 cores "
+     "(RPCANet batched, PCP one image at a time).", rpcanet_table))

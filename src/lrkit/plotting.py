@@ -170,3 +170,19 @@ def plot_error_curves(curves, path, xlabel, ylabel="relative error", title=None,
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     return _save(plt, fig, path, title)
+
+
+def plot_image_grid(rows, columns, path, title=None):
+    """Images in a grid, one row per example, one titled column per kind
+    (``rows``: list of lists of 2-D arrays; ``columns``: the column titles)."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(len(rows), len(columns), figsize=(2.2 * len(columns),
+                                                               2.2 * len(rows)), squeeze=False)
+    for r, images in enumerate(rows):
+        for c, image in enumerate(images):
+            axes[r, c].imshow(np.asarray(image, dtype=float), cmap="gray")
+            axes[r, c].set_xticks([])
+            axes[r, c].set_yticks([])
+            if r == 0:
+                axes[r, c].set_title(columns[c], fontsize=9)
+    return _save(plt, fig, path, title)

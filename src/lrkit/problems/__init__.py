@@ -16,6 +16,7 @@ from lrkit.problems._sparse import (
     ill_conditioned_regression,
     kronecker_sparse,
 )
+from lrkit.problems._targets import TargetImages, small_targets
 
 __all__ = [
     "KroneckerSparseProblem",
@@ -26,6 +27,7 @@ __all__ = [
     "RobustPCAProblem",
     "SensingProblem",
     "SparseRegressionProblem",
+    "TargetImages",
     "blind_deconvolution",
     "calibration",
     "coherent_regression",
@@ -39,4 +41,5 @@ __all__ = [
     "low_rank_mdp",
     "robust_pca",
     "sensing",
+    "small_targets",
 ]
