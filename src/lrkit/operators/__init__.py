@@ -9,7 +9,7 @@ from lrkit.operators.base import (
 )
 from lrkit.operators.dottest import dottest
 from lrkit.operators.entry_sampling import CrossSampling, EntrySampling
-from lrkit.operators.fourier import SubsampledFourier, cartesian_masks
+from lrkit.operators.fourier import SubsampledFourier, cartesian_masks, kspace_mask
 from lrkit.operators.gaussian import GaussianSensing
 from lrkit.operators.rank_one import RankOneSensing
 
@@ -24,6 +24,7 @@ __all__ = [
     "SubsampledFourier",
     "cartesian_masks",
     "dottest",
+    "kspace_mask",
     "memory_budget",
     "set_memory_budget",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from lrkit._random import as_generator
-from lrkit._validation import check_int, check_real
+from lrkit._validation import check_choice, check_int, check_real
 from lrkit.operators.base import SensingOperator
 
 
@@ -89,3 +89,28 @@ def cartesian_masks(frame_shape, n_frames, acceleration, *, center=4, seed=None)
         chosen = np.r_[lows, rng.choice(others, wanted - len(lows), replace=False)]
         masks[t, chosen.astype(int)] = True
     return masks
+
+
+def kspace_mask(frame_shape, budget, kind="random", *, seed=None):
+    """A single-frame sampling pattern of exactly ``budget`` k-space locations.
+
+    ``kind="random"``: uniformly random locations (the baseline of learned sampling);
+    ``"lowpass"``: the ``budget`` lowest frequencies by radius ``|k|`` (ties broken by
+    index), the pattern that keeps most of a natural image's energy.
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape ``frame_shape`` (unshifted FFT layout)
+    """
+    frame_shape = tuple(int(n) for n in np.atleast_1d(frame_shape))
+    size = int(np.prod(frame_shape))
+    budget = check_int("budget", budget, 1, size, high_label="the number of k-space locations")
+    check_choice("kind", kind, ("random", "lowpass"))
+    mask = np.zeros(size, dtype=bool)
+    if kind == "random":
+        mask[as_generator(seed).choice(size, budget, replace=False)] = True
+    else:
+        grids = np.meshgrid(*[np.fft.fftfreq(n) * n for n in frame_shape], indexing="ij")
+        radius = np.sqrt(sum(g ** 2 for g in grids)).ravel()
+        mask[np.argsort(radius, kind="stable")[:budget]] = True
+    return mask.reshape(frame_shape)

