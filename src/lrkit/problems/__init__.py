@@ -6,6 +6,7 @@ from lrkit.problems._calibration import CalibrationProblem, blind_deconvolution,
 from lrkit.problems._completion import completion, cross_completion
 from lrkit.problems._harmonic import HarmonicTensorProblem, harmonic_tensor
 from lrkit.problems._mdp import LowRankMDP, low_rank_mdp
+from lrkit.problems._quadratic import QuadraticNetworkProblem, quadratic_network
 from lrkit.problems._robust_pca import RobustPCAProblem, robust_pca
 from lrkit.problems._sensing import SensingProblem, low_rank_matrix, sensing
 from lrkit.problems._sparse import (
@@ -21,6 +22,7 @@ from lrkit.problems._targets import TargetImages, small_targets
 __all__ = [
     "KroneckerSparseProblem",
     "LowRankMDP",
+    "QuadraticNetworkProblem",
     "RegressionProblem",
     "CalibrationProblem",
     "HarmonicTensorProblem",
@@ -39,6 +41,7 @@ __all__ = [
     "kronecker_sparse",
     "low_rank_matrix",
     "low_rank_mdp",
+    "quadratic_network",
     "robust_pca",
     "sensing",
     "small_targets",

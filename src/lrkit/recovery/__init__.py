@@ -19,6 +19,7 @@ from lrkit.recovery.dynamic import recover_dynamic
 from lrkit.recovery.estimator import MatrixCompletion
 from lrkit.recovery.harmonic_subspace import TensorSubspaceResult, tensor_subspace
 from lrkit.recovery.q_estimation import Q_METHODS, QEstimate, estimate_q
+from lrkit.recovery.quadratic_network import QuadraticNetworkFit, gamp_rie, gamp_rie_error
 from lrkit.recovery.registry import Solver, get_solver, register, solver_names
 from lrkit.recovery.rpca import RPCA_METHODS, RobustPCAResult, rpca
 from lrkit.recovery.sparse_bayes import SBL_METHODS, SparseResult, sparse_bayes
@@ -38,6 +39,7 @@ __all__ = [
     "IterationInfo",
     "MatrixCompletion",
     "QEstimate",
+    "QuadraticNetworkFit",
     "Q_METHODS",
     "RecoveryResult",
     "SBL_METHODS",
@@ -51,6 +53,8 @@ __all__ = [
     "calibrate",
     "denoise",
     "estimate_q",
+    "gamp_rie",
+    "gamp_rie_error",
     "get_solver",
     "recover",
     "recover_dynamic",

@@ -204,11 +204,22 @@ def _denoise_symmetric(Y, method, noise_std):
         values = np.zeros_like(lam)
         values[:outside] = np.sign(lam[:outside]) * _optimal_shrinkage(np.abs(lam), outside, n)
     else:
-        scale2 = noise_std**2 * n
-        eta = KERNEL_WIDTH * math.sqrt(scale2) / math.sqrt(n)
-        z = lam[:, None] - 1j * eta
-        stieltjes = np.mean(1.0 / (z - lam[None, :]), axis=1)
-        values = lam - 2.0 * scale2 * stieltjes.real
+        values, _ = rie_eigenvalues(lam, noise_std**2 * n)
     estimate = (Q * values) @ Q.T
     return DenoiseResult(estimate, values, lam, int(np.count_nonzero(values)), noise_std,
                          method, True)
+
+
+def rie_eigenvalues(lam, variance):
+    """Bun–Allez–Bouchaud–Potters RIE of ``Y = S + √Δ ξ`` from the eigenvalues of ``Y``.
+
+    ``ξ`` is a GOE matrix scaled so that its spectrum fills ``[−2, 2]`` (off-diagonal
+    variance ``1/n``), and ``variance`` is ``Δ``. Returns the new eigenvalues
+    ``λ − 2Δ Re g(λ − iη)`` and the smoothed spectral density ``Im g(λ − iη) / π`` of
+    ``Y`` at each ``λ``, where ``g`` is the empirical Stieltjes transform and
+    ``η = KERNEL_WIDTH · √Δ / √n``.
+    """
+    lam = np.asarray(lam, dtype=float)
+    eta = KERNEL_WIDTH * math.sqrt(variance) / math.sqrt(lam.size)
+    stieltjes = np.mean(1.0 / (lam[:, None] - 1j * eta - lam[None, :]), axis=1)
+    return lam - 2.0 * variance * stieltjes.real, stieltjes.imag / math.pi
