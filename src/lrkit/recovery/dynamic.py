@@ -28,6 +28,9 @@ from lrkit._validation import check_int, check_real
 from lrkit.recovery.harness import Run
 from lrkit.result import Status
 
+#: Sampled fraction of k-space at which the default weights are the grid's best as given.
+REFERENCE_SAMPLING = 1 / 8
+
 
 def recover_dynamic(operator, y, *, lam_nuclear=None, lam_space=None, lam_time=None,
                     max_iter=500, tol=1e-4, truth=None, callback=None):
@@ -40,9 +43,13 @@ def recover_dynamic(operator, y, *, lam_nuclear=None, lam_space=None, lam_time=N
     y : array_like, shape (m,)
     lam_nuclear, lam_space, lam_time : float >= 0, optional
         Weights of the nuclear norm and of the spatial and temporal total variation.
-        Defaults, relative to the zero-filled image ``X₀ = A*(y)``: ``λ_* = 0.005 ||X₀||₂``,
-        ``λ_s = 10⁻⁴ max|X₀|``, ``λ_t = 0.01 max|X₀|`` (the best of a grid on the
-        benchmark's video at 8× under-sampling). Zero switches a term off.
+        Defaults, relative to the zero-filled image ``X₀ = A*(y)`` and the sampled fraction
+        ``p`` of k-space (``operator.isotropy``): ``λ_* = 0.0025 ||X₀||₂ / (8p)``,
+        ``λ_s = 3·10⁻⁴ max|X₀| / (8p)``, ``λ_t = 0.01 max|X₀| / (8p)``. ``X₀`` scales
+        with ``p``, so the weights scale with the image while the data term's curvature
+        (``A*A ≈ p I``) falls with ``p``: sparser sampling, stronger priors. Chosen on a grid
+        on the benchmark's video at 4× and 8× under-sampling (at 4× total variation alone
+        did better still; see ``docs/benchmarks.md``). Zero switches a term off.
     max_iter : int
     tol : float
         Stop when the duality gap is below ``tol`` times the primal objective.
@@ -79,9 +86,10 @@ def recover_dynamic(operator, y, *, lam_nuclear=None, lam_space=None, lam_time=N
     zero_filled = operator.adjoint(y)
     peak = float(np.abs(zero_filled).max())
     spectral = float(np.linalg.norm(zero_filled, 2)) if peak else 0.0
-    lam_nuclear = _weight("lam_nuclear", lam_nuclear, 0.005 * spectral)
-    lam_space = _weight("lam_space", lam_space, 1e-4 * peak)
-    lam_time = _weight("lam_time", lam_time, 0.01 * peak)
+    sparsity = REFERENCE_SAMPLING / getattr(operator, "isotropy", REFERENCE_SAMPLING)
+    lam_nuclear = _weight("lam_nuclear", lam_nuclear, 0.0025 * spectral * sparsity)
+    lam_space = _weight("lam_space", lam_space, 3e-4 * peak * sparsity)
+    lam_time = _weight("lam_time", lam_time, 0.01 * peak * sparsity)
     if truth is not None:
         truth = np.asarray(truth, dtype=float)
         operator._check_matrix(truth)
