@@ -156,6 +156,64 @@ def dask_svd_table():
     return "\n".join(rows)
 
 
+def kronecker_spectrum_matrix(blocks_a=(1000, 100), blocks_b=(100, 100), rows_per_chunk=2000,
+                              seed=0):
+    """A Dask matrix ``A_a ⊗ A_b`` (10⁵ × 10⁴ by default) whose spectrum is known exactly:
+    the products ``σ_a,i σ_b,j`` of the factors' singular values (here ``i^{-1/2}``, with a
+    5 % random jitter so that no two products tie). Each row chunk is built when a pass
+    reads it (``kron`` of a few rows of ``A_a`` with ``A_b``), so the matrix never sits in
+    memory."""
+    import dask
+    import dask.array as da
+
+    rng = np.random.default_rng(seed)
+
+    def factor(shape):
+        U, _ = np.linalg.qr(rng.standard_normal((shape[0], shape[1])))
+        V, _ = np.linalg.qr(rng.standard_normal((shape[1], shape[1])))
+        s = np.arange(1, shape[1] + 1) ** -0.5 * np.exp(0.05 * rng.standard_normal(shape[1]))
+        return (U * s) @ V.T, s
+
+    A_a, s_a = factor(blocks_a)
+    A_b, s_b = factor(blocks_b)
+    step = rows_per_chunk // blocks_b[0]
+    chunks = [da.from_delayed(dask.delayed(np.kron)(A_a[i:i + step], A_b),
+                              shape=(step * blocks_b[0], A_a.shape[1] * A_b.shape[1]),
+                              dtype=float) for i in range(0, blocks_a[0], step)]
+    return da.concatenate(chunks), np.sort(np.outer(s_a, s_b).ravel())[::-1]
+
+
+def dask_svd_large_table(k=20):
+    """lrkit's Dask SVD against dask's svd_compressed on a 10⁵ × 10⁴ matrix that is
+    generated chunk by chunk (8 GB if dense), error from one extra pass."""
+    import dask.array as da
+
+    D, spectrum = kronecker_spectrum_matrix()
+    optimal = np.sqrt(np.sum(spectrum[k:] ** 2))
+    total = np.sum(spectrum ** 2)
+    engines = {
+        "lrkit.svd (Dask, block Krylov, tol 1e-4)": lambda: _computed(
+            lrkit.svd(D, k, method="krylov", tol=1e-4, seed=0)),
+        "lrkit.svd (Dask, block Krylov, tol 1e-8)": lambda: _computed(
+            lrkit.svd(D, k, seed=0)),
+        "dask svd_compressed (defaults: no power iteration)": lambda: _computed(
+            da.linalg.svd_compressed(D, k, seed=0)),
+        "dask svd_compressed (n_power_iter=2)": lambda: _computed(
+            da.linalg.svd_compressed(D, k, n_power_iter=2, seed=0)),
+        "dask svd_compressed (n_power_iter=6)": lambda: _computed(
+            da.linalg.svd_compressed(D, k, n_power_iter=6, seed=0)),
+    }
+    rows = ["| engine | time (s) | error / optimal |", "|---|---:|---:|"]
+    for name, engine in engines.items():
+        start = time.perf_counter()
+        U, s, Vt = engine()
+        elapsed = time.perf_counter() - start
+        captured = np.sum(s * np.einsum("ij,ij->j", U, (D @ Vt.T).compute()))
+        error = np.sqrt(max(total - 2 * captured + np.sum(s ** 2), 0.0))
+        rows.append(f"| {name} | {elapsed:.1f} | {error / optimal:.4f} |")
+    return "\n".join(rows)
+
+
 def _computed(parts):
     return tuple(np.asarray(part.compute() if hasattr(part, "compute") else part)
                  for part in parts)
@@ -193,6 +251,14 @@ def foundation_sections():
          "pass for A V and one for Aᵀ U, stopped by its residual test); the last row is "
          "the in-memory engine on the same "
          "matrix. Error is ||A − A_k||_F over the Eckart–Young optimum.", dask_svd_table),
+        ("## Scale-out: truncated SVD of a 10⁵ × 10⁴ matrix on Dask",
+         "A 100 000 × 10 000 matrix (8 GB if dense) built chunk by chunk as a Kronecker "
+         "product A_a ⊗ A_b, so that its spectrum (products of i^-1/2 with a 5 % jitter, "
+         "slowly decaying, no ties) is known exactly and the matrix never sits in memory: "
+         "50 row chunks of 2 000 rows, each generated whenever a pass reads it (threaded "
+         "scheduler, 2 cores); k = 20. Error from one extra pass, "
+         "||A − U S Vᵀ||² = ||A||² − 2 Σ s_i u_iᵀ A v_i + Σ s_i², over the Eckart–Young "
+         "optimum.", dask_svd_large_table),
     ]
 
 
