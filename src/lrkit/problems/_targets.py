@@ -40,8 +40,9 @@ def small_targets(n_images=256, size=32, rank=3, targets=(1, 4), contrast=0.35,
     """Infrared-style scenes: a low-rank background, correlated clutter, dim small targets.
 
     Each background is ``Σ_{k<rank} u_k v_kᵀ`` with smooth random profiles ``u, v`` (random
-    cosine series), plus clutter (white noise blurred by a 1.5-pixel Gaussian, so it is
-    neither low rank nor sparse) of standard deviation ``clutter``. Each image holds between
+    cosine series), plus clutter (white noise blurred by a 1.5-pixel Gaussian and scaled by
+    ``4 · clutter``, a standard deviation of about ``0.75 · clutter``; neither low rank nor
+    sparse). Each image holds between
     ``targets[0]`` and ``targets[1]`` Gaussian blobs (widths 0.5–1.3 px, peaks
     ``contrast · U(0.6, 1)`` above the local background) and white noise of standard
     deviation ``noise``.
