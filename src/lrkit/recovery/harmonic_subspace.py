@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lrkit._backend import foreign_array, to_numpy
 from lrkit._validation import check_int
 from lrkit.problems._harmonic import harmonic_jacobian, harmonic_sum, vandermonde
 
@@ -113,9 +114,7 @@ def tensor_subspace(X, rank, *, refine=False) -> TensorSubspaceResult:
 
 
 def _as_snapshot(X):
-    if hasattr(X, "detach"):
-        X = X.detach().cpu().numpy()
-    X = np.asarray(X)
+    X = to_numpy(X) if foreign_array(X) is not None else np.asarray(X)
     if X.dtype == object or not (np.issubdtype(X.dtype, np.number)):
         raise ValueError(f"X must be a numeric array; got dtype {X.dtype}")
     if X.ndim == 0 or X.size == 0:
@@ -128,6 +127,11 @@ def _as_snapshot(X):
 
 def _unfold(X, n):
     return np.moveaxis(X, n, 0).reshape(X.shape[n], -1)
+
+
+def _mode_product(X, M, n):
+    """``X ×_n M``: ``M`` applied to every mode-``n`` fibre of ``X``."""
+    return np.moveaxis(np.tensordot(M, X, axes=([1], [n])), 0, n)
 
 
 def _leading(matrix, rank):
@@ -153,8 +157,7 @@ def _compressed_subspaces(X, rank):
         compressed = X
         for m in range(X.ndim):
             if m != n:
-                compressed = np.moveaxis(
-                    np.tensordot(bases[m].conj().T, compressed, axes=([1], [m])), 0, m)
+                compressed = _mode_product(compressed, bases[m].conj().T, m)
         subspaces.append(_leading(_smoothed(_unfold(compressed, n), rank), rank))
     return subspaces
 
@@ -170,8 +173,7 @@ def _fuse(X, per_dimension):
     rank = len(per_dimension[0])
     core = X
     for n, mu in enumerate(per_dimension):
-        inverse = np.linalg.pinv(vandermonde(mu, X.shape[n]))
-        core = np.moveaxis(np.tensordot(inverse, core, axes=([1], [n])), 0, n)
+        core = _mode_product(core, np.linalg.pinv(vandermonde(mu, X.shape[n])), n)
     magnitude = np.abs(core)
     pairs = []
     for _ in range(rank):
