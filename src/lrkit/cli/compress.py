@@ -27,10 +27,15 @@ def register(sub):
     parser.add_argument("model", help="'minilm' (the packaged all-MiniLM-L6-v2) or a model folder")
     parser.add_argument("--ratio", type=fraction_arg, default=0.3,
                         help="fraction of the attention/MLP parameters to remove")
-    parser.add_argument("--method", choices=list(METHODS), default="whiten",
-                        help="factorisation (lrkit.nn.METHODS)")
-    parser.add_argument("--allocation", choices=list(ALLOCATIONS), default="uniform",
-                        help="how one parameter budget is spread over the layers")
+    parser.add_argument("--method", choices=["auto", *METHODS], default="auto",
+                        help="factorisation (lrkit.nn.METHODS); 'auto' is the best measured "
+                             "recipe (whitening, sensitivity allocation)")
+    parser.add_argument("--allocation", choices=list(ALLOCATIONS), default=None,
+                        help="how one parameter budget is spread over the layers (default: "
+                             "'sensitivity' with --method auto, 'uniform' otherwise)")
+    parser.add_argument("--refit", action="store_true",
+                        help="refit each layer in closed form, layer after layer, against "
+                             "the original outputs (SVD-LLM's update)")
     parser.add_argument("--eora", action="store_true", help="add EoRA compensation")
     parser.add_argument("--calib", metavar="TEXTFILE",
                         help="calibration sentences, one per line (default: stdlib docstrings)")
@@ -74,7 +79,8 @@ def run(args):
     with task_progress() as progress:
         small, report = lnn.compress(
             model, args.ratio, args.method, calibration=calibration,
-            allocation=args.allocation, eora=args.eora, loss_fn=lnn.contrastive_loss,
+            allocation=args.allocation, refit=args.refit, eora=args.eora,
+            loss_fn=lnn.contrastive_loss,
             progress=StageBars(progress))
     console.print(report_table(report))
     similarity = lnn.embedding_similarity(model, small, evaluation)
@@ -123,15 +129,16 @@ def _sweep(args, model, calibration, evaluation):
     if not all(0 < r < 1 for r in ratios):
         raise ValueError(f"every --sweep ratio must be in (0, 1); got {ratios}")
     with task_progress() as progress:
-        task = progress.add_task("sweep", total=len(ratios) * len(METHODS))
-        points = quality_sweep(model, calibration, evaluation, ratios, METHODS,
+        methods = ("auto", *METHODS)
+        task = progress.add_task("sweep", total=len(ratios) * len(methods))
+        points = quality_sweep(model, calibration, evaluation, ratios, methods,
                                allocation=args.allocation,
                                progress=lambda p: progress.update(task, advance=1))
     table = Table(title="lrkit compress --sweep: cosine similarity to the original embeddings")
     table.add_column("method")
     for ratio in ratios:
         table.add_column(f"{ratio:g}", justify="right")
-    for method in METHODS:
+    for method in methods:
         table.add_row(method, *(f"{p.similarity:.3f}" for p in points if p.method == method))
     console.print(table)
     if args.plot:

@@ -13,7 +13,7 @@ import numpy as np
 
 from lrkit.approx.rank import welore_rank
 
-ALLOCATIONS = ("uniform", "energy", "welore")
+ALLOCATIONS = ("uniform", "energy", "welore", "sensitivity")
 
 
 def break_even_rank(shape) -> int:
@@ -28,7 +28,7 @@ def layer_cost(shape, rank) -> int:
     return out * inp if rank is None else rank * (out + inp)
 
 
-def allocate(spectra, shapes, ratio, rule="uniform"):
+def allocate(spectra, shapes, ratio, rule="uniform", weights=None):
     """Ranks per layer removing a ``ratio`` fraction of the targeted layers' parameters.
 
     Parameters
@@ -45,6 +45,15 @@ def allocate(spectra, shapes, ratio, rule="uniform"):
         ``(out + in)`` until the budget is spent. ``"welore"``: one global threshold τ on
         min–max normalised singular values (Jaiswal et al. 2024), found by bisection so the
         budget is met; heavy-tailed layers lose much rank, flat ones stay dense.
+        ``"sensitivity"``: minimise the predicted damage ``Σ_ℓ g_ℓ Σ_{i>r_ℓ} σ_{ℓ,i}²``
+        under the budget, where ``g_ℓ`` (``weights``) is how much of a unit of layer ℓ's
+        output error reaches the model's output (measured on calibration data by
+        :func:`lrkit.nn.sensitivity.layer_sensitivities`). Each layer's damage is convex in
+        its rank, so buying singular values greedily by ``g_ℓ σ_i² / (out + in)`` is optimal
+        up to the last partial purchase; the result is never worse than ``"uniform"`` on
+        this objective (uniform is returned when it would be).
+    weights : dict of str -> float, optional
+        ``g_ℓ`` for ``"sensitivity"``.
 
     Returns
     -------
@@ -60,25 +69,57 @@ def allocate(spectra, shapes, ratio, rule="uniform"):
         ranks = {name: max(1, math.floor((1 - ratio) * out * inp / (out + inp)))
                  for name, (out, inp) in shapes.items()}
     elif rule == "energy":
-        ranks = _energy_ranks(spectra, shapes, budget)
+        ranks = _greedy_ranks(spectra, shapes, budget, _normalised(spectra))
+    elif rule == "sensitivity":
+        if weights is None or set(weights) != set(spectra):
+            raise ValueError("allocation='sensitivity' needs weights: one per layer")
+        ranks = _greedy_ranks(spectra, shapes, budget, weights)
+        uniform = allocate(spectra, shapes, ratio, "uniform")
+        if damage(spectra, weights, uniform) < damage(spectra, weights, _as_dense(ranks, shapes)):
+            return uniform
     else:
         ranks = _welore_ranks(spectra, shapes, budget)
+    return _as_dense(ranks, shapes)
+
+
+def damage(spectra, weights, ranks):
+    """Predicted damage ``Σ_ℓ g_ℓ Σ_{i>r_ℓ} σ_{ℓ,i}²`` of an allocation (dense layers: 0)."""
+    total = 0.0
+    for name, rank in ranks.items():
+        if rank is not None:
+            s = np.asarray(spectra[name], dtype=float)
+            total += float(weights[name]) * float(np.sum(s[rank:] ** 2))
+    return total
+
+
+def _as_dense(ranks, shapes):
     return {name: (None if r > break_even_rank(shapes[name]) else r) for name, r in ranks.items()}
 
 
-def _energy_ranks(spectra, shapes, budget):
+def _normalised(spectra):
+    """Weights that make each layer's total energy 1 (the ``"energy"`` rule)."""
+    return {name: 1.0 / max(float(np.sum(np.asarray(s, dtype=float) ** 2)), 1e-300)
+            for name, s in spectra.items()}
+
+
+def _greedy_ranks(spectra, shapes, budget, weights):
+    """Buy singular values by ``weights[ℓ] σ_i² / (out + in)`` until the budget is spent.
+
+    Every layer keeps rank 1 (paid first). A layer offers at most ``break_even_rank + 1``
+    singular values: buying the last one makes it dense, which costs no more than the
+    ranks bought and holds all the rest."""
     names = list(spectra)
     value, owner = [], []
     for index, name in enumerate(names):
-        s = np.asarray(spectra[name], dtype=float)
-        energy = s**2 / np.sum(s**2)
-        value.append(energy / sum(shapes[name]))
+        s = np.asarray(spectra[name], dtype=float)[1:break_even_rank(shapes[name]) + 1]
+        value.append(float(weights[name]) * s**2 / sum(shapes[name]))
         owner.append(np.full(len(s), index))
+    budget -= sum(sum(shapes[n]) for n in names)
     order = np.argsort(np.concatenate(value))[::-1]
     costs = np.array([sum(shapes[n]) for n in names])[np.concatenate(owner)[order]]
     kept = order[np.cumsum(costs) <= budget]
     counts = np.bincount(np.concatenate(owner)[kept], minlength=len(names))
-    return {name: max(1, int(counts[i])) for i, name in enumerate(names)}
+    return {name: 1 + int(counts[i]) for i, name in enumerate(names)}
 
 
 def _welore_ranks(spectra, shapes, budget):

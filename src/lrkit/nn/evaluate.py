@@ -58,8 +58,8 @@ class SweepPoint:
     params_removed: float
 
 
-def quality_sweep(model, calibration, evaluation, ratios, methods=METHODS, allocation="uniform",
-                  progress=None):
+def quality_sweep(model, calibration, evaluation, ratios, methods=("auto", *METHODS),
+                  allocation=None, progress=None):
     """Compress ``model`` with every method at every ratio and measure the cosine similarity
     of its sentence embeddings to the original's on ``evaluation`` batches.
 
@@ -72,7 +72,7 @@ def quality_sweep(model, calibration, evaluation, ratios, methods=METHODS, alloc
     calibrations = {}
 
     def statistics_for(method):
-        needs_loss = get_factorization(method).needs_loss
+        needs_loss = get_factorization("whiten" if method == "auto" else method).needs_loss
         if needs_loss not in calibrations:
             calibrations[needs_loss] = calibrate(model, layers, calibration,
                                                  contrastive_loss if needs_loss else None)
@@ -84,6 +84,7 @@ def quality_sweep(model, calibration, evaluation, ratios, methods=METHODS, alloc
         for ratio in ratios:
             start = time.perf_counter()
             small, report = compress(model, ratio, method, allocation=allocation,
+                                     calibration=calibration,
                                      statistics=statistics_for(method))
             seconds = time.perf_counter() - start
             similarity = float((reference * embed(small, evaluation)).sum(-1).mean())
