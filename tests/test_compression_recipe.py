@@ -145,3 +145,68 @@ def test_auto_is_the_default_and_beats_uniform_whitening_on_minilm():
     assert auto > uniform + 0.03, (auto, uniform)
     with pytest.raises(ValueError, match="calibration"):
         lnn.compress(model, 0.3)
+
+
+def test_rmt_rank_finds_the_planted_signal_rank():
+    from lrkit.nn.allocation import marchenko_pastur_rank
+
+    rng = np.random.default_rng(0)
+    for rank, dim, tokens in ((3, 64, 2000), (10, 128, 4000), (1, 96, 500)):
+        basis = np.linalg.qr(rng.standard_normal((dim, rank)))[0]
+        strengths = np.linspace(6, 3, rank)  # spikes well above the BBP threshold
+        x = rng.standard_normal((tokens, dim)) + (rng.standard_normal((tokens, rank))
+                                                  * strengths) @ basis.T
+        assert marchenko_pastur_rank(np.linalg.eigvalsh(x.T @ x), tokens) == rank
+
+
+def test_rmt_allocation_compresses_with_no_budget():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential()
+    model.add_module("attention", torch.nn.Linear(64, 64))
+    basis = torch.linalg.qr(torch.randn(64, 4))[0]
+    batches = [torch.randn(500, 64) * 0.1 + torch.randn(500, 4) @ basis.T * 3 for _ in range(2)]
+    small, report = lnn.compress(model, None, "whiten", allocation="rmt", calibration=batches)
+    assert report.layers[0].rank == 4 and "ranks from the data" in report.title
+    assert report.layers[0].output_error < 0.2  # what is left is the isotropic noise
+    with pytest.raises(ValueError, match="ratio=None"):
+        lnn.compress(model, 0.3, "whiten", allocation="rmt", calibration=batches)
+    with pytest.raises(ValueError, match="ratio must be"):
+        lnn.compress(model, None, "whiten", calibration=batches)
+
+
+def test_distillation_lifts_a_compressed_model_and_the_perturbation_term_holds_weights():
+    teacher = models.tiny_bert(hidden=64)
+    generator = torch.Generator().manual_seed(0)
+
+    def batch():
+        ids = torch.randint(5, 500, (16, 16), generator=generator)
+        return {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+
+    train, held_out = [batch() for _ in range(4)], [batch() for _ in range(2)]
+    student, _ = lnn.compress(teacher, 0.6, "svd")
+
+    def gap(model):
+        with torch.no_grad():
+            return sum(float(torch.mean((model(**b).last_hidden_state
+                                         - teacher(**b).last_hidden_state) ** 2))
+                       for b in held_out)
+
+    def drift(model):
+        modules = dict(teacher.named_modules())
+        return sum(float(torch.sum((m.weight - modules[n].weight).detach() ** 2))
+                   for n, m in model.named_modules() if isinstance(m, lnn.LowRankLinear))
+
+    import copy
+    before = gap(student)
+    free, history = lnn.distill(copy.deepcopy(student), teacher, train, steps=60, lr=3e-3,
+                                perturbation=0.0)
+    held, _ = lnn.distill(copy.deepcopy(student), teacher, train, steps=60, lr=3e-3,
+                          perturbation=10.0)
+    assert history.feature[-1] < 0.5 * history.feature[0]
+    assert gap(free) < 0.7 * before
+    assert drift(held) < drift(free)
+    assert all(p.requires_grad for p in free.parameters())  # flags restored
+    with pytest.raises(ValueError, match="no LowRankLinear"):
+        lnn.distill(teacher, teacher, train, steps=1)
+    with pytest.raises(ValueError, match="batches is empty"):
+        lnn.distill(student, teacher, [], steps=1)

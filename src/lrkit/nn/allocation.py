@@ -11,9 +11,9 @@ import math
 
 import numpy as np
 
-from lrkit.approx.rank import welore_rank
+from lrkit.approx.rank import select_rank, welore_rank
 
-ALLOCATIONS = ("uniform", "energy", "welore", "sensitivity")
+ALLOCATIONS = ("uniform", "energy", "welore", "sensitivity", "rmt")
 
 
 def break_even_rank(shape) -> int:
@@ -45,6 +45,7 @@ def allocate(spectra, shapes, ratio, rule="uniform", weights=None):
         ``(out + in)`` until the budget is spent. ``"welore"``: one global threshold τ on
         min–max normalised singular values (Jaiswal et al. 2024), found by bisection so the
         budget is met; heavy-tailed layers lose much rank, flat ones stay dense.
+        ``"rmt"`` is not a budget rule: see :func:`rmt_ranks`.
         ``"sensitivity"``: minimise the predicted damage ``Σ_ℓ g_ℓ Σ_{i>r_ℓ} σ_{ℓ,i}²``
         under the budget, where ``g_ℓ`` (``weights``) is how much of a unit of layer ℓ's
         output error reaches the model's output (measured on calibration data by
@@ -62,6 +63,9 @@ def allocate(spectra, shapes, ratio, rule="uniform", weights=None):
     """
     if rule not in ALLOCATIONS:
         raise ValueError(f"allocation must be one of {ALLOCATIONS}; got {rule!r}")
+    if rule == "rmt":
+        raise ValueError("allocation='rmt' sets ranks from the calibration inputs, not a "
+                         "budget: use rmt_ranks (lnn.compress(model, None, allocation='rmt'))")
     if not 0.0 < ratio < 1.0:
         raise ValueError(f"ratio must be in (0, 1) (fraction of parameters removed); got {ratio}")
     budget = (1.0 - ratio) * sum(out * inp for out, inp in shapes.values())
@@ -79,6 +83,32 @@ def allocate(spectra, shapes, ratio, rule="uniform", weights=None):
             return uniform
     else:
         ranks = _welore_ranks(spectra, shapes, budget)
+    return _as_dense(ranks, shapes)
+
+
+def marchenko_pastur_rank(eigenvalues, samples) -> int:
+    """Number of input-covariance eigenvalues outside the Marchenko–Pastur bulk.
+
+    ``eigenvalues`` of ``Σ_t x_t x_tᵀ`` over ``samples`` tokens of dimension d are the
+    squared singular values of the d × samples activation matrix; a pure-noise matrix of
+    entry deviation σ has them below ``σ² (√samples + √d)²``, σ estimated from the median
+    singular value (:func:`lrkit.approx.rank.select_rank`, ``"marchenko_pastur"``). The
+    directions above the edge are the layer's signal subspace: RMT-KD (Ettori et al.
+    2025) keeps exactly those, so the rank needs no budget.
+    """
+    eigenvalues = np.clip(np.asarray(eigenvalues, dtype=float), 0.0, None)
+    if samples < 1 or eigenvalues.size == 0:
+        raise ValueError("marchenko_pastur_rank needs eigenvalues and samples >= 1")
+    return max(1, select_rank(np.sqrt(eigenvalues), "marchenko_pastur",
+                              shape=(eigenvalues.size, int(samples))))
+
+
+def rmt_ranks(eigenvalues, samples, shapes):
+    """Ranks per layer from :func:`marchenko_pastur_rank` of each layer's input covariance
+    (``eigenvalues[name]``, ``samples[name]`` tokens); ``None`` where that rank would not
+    save parameters."""
+    ranks = {name: min(marchenko_pastur_rank(eigenvalues[name], samples[name]),
+                       min(shapes[name])) for name in shapes}
     return _as_dense(ranks, shapes)
 
 

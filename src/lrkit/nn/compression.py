@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import torch
 
 from lrkit._validation import check_int, check_real
-from lrkit.nn.allocation import ALLOCATIONS, allocate, layer_cost
+from lrkit.nn.allocation import ALLOCATIONS, allocate, layer_cost, rmt_ranks
 from lrkit.nn.factorization import Decomposition, eora_factors, output_error
 from lrkit.nn.layers import CompensatedLinear, LowRankLinear
 from lrkit.nn.methods import get_factorization
@@ -63,7 +63,8 @@ class CompressionReport:
 
     @property
     def title(self):
-        return (f"lrkit compress: {self.method}, ratio {self.ratio:g} ({self.allocation}), "
+        target = "ranks from the data" if self.ratio is None else f"ratio {self.ratio:g}"
+        return (f"lrkit compress: {self.method}, {target} ({self.allocation}), "
                 f"removed {self.achieved_ratio:.1%} in {self.seconds:.1f} s")
 
     def __str__(self):
@@ -102,7 +103,7 @@ def compress(model, ratio, method="auto", *, calibration=None, allocation=None, 
     Parameters
     ----------
     model : torch.nn.Module
-    ratio : float in (0, 1)
+    ratio : float in (0, 1), or None with ``allocation="rmt"``
         Fraction of the targeted layers' parameters to remove.
     method : {"auto", "svd", "fwsvd", "asvd", "whiten"}
         See :mod:`lrkit.nn.factorization` (plain, Fisher-weighted, activation-scaled,
@@ -111,10 +112,13 @@ def compress(model, ratio, method="auto", *, calibration=None, allocation=None, 
     calibration : iterable of model inputs
         Needed by every method but ``"svd"`` (and for the report's output errors). Each
         item is ``model(**batch)`` (a dict, e.g. tokenizer output) or ``model(batch)``.
-    allocation : {"uniform", "energy", "welore", "sensitivity"}, optional
+    allocation : {"uniform", "energy", "welore", "sensitivity", "rmt"}, optional
         Rank allocation rule (:func:`lrkit.nn.allocation.allocate`). ``"sensitivity"``
         measures each layer's effect on the model output on the first
         :data:`SENSITIVITY_BATCHES` calibration batches (:mod:`lrkit.nn.sensitivity`).
+        ``"rmt"`` needs ``ratio=None``: each layer keeps as many directions as its input
+        covariance has eigenvalues above the Marchenko–Pastur bulk (RMT-KD;
+        :func:`lrkit.nn.allocation.rmt_ranks`), so the ratio is an outcome.
         Default: ``"sensitivity"`` for ``"auto"``, ``"uniform"`` otherwise.
     refit : bool, optional
         Refit each layer's factors (and bias) in closed form against the original layer's
@@ -144,7 +148,14 @@ def compress(model, ratio, method="auto", *, calibration=None, allocation=None, 
     -------
     (torch.nn.Module, CompressionReport)
     """
-    ratio = check_real("ratio", ratio, 0.0, 1.0, low_open=True, high_open=True)
+    if allocation == "rmt":
+        if ratio is not None:
+            raise ValueError("allocation='rmt' chooses every rank from the Marchenko–Pastur "
+                             "edge of the layer's inputs; pass ratio=None")
+        if calibration is None and statistics is None:
+            raise ValueError("allocation='rmt' needs calibration data")
+    else:
+        ratio = check_real("ratio", ratio, 0.0, 1.0, low_open=True, high_open=True)
     label = method
     if method == "auto":
         method, default_allocation, default_refit = AUTO
@@ -199,7 +210,11 @@ def compress(model, ratio, method="auto", *, calibration=None, allocation=None, 
                                       calibration[:SENSITIVITY_BATCHES],
                                       progress=progress and (lambda done: progress(
                                           "sensitivity", done, len(layers))))
-    ranks = allocate(spectra, shapes, ratio, allocation, weights)
+    if allocation == "rmt":
+        ranks = rmt_ranks({n: torch.linalg.eigvalsh(stats[n].covariance).cpu().numpy()
+                           for n in layers}, {n: stats[n].tokens for n in layers}, shapes)
+    else:
+        ranks = allocate(spectra, shapes, ratio, allocation, weights)
     if eora:
         _check_eora_budget(ranks, shapes, eora_rank)
     name_label = label if label == method else f"{label} ({method}, {allocation}" + (
