@@ -50,6 +50,8 @@ _EXPORTS = {
     "lm_loss": "language_model",
     "LearnedSampling": "learned_sampling",
     "RPCANet": "unrolled_rpca", "soft_iou_loss": "unrolled_rpca",
+    "biased_attention": "flashbias", "bias_factors": "flashbias",
+    "distance_bias_factors": "flashbias",
     "distill": "distillation", "DistillHistory": "distillation",
     "layer_sensitivities": "sensitivity", "RefitProblem": "refit",
     "calibrate": "surgery", "linear_layers": "surgery", "replace_module": "surgery",
