@@ -210,3 +210,20 @@ def test_distillation_lifts_a_compressed_model_and_the_perturbation_term_holds_w
         lnn.distill(teacher, teacher, train, steps=1)
     with pytest.raises(ValueError, match="batches is empty"):
         lnn.distill(student, teacher, [], steps=1)
+
+
+def test_feature_compression_keeps_the_principal_outputs_and_their_mean():
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(32, 24)
+    basis = torch.linalg.qr(torch.randn(32, 6))[0]
+    x = torch.randn(2000, 6) @ basis.T * 3 + 0.01 * torch.randn(2000, 32) + 2.0  # mean 2
+    model = torch.nn.Sequential()
+    model.add_module("attention", layer)
+    small, report = lnn.compress(model, 0.5, "features", calibration=[x])
+    with torch.no_grad():
+        error = torch.linalg.norm(small(x) - model(x)) / torch.linalg.norm(model(x))
+    assert report.layers[0].rank < 24 and error < 0.01  # rank ≥ 6 keeps every direction
+    # without the bias shift the dropped directions would lose their (large) mean
+    decomposition = lnn.Decomposition(layer.weight, "features",
+                                      lnn.calibrate(model, {"attention": layer}, [x])["attention"])
+    assert float(decomposition.bias_shift(3).norm()) > 0

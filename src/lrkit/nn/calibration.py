@@ -26,12 +26,22 @@ class LayerStatistics:
     tokens : int
     fisher : torch.Tensor (out × in) or None
         ``Σ_batches (∂L/∂W)²``, the empirical Fisher information of each weight.
+    total : torch.Tensor (in,) or None
+        ``Σ_t x_t`` (the input mean is ``total / tokens``).
     """
 
     covariance: torch.Tensor
     abs_sum: torch.Tensor
     tokens: int = 0
     fisher: torch.Tensor | None = field(default=None, repr=False)
+    total: torch.Tensor | None = field(default=None, repr=False)
+
+    @property
+    def mean(self):
+        """Mean input ``Σ x / tokens`` (zeros when the sum was not recorded)."""
+        if self.total is None:
+            return torch.zeros_like(self.abs_sum)
+        return self.total / max(self.tokens, 1)
 
     @property
     def abs_mean(self):
@@ -90,6 +100,9 @@ def collect_statistics(model, batches, layers, loss_fn=None, progress=None, chec
                     torch.zeros(n, dtype=torch.float64, device=x.device))
             entry.covariance += x.T @ x
             entry.abs_sum += x.abs().sum(dim=0)
+            if entry.total is None:
+                entry.total = torch.zeros_like(entry.abs_sum)
+            entry.total += x.sum(dim=0)
             entry.tokens += x.shape[0]
         return record
 

@@ -105,10 +105,10 @@ def compress(model, ratio, method="auto", *, calibration=None, allocation=None, 
     model : torch.nn.Module
     ratio : float in (0, 1), or None with ``allocation="rmt"``
         Fraction of the targeted layers' parameters to remove.
-    method : {"auto", "svd", "fwsvd", "asvd", "whiten"}
-        See :mod:`lrkit.nn.factorization` (plain, Fisher-weighted, activation-scaled,
-        whitened). ``"auto"`` (default) is the best combination measured (:data:`AUTO`):
-        ``"whiten"`` with ``allocation="sensitivity"``.
+    method : {"auto", "svd", "fwsvd", "asvd", "whiten", "features"}
+        See :mod:`lrkit.nn.methods` (plain, Fisher-weighted, activation-scaled, whitened,
+        principal output features). ``"auto"`` (default) is the best combination measured
+        (:data:`AUTO`): ``"whiten"`` with ``allocation="sensitivity"``.
     calibration : iterable of model inputs
         Needed by every method but ``"svd"`` (and for the report's output errors). Each
         item is ``model(**batch)`` (a dict, e.g. tokenizer output) or ``model(batch)``.
@@ -224,8 +224,14 @@ def compress(model, ratio, method="auto", *, calibration=None, allocation=None, 
         report.layers = _refit_layers(original, target, layers, ranks, calibration, progress)
     else:
         for done, (name, module) in enumerate(layers.items(), start=1):
-            B, A = decompositions[name].factors(ranks[name]) if ranks[name] else (None, None)
-            report.layers.append(_replace_layer(target, name, module, B, A, module.bias,
+            B = A = None
+            bias = module.bias
+            if ranks[name] is not None:
+                B, A = decompositions[name].factors(ranks[name])
+                shift = decompositions[name].bias_shift(ranks[name])
+                if shift is not None:
+                    bias = shift.to(module.weight.dtype) + (0 if bias is None else bias.detach())
+            report.layers.append(_replace_layer(target, name, module, B, A, bias,
                                                 stats.get(name)))
             if progress is not None:
                 progress("layers", done, len(layers))

@@ -83,13 +83,32 @@ class Decomposition:
             raise ValueError(f"fisher_axis must be 'out' or 'in'; got {fisher_axis!r}")
         if not torch.isfinite(W).all():
             raise ValueError("the weight contains NaN or inf")
+        self.shape, self.method = tuple(W.shape), method
+        if method == "features":
+            self._output_pca(W, statistics)
+            return
         M, self.left, self.right = scaled_weight(W, method, statistics, fisher_axis)
         self.U, self.s, self.Vt = torch.linalg.svd(M, full_matrices=False)
-        self.shape = tuple(W.shape)
+
+    def _output_pca(self, W, statistics):
+        """Eigenvectors of the centred output covariance ``W Σ_c Wᵀ`` (``s``: the square
+        roots of its eigenvalues, so ``Σ_{i>r} s_i²`` is the output variance dropped)."""
+        get_factorization("features").check_statistics(statistics)
+        W = W.detach().to(torch.float64)
+        mean = statistics.mean.to(W.device, torch.float64)
+        centred = statistics.covariance.to(W.device) - statistics.tokens * torch.outer(mean,
+                                                                                        mean)
+        eigenvalues, Q = torch.linalg.eigh(W @ centred @ W.T)
+        order = torch.argsort(eigenvalues, descending=True)[:min(self.shape)]
+        self.U, self.s = Q[:, order], eigenvalues[order].clamp_min(0).sqrt()
+        self.W, self.mean = W, mean
 
     def factors(self, rank):
         """``(B, A)`` of rank ``rank``, in :func:`compute_dtype`."""
         rank = check_int("rank", rank, 1, min(self.shape), high_label="min(out, in)")
+        if self.method == "features":
+            Q = self.U[:, :rank]
+            return Q, Q.T @ self.W
         root = self.s[:rank].sqrt()
         B = self.U[:, :rank] * root
         A = root[:, None] * self.Vt[:rank]
@@ -101,6 +120,16 @@ class Decomposition:
             else:  # A R⁻¹ = (R⁻ᵀ Aᵀ)ᵀ with R lower triangular
                 A = torch.linalg.solve_triangular(self.right.T, A.T, upper=True).T
         return B, A
+
+
+    def bias_shift(self, rank):
+        """What the bias must add so the dropped output directions keep their mean:
+        ``(I − Q_r Q_rᵀ) W μ`` for ``"features"``, None for the other methods."""
+        if self.method != "features":
+            return None
+        Q = self.U[:, :rank]
+        shift = self.W @ self.mean
+        return shift - Q @ (Q.T @ shift)
 
 
 def factorize(W, rank, method="svd", statistics=None, fisher_axis="out"):

@@ -10,7 +10,13 @@ method        scaling                                     source
 ``fwsvd``     L = diag(√I_i), I_i = Σ_j Fisher_ij         Hsu et al., ICLR 2022 (FWSVD)
 ``asvd``      R = diag(mean_t |x_tj|^α), α = 0.5          Yuan et al. 2023 (ASVD)
 ``whiten``    R = S, S Sᵀ = C = Σ_t x_t x_tᵀ (Cholesky)   Wang et al., ICLR 2025 (SVD-LLM)
+``features``  PCA of the outputs: ``W ≈ Q_r Q_rᵀ W``       Unified low-rank compression of CTR
+              with ``Q`` the eigenvectors of the centred   models (paper 12, atomic feature
+              output covariance ``W Σ_c Wᵀ``; the bias      mimicking)
+              absorbs the mean of the dropped directions
 ============  ==========================================  ======================================
+
+``features`` is not a rescaling: :class:`lrkit.nn.Decomposition` handles it directly.
 
 This module imports no PyTorch at load time, so the command line can list the methods
 without it. A new method is one subclass of :class:`Factorization` and one
@@ -109,7 +115,13 @@ def register_factorization(method: Factorization) -> Factorization:
     return method
 
 
-for _method in (PlainSVD(), FisherWeightedSVD(), ActivationAwareSVD(), WhitenedSVD()):
+class OutputFeatures(Factorization):
+    name, needs = "features", frozenset({"covariance"})
+    summary = "Q_r Q_rᵀ W, Q the principal directions of the outputs (feature mimicking)"
+
+
+for _method in (PlainSVD(), FisherWeightedSVD(), ActivationAwareSVD(), WhitenedSVD(),
+                OutputFeatures()):
     register_factorization(_method)
 
 #: The registered ``method=`` names, in registration order.
