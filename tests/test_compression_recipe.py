@@ -227,3 +227,44 @@ def test_feature_compression_keeps_the_principal_outputs_and_their_mean():
     decomposition = lnn.Decomposition(layer.weight, "features",
                                       lnn.calibrate(model, {"attention": layer}, [x])["attention"])
     assert float(decomposition.bias_shift(3).norm()) > 0
+
+
+def test_nystrom_keeps_independent_neurons_and_refits_the_down_projection():
+    from lrkit.nn.modegpt import nystrom_mlp, ridge_leverage
+
+    torch.manual_seed(0)
+    up, down = torch.nn.Linear(8, 12), torch.nn.Linear(12, 5)
+    x = torch.randn(3000, 8, dtype=torch.float64)
+    h = torch.relu(x @ up.weight.double().T + up.bias.double())
+    h[:, 3] = 0.0                      # a dead neuron
+    h[:, 7] = 2.0 * h[:, 2]            # a redundant one
+    C = h.T @ h
+    scores = ridge_leverage(C)
+    assert scores[3] == 0 and scores[7] < scores.max()
+    # closed form: the refit is the least-squares down-projection from the kept neurons
+    _, new_down, kept = nystrom_mlp([up], down, C, 9)
+    assert 3 not in kept.tolist()
+    target = h @ down.weight.double().T
+    solution = torch.linalg.lstsq(h[:, kept], target).solution.T
+    assert torch.allclose(new_down.weight.double(), solution, atol=1e-5)
+
+
+def test_modegpt_shrinks_mlps_to_plain_smaller_layers_and_saves(tmp_path):
+    model = models.tiny_bert(hidden=64)
+    generator = torch.Generator().manual_seed(0)
+    batches = [{"input_ids": (ids := torch.randint(5, 500, (8, 16), generator=generator)),
+                "attention_mask": torch.ones_like(ids)} for _ in range(4)]
+    small, report = lnn.compress(model, 0.4, "modegpt", calibration=batches)
+    assert abs(report.achieved_ratio - 0.4) < 0.02
+    mlp = small.encoder.layer[0]
+    assert mlp.intermediate.dense.out_features == mlp.output.dense.in_features == 153
+    assert [layer.name for layer in report.layers] == list(lnn.linear_layers(model))
+    path = tmp_path / "m.safetensors"
+    lnn.save(small, path)
+    fresh = lnn.load(models.tiny_bert(hidden=64), path)
+    with torch.no_grad():
+        assert torch.equal(fresh(**batches[0]).last_hidden_state,
+                           small(**batches[0]).last_hidden_state)
+    with pytest.raises(ValueError, match="no MLP"):
+        lnn.compress(model, 0.4, "modegpt", calibration=batches,
+                     layers=["encoder.layer.0.attention.self.query"])

@@ -13,6 +13,7 @@ from lrkit.nn.allocation import ALLOCATIONS, allocate, layer_cost, rmt_ranks
 from lrkit.nn.factorization import Decomposition, eora_factors, output_error
 from lrkit.nn.layers import CompensatedLinear, LowRankLinear
 from lrkit.nn.methods import get_factorization
+from lrkit.nn.modegpt import MLP_PATTERNS, mlp_modules, nystrom_mlp
 from lrkit.nn.refit import RefitProblem, layer_stages, paired_statistics
 from lrkit.nn.sensitivity import layer_sensitivities
 from lrkit.nn.surgery import calibrate, replace_module, select_layers
@@ -105,10 +106,12 @@ def compress(model, ratio, method="auto", *, calibration=None, allocation=None, 
     model : torch.nn.Module
     ratio : float in (0, 1), or None with ``allocation="rmt"``
         Fraction of the targeted layers' parameters to remove.
-    method : {"auto", "svd", "fwsvd", "asvd", "whiten", "features"}
+    method : {"auto", "svd", "fwsvd", "asvd", "whiten", "features", "modegpt"}
         See :mod:`lrkit.nn.methods` (plain, Fisher-weighted, activation-scaled, whitened,
-        principal output features). ``"auto"`` (default) is the best combination measured
-        (:data:`AUTO`): ``"whiten"`` with ``allocation="sensitivity"``.
+        principal output features). ``"modegpt"`` shrinks every MLP's intermediate width by
+        Nyström neuron selection (:mod:`lrkit.nn.modegpt`) and whitens the other layers.
+        ``"auto"`` (default) is the best combination measured (:data:`AUTO`): ``"whiten"``
+        with ``allocation="sensitivity"``.
     calibration : iterable of model inputs
         Needed by every method but ``"svd"`` (and for the report's output errors). Each
         item is ``model(**batch)`` (a dict, e.g. tokenizer output) or ``model(batch)``.
@@ -159,6 +162,8 @@ def compress(model, ratio, method="auto", *, calibration=None, allocation=None, 
     label = method
     if method == "auto":
         method, default_allocation, default_refit = AUTO
+    elif method == "modegpt":  # MLPs by Nyström; the other layers whitened
+        method, default_allocation, default_refit = "whiten", "uniform", False
     else:
         default_allocation, default_refit = "uniform", False
     allocation = default_allocation if allocation is None else allocation
@@ -196,6 +201,10 @@ def compress(model, ratio, method="auto", *, calibration=None, allocation=None, 
                                                                        total)))
     else:
         stats = {}
+    mlp_reports, order = {}, list(layers)
+    if label == "modegpt":
+        mlp_reports = _modegpt_mlps(target, layers, stats, ratio)
+        layers = {n: m for n, m in layers.items() if n not in mlp_reports}
     decompositions = {}
     for done, (name, module) in enumerate(layers.items(), start=1):
         decompositions[name] = Decomposition(module.weight, method, stats.get(name), fisher_axis)
@@ -239,8 +248,39 @@ def compress(model, ratio, method="auto", *, calibration=None, allocation=None, 
         for index, (name, module) in enumerate(layers.items()):
             report.layers[index] = _add_eora(target, name, module.weight, report.layers[index],
                                              stats[name], eora_rank)
+    if mlp_reports:
+        report.layers = sorted([*report.layers, *mlp_reports.values()],
+                               key=lambda layer: order.index(layer.name))
     report.seconds = time.perf_counter() - start
     return target, report
+
+
+def _modegpt_mlps(model, layers, stats, ratio):
+    """Compress every MLP among ``layers`` by Nyström neuron selection (:mod:`modegpt`),
+    keeping ``1 − ratio`` of the intermediate neurons; reports by layer name."""
+    reports = {}
+    for ups, down in mlp_modules(model, layers):
+        module = layers[down]
+        width = module.in_features
+        keep = max(1, int((1 - ratio) * width))
+        new_ups, new_down, selected = nystrom_mlp([layers[u] for u in ups], module,
+                                                  stats[down].covariance, keep)
+        for name, new in zip(ups, new_ups, strict=True):
+            old = replace_module(model, name, new)
+            reports[name] = LayerReport(name, tuple(old.weight.shape), keep, old.weight.numel(),
+                                        new.weight.numel(), float("nan"), float("nan"))
+        W = module.weight.detach()
+        embedded = torch.zeros_like(W)
+        embedded[:, selected] = new_down.weight.detach()
+        replace_module(model, down, new_down)
+        reports[down] = LayerReport(down, tuple(W.shape), keep, W.numel(),
+                                    new_down.weight.numel(),
+                                    float(torch.linalg.norm(W - embedded) / torch.linalg.norm(W)),
+                                    output_error(W, embedded, stats[down]))
+    if not reports:
+        raise ValueError("method='modegpt' found no MLP (up/down pair) among the layers; "
+                         f"known patterns: {[p for p, _ in MLP_PATTERNS]}")
+    return reports
 
 
 def _check_eora_budget(ranks, shapes, eora_rank):

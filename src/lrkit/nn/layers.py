@@ -205,3 +205,19 @@ class CompensatedLinear(nn.Module):
 
     def forward(self, x):
         return self.base(x) + self.compensation(x)
+
+
+@serializable
+class ResizedLinear(nn.Linear):
+    """A plain ``nn.Linear`` whose shape differs from the layer it replaced (an MLP whose
+    intermediate width MoDeGPT shrank); registered so :func:`lrkit.nn.save` records it."""
+
+    kind = "resized_linear"
+
+    def spec(self):
+        return {"type": self.kind, "in": self.in_features, "out": self.out_features,
+                "bias": self.bias is not None}
+
+    @classmethod
+    def from_spec(cls, spec):
+        return cls(spec["in"], spec["out"], bias=spec["bias"])
