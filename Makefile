@@ -34,7 +34,7 @@ $(VENV)/.bench: $(VENV)/.installed
 demo: $(VENV)/.installed
 	mkdir -p $(OUT)
 	$(VENV)/bin/lrkit demo --plot $(OUT)/demo_convergence.png
-	$(VENV)/bin/lrkit compress minilm --ratio 0.3 --method whiten -o $(OUT)/small.safetensors
+	$(VENV)/bin/lrkit compress minilm --ratio 0.3 -o $(OUT)/small.safetensors
 
 test: $(VENV)/.installed check-core docs
 	$(PY) -m pytest -q

@@ -27,9 +27,9 @@ def register(sub):
     parser.add_argument("model", help="'minilm' (the packaged all-MiniLM-L6-v2) or a model folder")
     parser.add_argument("--ratio", type=fraction_arg, default=0.3,
                         help="fraction of the attention/MLP parameters to remove")
-    parser.add_argument("--method", choices=["auto", *METHODS], default="auto",
-                        help="factorisation (lrkit.nn.METHODS); 'auto' is the best measured "
-                             "recipe (whitening, sensitivity allocation)")
+    parser.add_argument("--method", choices=["auto", "modegpt", *METHODS], default="auto",
+                        help="factorisation (lrkit.nn.METHODS), 'modegpt' (MLP neurons by "
+                             "Nystrom), or 'auto': the best measured recipe")
     parser.add_argument("--allocation", choices=list(ALLOCATIONS), default=None,
                         help="how one parameter budget is spread over the layers (default: "
                              "'sensitivity' with --method auto, 'uniform' otherwise)")
@@ -129,7 +129,7 @@ def _sweep(args, model, calibration, evaluation):
     if not all(0 < r < 1 for r in ratios):
         raise ValueError(f"every --sweep ratio must be in (0, 1); got {ratios}")
     with task_progress() as progress:
-        methods = ("auto", *METHODS)
+        methods = ("auto", "modegpt", *METHODS)
         task = progress.add_task("sweep", total=len(ratios) * len(methods))
         points = quality_sweep(model, calibration, evaluation, ratios, methods,
                                allocation=args.allocation,
