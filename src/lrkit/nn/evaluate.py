@@ -72,7 +72,8 @@ def quality_sweep(model, calibration, evaluation, ratios, methods=("auto", *METH
     calibrations = {}
 
     def statistics_for(method):
-        needs_loss = get_factorization("whiten" if method == "auto" else method).needs_loss
+        needs_loss = get_factorization(
+            "whiten" if method in ("auto", "modegpt") else method).needs_loss
         if needs_loss not in calibrations:
             calibrations[needs_loss] = calibrate(model, layers, calibration,
                                                  contrastive_loss if needs_loss else None)

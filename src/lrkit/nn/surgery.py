@@ -12,9 +12,11 @@ from torch import nn
 
 from lrkit.nn.calibration import check_finite, collect_statistics
 
-#: Default layer-name filters: a BERT-style encoder's attention and MLP layers.
-INCLUDE = ("attention", "intermediate", "output")
-EXCLUDE = ("pooler",)
+#: Default layer-name filters: the attention and MLP layers of BERT-style encoders
+#: (``attention``, ``intermediate``, ``output``) and LLaMA-style decoders (``self_attn``,
+#: ``mlp``); poolers and output heads stay.
+INCLUDE = ("attention", "intermediate", "output", "self_attn", "mlp")
+EXCLUDE = ("pooler", "lm_head")
 
 
 def linear_layers(model, include=INCLUDE, exclude=EXCLUDE):
