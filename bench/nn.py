@@ -10,6 +10,7 @@ import tempfile
 import time
 
 import torch
+from timing import best_time
 
 import lrkit.nn as lnn
 from lrkit.nn import datasets, models
@@ -203,25 +204,16 @@ SECTIONS = [
 ]
 
 
-def _best_time(fn, repeat=5):
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def _flashbias_row(tokens, label, q, k, v, bias, factors, causal=False):
     sdpa = torch.nn.functional.scaled_dot_product_attention
     bias = bias.expand(*q.shape[:2], tokens, tokens).contiguous()
     if causal:
         bias = bias.masked_fill(torch.ones(tokens, tokens, dtype=torch.bool).triu(1),
                                 float("-inf"))
-    dense = _best_time(lambda: sdpa(q, k, v, attn_mask=bias))
-    factored = _best_time(lambda: lnn.biased_attention(q, k, v, factors, is_causal=causal))
-    reference = sdpa(q, k, v, attn_mask=bias)
+    reference = sdpa(q, k, v, attn_mask=bias)  # also the warm-up of both paths
+    lnn.biased_attention(q, k, v, factors, is_causal=causal)
+    dense = best_time(lambda: sdpa(q, k, v, attn_mask=bias))
+    factored = best_time(lambda: lnn.biased_attention(q, k, v, factors, is_causal=causal))
     error = float(torch.linalg.norm(lnn.biased_attention(q, k, v, factors, is_causal=causal)
                                     - reference) / torch.linalg.norm(reference))
     return (f"| {tokens} | {label} | {factors[0].shape[-1]} | {1e3 * dense:.1f} | "
