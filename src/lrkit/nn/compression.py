@@ -88,8 +88,9 @@ COLUMNS = ("layer", "shape", "rank", "params before", "params after", "weight er
 #: "Network compression"): MLPs (recognised by :data:`lrkit.nn.modegpt.MLP_PATTERNS`)
 #: shrink by MoDeGPT's Nyström selection, the other layers are whitened with ranks
 #: allocated by measured sensitivity. The sequential refit is left out: on held-out
-#: sentences it helped uniform ranks (0.871 -> 0.887 at 30 %) but hurt
-#: sensitivity-allocated ones (0.915 -> 0.887), at two calibration passes per stage group.
+#: sentences, fully sequential (REFIT_STAGES = 1) it helped uniform ranks (0.871 -> 0.887
+#: at 30 %), grouped by 4 it did not (0.854), and it hurt sensitivity-allocated ranks
+#: (0.915 -> 0.887), at two calibration passes per stage group.
 AUTO = ("whiten", "sensitivity", False)
 #: Stages (groups of layers reading one input) refitted per pair of calibration passes:
 #: 1 is exactly sequential; more stages share the passes, so a stage does not see the
