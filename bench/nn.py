@@ -22,7 +22,7 @@ CALIBRATION_SENTENCES = 1024
 DISTILL_STEPS = 200
 METHODS = ("auto", "modegpt", *lnn.METHODS)
 LABELS = {"auto": "auto (MLPs by Nyström, the rest whitened, sensitivity ranks)",
-          "modegpt": "modegpt (MLPs by Nyström, the rest whitened, uniform ranks)"}
+          "modegpt": "modegpt (MLPs by Nyström, attention heads by CR and SVD)"}
 PLOT = "docs/compression_sweep.png"
 
 

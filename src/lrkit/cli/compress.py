@@ -29,7 +29,8 @@ def register(sub):
                         help="fraction of the attention/MLP parameters to remove")
     parser.add_argument("--method", choices=["auto", "modegpt", *METHODS], default="auto",
                         help="factorisation (lrkit.nn.METHODS), 'modegpt' (MLP neurons by "
-                             "Nystrom), or 'auto': the best measured recipe")
+                             "Nystrom, attention heads narrowed), or 'auto': the best "
+                             "measured recipe")
     parser.add_argument("--allocation", choices=list(ALLOCATIONS), default=None,
                         help="how one parameter budget is spread over the layers (default: "
                              "'sensitivity' with --method auto, 'uniform' otherwise)")
@@ -109,7 +110,7 @@ class StageBars:
 
 def report_table(report):
     """A rich table of a :class:`~lrkit.nn.CompressionReport`."""
-    from lrkit.nn.compression import COLUMNS
+    from lrkit.nn.report import COLUMNS
 
     table = Table(title=report.title)
     for column in COLUMNS:

@@ -19,7 +19,7 @@ from lrkit._extras import require
 _EXPORTS = {
     "ALLOCATIONS": "allocation", "allocate": "allocation", "break_even_rank": "allocation",
     "LayerStatistics": "calibration", "collect_statistics": "calibration",
-    "CompressionReport": "compression", "LayerReport": "compression", "compress": "compression",
+    "CompressionReport": "report", "LayerReport": "report", "compress": "compression",
     "compensate": "eora", "prune": "eora",
     "SweepPoint": "evaluate", "quality_sweep": "evaluate", "embed": "evaluate",
     "embedding_similarity": "evaluate", "contrastive_loss": "evaluate",
@@ -27,6 +27,7 @@ _EXPORTS = {
     "output_error": "factorization",
     "load": "io", "save": "io",
     "CompensatedLinear": "layers", "ResizedLinear": "layers", "LowRankLinear": "layers",
+    "IndexedLinear": "layers",
     "SparseLowRankLinear": "layers",
     "METHODS": "methods", "FACTORIZATIONS": "methods", "Factorization": "methods",
     "adapt": "adaptation", "merge": "adaptation", "trainable_parameters": "adaptation",

@@ -221,3 +221,66 @@ class ResizedLinear(nn.Linear):
     @classmethod
     def from_spec(cls, spec):
         return cls(spec["in"], spec["out"], bias=spec["bias"])
+
+
+@serializable
+class IndexedLinear(nn.Module):
+    """A linear layer on a subset of its input and output coordinates:
+    ``y[outputs] = W x[inputs] + b`` and ``y = 0`` on the other outputs.
+
+    It stands in for a layer whose attention heads MoDeGPT narrowed (types II and III,
+    :mod:`lrkit.nn.modegpt_attention`): the attention kernel keeps its head size, the
+    dropped coordinates carry zeros (which add nothing to ``q·k`` or to the value sums),
+    and only the kept rows and columns are stored.
+
+    Parameters
+    ----------
+    in_features, out_features : int
+        The width of the layer it replaces.
+    inputs, outputs : 1-d LongTensor, optional
+        Kept input and output coordinates (default: all).
+    bias : bool, default True
+    """
+
+    kind = "indexed_linear"
+
+    def __init__(self, in_features, out_features, inputs=None, outputs=None, bias=True,
+                 device=None, dtype=None):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        for name, index, size in (("inputs", inputs, in_features),
+                                  ("outputs", outputs, out_features)):
+            index = torch.arange(size) if index is None else torch.as_tensor(index).long()
+            if index.dim() != 1 or len(index) == 0 or int(index.min()) < 0 \
+                    or int(index.max()) >= size:
+                raise ValueError(f"{name} must be a non-empty 1-d index into {size} "
+                                 "coordinates")
+            self.register_buffer(name, index.to(device))
+        options = {"device": device, "dtype": dtype}
+        self.weight = nn.Parameter(torch.empty(len(self.outputs), len(self.inputs), **options))
+        self.bias = nn.Parameter(torch.zeros(len(self.outputs), **options)) if bias else None
+
+    def spec(self):
+        return {"type": self.kind, "in": self.in_features, "out": self.out_features,
+                "kept_in": len(self.inputs), "kept_out": len(self.outputs),
+                "bias": self.bias is not None}
+
+    @classmethod
+    def from_spec(cls, spec):
+        return cls(spec["in"], spec["out"], torch.zeros(spec["kept_in"], dtype=torch.long),
+                   torch.zeros(spec["kept_out"], dtype=torch.long), bias=spec["bias"])
+
+    def dense_weight(self):
+        """The ``out × in`` weight it applies, zeros included (for inspection)."""
+        dense = self.weight.new_zeros(self.out_features, self.in_features)
+        dense[self.outputs[:, None], self.inputs] = self.weight
+        return dense
+
+    def forward(self, x):
+        y = nn.functional.linear(x.index_select(-1, self.inputs), self.weight, self.bias)
+        return y.new_zeros(*y.shape[:-1], self.out_features).index_copy(-1, self.outputs, y)
+
+    def extra_repr(self):
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"kept_in={len(self.inputs)}, kept_out={len(self.outputs)}, "
+                f"bias={self.bias is not None}")

@@ -12,16 +12,17 @@ activations ``h = σ(up x)`` on calibration data (the input covariance of ``down
    approximation of C): ``W_down' = W_down C[:, S] C[S, S]⁻¹``, which minimises
    ``Σ_t ‖W_down h_t − W_down' h_{t,S}‖²``.
 
-No gradient is taken. MoDeGPT's type II (query–key, CR decomposition) and type III
-(value–output, SVD) need the attention module's head size to change; lrkit leaves those
-layers to the whitened SVD (:func:`lrkit.nn.compress` with ``method="modegpt"``).
+No gradient is taken. Attention (types II and III) is in :mod:`lrkit.nn.modegpt_attention`.
 """
 
 from __future__ import annotations
 
 import torch
 
+from lrkit.nn.factorization import output_error
 from lrkit.nn.layers import ResizedLinear
+from lrkit.nn.report import LayerReport
+from lrkit.nn.surgery import replace_module
 
 #: Name patterns of MLPs: (up-projection suffixes, down-projection suffix), per family.
 MLP_PATTERNS = (
@@ -98,3 +99,31 @@ def nystrom_mlp(ups, down, C, keep, ridge=RIDGE):
         if down.bias is not None:
             new_down.bias.copy_(down.bias)
     return new_ups, new_down, selected
+
+
+def compress_mlps(model, layers, stats, ratio):
+    """Compress every MLP among ``layers`` by Nyström neuron selection (:mod:`modegpt`),
+    keeping ``1 − ratio`` of the intermediate neurons; reports by layer name."""
+    reports = {}
+    for ups, down in mlp_modules(model, layers):
+        module = layers[down]
+        width = module.in_features
+        keep = max(1, int((1 - ratio) * width))
+        new_ups, new_down, selected = nystrom_mlp([layers[u] for u in ups], module,
+                                                  stats[down].covariance, keep)
+        for name, new in zip(ups, new_ups, strict=True):
+            W = replace_module(model, name, new).weight.detach()
+            kept = torch.zeros_like(W)
+            kept[selected] = W[selected]  # the dropped neurons' outputs are what is lost
+            reports[name] = LayerReport(name, tuple(W.shape), keep, W.numel(), new.weight.numel(),
+                                        float(torch.linalg.norm(W - kept) / torch.linalg.norm(W)),
+                                        output_error(W, kept, stats[name]))
+        W = module.weight.detach()
+        embedded = torch.zeros_like(W)
+        embedded[:, selected] = new_down.weight.detach()
+        replace_module(model, down, new_down)
+        reports[down] = LayerReport(down, tuple(W.shape), keep, W.numel(),
+                                    new_down.weight.numel(),
+                                    float(torch.linalg.norm(W - embedded) / torch.linalg.norm(W)),
+                                    output_error(W, embedded, stats[down]))
+    return reports

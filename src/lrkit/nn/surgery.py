@@ -30,12 +30,14 @@ def linear_layers(model, include=INCLUDE, exclude=EXCLUDE):
 
 
 def select_layers(model, layers=None):
-    """The ``{name: nn.Linear}`` to work on: ``layers`` as names, a dict, or None for
-    :func:`linear_layers`; every one checked to exist, be ``nn.Linear`` and be finite."""
+    """The ``{name: nn.Linear}`` of ``model`` to work on: ``layers`` as names, a dict (its
+    names are looked up in ``model``, which may be a copy of the model the dict came
+    from), or None for :func:`linear_layers`; every one checked to exist, be
+    ``nn.Linear`` and be finite."""
     _check_module(model)
     if layers is None:
         layers = linear_layers(model)
-    elif isinstance(layers, (list, tuple)):
+    elif isinstance(layers, (list, tuple, dict)):
         modules = dict(model.named_modules())
         missing = [n for n in layers if not isinstance(modules.get(n), nn.Linear)]
         if missing:
