@@ -22,7 +22,7 @@ needs_extra = {"lrkit.nn." + m for m in (
     "layers", "models", "surgery", "adaptation", "adapter_io", "classifier", "finetune",
     "federated", "adapters", "gradient_projection", "training",
     "language_model", "lm_methods", "learned_sampling", "unrolled_rpca", "refit",
-    "sensitivity", "distillation", "flashbias", "modegpt", "modegpt_attention")}
+    "sensitivity", "distillation", "flashbias", "modegpt", "modegpt_attention", "embedding_features")}
 names = [m.name for m in pkgutil.walk_packages(lrkit.__path__, "lrkit.")]
 for name in names:
     if (name not in needs_extra and not name.startswith(("lrkit.nn.adapters.", "lrkit.nn.training."))

@@ -38,6 +38,9 @@ def register(sub):
                         help="refit each layer in closed form, layer after layer, against "
                              "the original outputs (SVD-LLM's update)")
     parser.add_argument("--eora", action="store_true", help="add EoRA compensation")
+    parser.add_argument("--embeddings", action="store_true",
+                        help="with --method features: also compress the token embedding "
+                             "table by its frequency-weighted output features")
     parser.add_argument("--calib", metavar="TEXTFILE",
                         help="calibration sentences, one per line (default: stdlib docstrings)")
     parser.add_argument("--eval", metavar="TEXTFILE", help="held-out evaluation sentences")
@@ -57,6 +60,9 @@ def run(args):
     import lrkit.nn as lnn
 
     lnn.require_torch()
+    if args.embeddings and args.method != "features":
+        raise ValueError("--embeddings compresses the token table by its output features; "
+                         "add --method features")
     if args.plot and not args.sweep:
         raise ValueError("--plot draws the quality-vs-ratio curve of --sweep; add --sweep "
                          "R1,R2,... or drop --plot")
@@ -77,9 +83,13 @@ def run(args):
                                                                   "evaluation"))
     if args.sweep:
         return _sweep(args, model, calibration, evaluation)
+    layers = None
+    if args.embeddings:
+        table = model.get_input_embeddings()
+        layers = [*(n for n, m in model.named_modules() if m is table), *lnn.linear_layers(model)]
     with task_progress() as progress:
         small, report = lnn.compress(
-            model, args.ratio, args.method, calibration=calibration,
+            model, args.ratio, args.method, calibration=calibration, layers=layers,
             allocation=args.allocation, refit=args.refit, eora=args.eora,
             loss_fn=lnn.contrastive_loss,
             progress=StageBars(progress))

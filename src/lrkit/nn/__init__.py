@@ -27,7 +27,7 @@ _EXPORTS = {
     "output_error": "factorization",
     "load": "io", "save": "io",
     "CompensatedLinear": "layers", "ResizedLinear": "layers", "LowRankLinear": "layers",
-    "IndexedLinear": "layers",
+    "IndexedLinear": "layers", "LowRankEmbedding": "layers",
     "SparseLowRankLinear": "layers",
     "METHODS": "methods", "FACTORIZATIONS": "methods", "Factorization": "methods",
     "adapt": "adaptation", "merge": "adaptation", "trainable_parameters": "adaptation",

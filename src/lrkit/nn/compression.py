@@ -9,6 +9,7 @@ import torch
 
 from lrkit._validation import check_int, check_real
 from lrkit.nn.allocation import ALLOCATIONS, allocate, layer_cost, rmt_ranks
+from lrkit.nn.embedding_features import compress_embeddings, embedding_names, token_counts
 from lrkit.nn.factorization import Decomposition, eora_factors, output_error
 from lrkit.nn.layers import CompensatedLinear, LowRankLinear
 from lrkit.nn.methods import get_factorization
@@ -81,7 +82,12 @@ def compress(model, ratio, method="auto", *, calibration=None, allocation=None, 
         (:mod:`lrkit.nn.refit`; SVD-LLM's update). Needs ``calibration``; the ranks still
         come from ``method`` and ``allocation``. Default: False.
     layers : list of names or dict of name -> nn.Linear, optional
-        Default: the attention and MLP linear layers (:func:`linear_layers`).
+        Default: the attention and MLP linear layers (:func:`linear_layers`). With
+        ``method="features"`` the names may include ``nn.Embedding`` tables: each is
+        replaced by a :class:`~lrkit.nn.embedding_features.LowRankEmbedding` keeping the
+        principal directions of the rows the calibration text reads, weighted by token
+        frequency (:mod:`lrkit.nn.embedding_features`), at the rank that removes ``ratio``
+        of its weights.
     loss_fn : callable(model, batch) -> scalar, optional
         Loss whose squared gradients give the Fisher weights of ``"fwsvd"``.
     fisher_axis : {"out", "in"}
@@ -139,16 +145,23 @@ def compress(model, ratio, method="auto", *, calibration=None, allocation=None, 
         if (factorization.needs_data or eora) and calibration is None:
             raise ValueError(f"method={label!r}{' with eora' if eora else ''} needs "
                              "calibration data")
+    embeddings = embedding_names(model, layers)
+    if embeddings:
+        _check_embeddings(embeddings, label, ratio, calibration)
+        layers = [name for name in layers if name not in embeddings]
+        calibration = list(calibration)
     start = time.perf_counter()
     original = model
     target = model if inplace else copy.deepcopy(model)
     if refit and inplace:
         original = copy.deepcopy(model)
-    layers = select_layers(target, layers)
+    counts = {name: token_counts(target, target.get_submodule(name), calibration)
+              for name in embeddings}
+    layers = select_layers(target, layers) if layers or layers is None else {}
     if needs_batches:
         calibration = list(calibration)
-    if statistics is not None:
-        stats = statistics
+    if statistics is not None or not layers:
+        stats = statistics or {}
     elif calibration is not None:
         total = len(calibration) if hasattr(calibration, "__len__") else None
         stats = calibrate(target, layers, calibration,
@@ -190,6 +203,8 @@ def compress(model, ratio, method="auto", *, calibration=None, allocation=None, 
             for index, (name, module) in enumerate(layers.items()):
                 report.layers[index] = _add_eora(target, name, module.weight,
                                                  report.layers[index], stats[name], eora_rank)
+    module_reports.update(compress_embeddings(target, counts, ratio))
+    order = embeddings + order
     report.layers = sorted([*report.layers, *module_reports.values()],
                            key=lambda layer: order.index(layer.name))
     report.seconds = time.perf_counter() - start
@@ -230,6 +245,19 @@ def _factor_layers(model, layers, decompositions, ranks, stats, progress):
         if progress is not None:
             progress("layers", done, len(layers))
     return reports
+
+
+def _check_embeddings(names, label, ratio, calibration):
+    """Refuse an embedding table in ``layers`` that ``compress`` cannot serve."""
+    if label != "features":
+        raise ValueError(f"embedding tables ({names[0]}) are compressed by their output "
+                         "features: pass method='features', or leave them out of layers")
+    if ratio is None:
+        raise ValueError("an embedding table needs a ratio (allocation='rmt' is for linear "
+                         "layers)")
+    if calibration is None:
+        raise ValueError("method='features' on an embedding table needs calibration "
+                         "batches (its token counts)")
 
 
 def _compress_modules(model, layers, stats, ratio, parts):

@@ -1,4 +1,5 @@
-"""Drop-in replacements for ``torch.nn.Linear`` built from low-rank factors.
+"""Drop-in replacements for ``torch.nn.Linear`` (and ``nn.Embedding``) built from low-rank
+factors.
 
 Every lrkit layer owns its serialisation: ``spec()`` describes it as JSON (enough to
 rebuild an empty one) and the class method ``from_spec(spec)`` rebuilds it; the
@@ -284,3 +285,35 @@ class IndexedLinear(nn.Module):
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"kept_in={len(self.inputs)}, kept_out={len(self.outputs)}, "
                 f"bias={self.bias is not None}")
+
+
+@serializable
+class LowRankEmbedding(nn.Module):
+    """``e'_v = B t_v + b``: an embedding table ``T`` (vocabulary × rank) read through an
+    up-projection ``B`` (d × rank) with bias ``b``; ``rank (vocabulary + d)`` weights
+    instead of ``vocabulary · d``."""
+
+    kind = "low_rank_embedding"
+
+    def __init__(self, num_embeddings, embedding_dim, rank, padding_idx=None):
+        super().__init__()
+        self.num_embeddings, self.embedding_dim, self.rank = num_embeddings, embedding_dim, rank
+        self.padding_idx = padding_idx
+        self.table = nn.Embedding(num_embeddings, rank, padding_idx=padding_idx)
+        self.up = nn.Linear(rank, embedding_dim)
+
+    def spec(self):
+        return {"type": self.kind, "vocabulary": self.num_embeddings,
+                "dim": self.embedding_dim, "rank": self.rank, "padding_idx": self.padding_idx}
+
+    @classmethod
+    def from_spec(cls, spec):
+        return cls(spec["vocabulary"], spec["dim"], spec["rank"], spec["padding_idx"])
+
+    @property
+    def weight(self):
+        """The dense table it represents (computed, for inspection)."""
+        return self.up(self.table.weight)
+
+    def forward(self, ids):
+        return self.up(self.table(ids))
