@@ -15,10 +15,7 @@ from lrkit.nn.sensitivity import layer_sensitivities  # noqa: E402
 
 
 def _paired(x, x_hat):
-    n = x.shape[1]
-    stats = PairedStatistics(*(torch.zeros(n, n, dtype=torch.float64) for _ in range(3)),
-                             torch.zeros(n, dtype=torch.float64),
-                             torch.zeros(n, dtype=torch.float64))
+    stats = PairedStatistics.zeros(x.shape[1])
     stats.add(x, x_hat)
     return stats
 

@@ -52,6 +52,13 @@ class PairedStatistics:
     s_hat: torch.Tensor
     tokens: int = 0
 
+    @classmethod
+    def zeros(cls, n, device=None):
+        """Empty moments of ``n``-wide inputs."""
+        square = [torch.zeros(n, n, dtype=torch.float64, device=device) for _ in range(3)]
+        return cls(*square, *(torch.zeros(n, dtype=torch.float64, device=device)
+                              for _ in range(2)))
+
     def add(self, x, x_hat):
         self.C += x.T @ x
         self.C_hat += x_hat.T @ x_hat
@@ -148,11 +155,7 @@ def paired_statistics(original, compressed, original_modules, compressed_modules
         x_hats = _stage_inputs(compressed, compressed_modules, batch)
         for index, (x, x_hat) in enumerate(zip(xs, x_hats, strict=True)):
             if stats[index] is None:
-                n = x.shape[1]
-                stats[index] = PairedStatistics(
-                    *(torch.zeros(n, n, dtype=torch.float64, device=x.device) for _ in range(3)),
-                    torch.zeros(n, dtype=torch.float64, device=x.device),
-                    torch.zeros(n, dtype=torch.float64, device=x.device))
+                stats[index] = PairedStatistics.zeros(x.shape[1], x.device)
             stats[index].add(x, x_hat)
     if stats[0] is None:
         raise ValueError("calibration batches are empty")
