@@ -97,12 +97,20 @@ def test_given_rank_and_ridge_skip_their_search_and_max_iter_warns():
     assert not short.converged_ and short.n_iter_ == 1
 
 
-def test_scale_does_not_change_the_model():
+@pytest.mark.parametrize("factor", [1e6, 1e280, 1e-280])
+def test_scale_does_not_change_the_model(factor):
     full, rows, cols, values = _ratings(seed=5)
     small = lrkit.MatrixCompletion(seed=0).fit((rows, cols, values))
-    large = lrkit.MatrixCompletion(seed=0).fit((rows, cols, 1e6 * values))
-    np.testing.assert_allclose(large.predict(rows[:30], cols[:30]),
-                               1e6 * small.predict(rows[:30], cols[:30]), rtol=1e-8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow on the way, near the float limits too
+        large = lrkit.MatrixCompletion(seed=0).fit((rows, cols, factor * values))
+        np.testing.assert_allclose(large.predict(rows[:30], cols[:30]),
+                                   factor * small.predict(rows[:30], cols[:30]), rtol=1e-8)
+        X = np.full((5, 200), np.nan)  # new rows folded in, in the fit's units
+        X[:, :40] = values[:200].reshape(5, 40)
+        np.testing.assert_allclose(large.transform(factor * X), factor * small.transform(X),
+                                   rtol=1e-8)
+    assert large.converged_ == small.converged_
 
 
 @pytest.mark.parametrize("X, message", [

@@ -290,9 +290,11 @@ class MatrixCompletion(ObservedInput, OneToOneFeatureMixin, TransformerMixin,
             X, observed = self._check_input(X, fitting=False)
             rows, cols = np.nonzero(observed)
         values = X[rows, cols] - self.mean_[cols]
-        if self.method == BIASED:
-            F, bias = fold_in_rows(rows, cols, values, X.shape[0], self.components_,
-                                   self.ridge_ * self.value_scale_)
+        if self.method == BIASED:  # solved in the units of the fit (values / scale)
+            scale = self.value_scale_
+            F, bias = fold_in_rows(rows, cols, values / scale, X.shape[0],
+                                   self.components_ / np.sqrt(scale), self.ridge_)
+            F, bias = F * np.sqrt(scale), bias * scale
         else:
             F = RowSystems(rows, cols, values, X.shape[0]).solve_exact(self.components_,
                                                                       self.ridge_)

@@ -209,7 +209,7 @@ def fit_ratings(rows, cols, values, shape, ranks=RANKS, ridges=RIDGES, *,
     """
     rng = as_generator(seed)
     run = Run("biased_als", max_iter=max_sweeps)
-    scale = float(np.std(values)) or 1.0
+    scale = value_scale(values)
     normalised = values / scale
     best, scores = _search(rows, cols, normalised, shape, ranks, ridges, max_sweeps, holdout,
                            rng)
@@ -223,6 +223,15 @@ def fit_ratings(rows, cols, values, shape, ranks=RANKS, ridges=RIDGES, *,
     model = ensemble_als(sides, best["rank"], best["ridge"], best["sweeps"], n_models, rng,
                          monitor=record)
     return finish_fit(run, model, best, scores, scale, max_sweeps)
+
+
+def value_scale(values):
+    """The standard deviation of ``values`` (1 when they are constant), computed on values
+    divided by their largest magnitude so that it does not overflow near the float limit."""
+    peak = float(np.max(np.abs(values))) if values.size else 0.0
+    if not np.isfinite(peak) or peak == 0:
+        return 1.0
+    return float(np.std(values / peak)) * peak or 1.0
 
 
 def finish_fit(run, model, best, scores, scale, max_sweeps):
@@ -278,8 +287,9 @@ def _search(rows, cols, values, shape, ranks, ridges, max_sweeps, holdout, rng):
 def fold_in_rows(rows, cols, values, n_rows, col_factors, ridge):
     """Factors and biases of new rows against fitted column factors: each row's ``[f, b]``
     solves its ridge problem on its observed entries (``values`` already have the global
-    mean and column biases removed; ``ridge`` in the values' units, i.e. the normalised
-    ridge times :attr:`RatingsFit.scale`). Returns ``(F, b)``."""
+    mean and column biases removed; all in the fit's normalised units: values and
+    ``col_factors`` divided by :attr:`RatingsFit.scale` and its square root). Returns
+    ``(F, b)``."""
     systems = RowSystems(rows, cols, values, n_rows)
     counts = np.bincount(rows, minlength=n_rows)
     return _solve_with_bias(systems, counts, col_factors, ridge)
