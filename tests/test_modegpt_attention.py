@@ -146,3 +146,18 @@ def test_bert_attention_with_biases_is_exact_at_full_width_and_halves_at_half():
     small, report = lnn.compress(model, 0.5, "modegpt", calibration=batches, layers=layers)
     assert report.achieved_ratio == pytest.approx(0.5)
     assert all(0 < r.output_error < 1 for r in report.layers)
+
+
+def test_head_geometry_must_match_the_projections():
+    from types import SimpleNamespace
+
+    from lrkit.nn.modegpt_attention import head_geometry
+
+    q, kv = torch.nn.Linear(64, 64), torch.nn.Linear(64, 32)
+    grouped = SimpleNamespace(head_dim=16, config=SimpleNamespace(num_attention_heads=4,
+                                                                  num_key_value_heads=2))
+    assert head_geometry(grouped, q, kv, kv) == (4, 2, 16)
+    with pytest.raises(ValueError, match="head geometry"):
+        head_geometry(grouped, q, kv, torch.nn.Linear(64, 64))  # value wider than key
+    with pytest.raises(ValueError, match="head geometry"):
+        head_geometry(SimpleNamespace(num_attention_heads=3), q, q, q)

@@ -101,9 +101,9 @@ def head_geometry(attention, query, key, value):
                 or getattr(attention, "head_dim", None)
                 or (heads and query.out_features // heads))
     kv_heads = getattr(config, "num_key_value_heads", None) or heads
-    if not heads or not head_dim or heads * head_dim != query.out_features \
-            or kv_heads * head_dim != key.out_features != value.out_features \
-            or heads % kv_heads:
+    widths = (query.out_features, key.out_features, value.out_features)
+    if not heads or not head_dim or heads % kv_heads \
+            or widths != (heads * head_dim, kv_heads * head_dim, kv_heads * head_dim):
         raise ValueError(f"cannot read the head geometry of {type(attention).__name__} "
                          "(heads, key/value heads and head size must match the projections)")
     return heads, kv_heads, head_dim
@@ -115,7 +115,7 @@ def output_energy(layer, statistics):
     energy = torch.einsum("ij,jk,ik->i", W, statistics.covariance.to(W.device), W)
     if layer.bias is not None:
         b = layer.bias.detach().to(torch.float64)
-        total = statistics.total.to(W.device) if statistics.total is not None else 0.0
+        total = statistics.tokens * statistics.mean.to(W.device, torch.float64)
         energy = energy + 2 * b * (W @ total) + statistics.tokens * b * b
     return energy.clamp_min(0)
 
