@@ -210,13 +210,9 @@ WORD_EMBEDDINGS = "embeddings.word_embeddings"
 def _svd_embedding(table, rank):
     """The rank-``rank`` truncated SVD of an embedding table, as a LowRankEmbedding."""
     U, s, Vt = torch.linalg.svd(table.weight.detach(), full_matrices=False)
-    layer = lnn.LowRankEmbedding(table.num_embeddings, table.embedding_dim, rank,
-                                 table.padding_idx)
-    with torch.no_grad():
-        layer.table.weight.copy_(U[:, :rank] * s[:rank])
-        layer.up.weight.copy_(Vt[:rank].T)
-        layer.up.bias.zero_()
-    return layer
+    return lnn.LowRankEmbedding.from_factors(U[:, :rank] * s[:rank], Vt[:rank].T,
+                                             torch.zeros(table.embedding_dim),
+                                             table.padding_idx)
 
 
 def module_table():

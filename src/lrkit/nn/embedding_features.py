@@ -79,13 +79,10 @@ def feature_embedding(embedding, rank, counts, unseen_share=UNSEEN_SHARE):
     Q = Q[:, order[:rank]]
     dropped = float(eigenvalues[order[rank:]].clamp_min(0).sum())
     energy = float(shares @ E.square().sum(1))
-    layer = LowRankEmbedding(vocabulary, dim, rank, embedding.padding_idx).to(
-        embedding.weight.device, embedding.weight.dtype)
     dtype = embedding.weight.dtype
-    with torch.no_grad():
-        layer.table.weight.copy_((E @ Q).to(dtype))
-        layer.up.weight.copy_(Q.to(dtype))
-        layer.up.bias.copy_((mean - Q @ (Q.T @ mean)).to(dtype))
+    layer = LowRankEmbedding.from_factors((E @ Q).to(dtype), Q.to(dtype),
+                                          (mean - Q @ (Q.T @ mean)).to(dtype),
+                                          embedding.padding_idx)
     return layer, (dropped / energy) ** 0.5 if energy > 0 else 0.0
 
 

@@ -302,6 +302,18 @@ class LowRankEmbedding(nn.Module):
         self.table = nn.Embedding(num_embeddings, rank, padding_idx=padding_idx)
         self.up = nn.Linear(rank, embedding_dim)
 
+    @classmethod
+    def from_factors(cls, table, up, bias, padding_idx=None):
+        """Layer with rows ``up @ table[v] + bias`` (table: vocabulary × rank, up: d × rank),
+        on the device and in the dtype of ``table``."""
+        layer = cls(table.shape[0], up.shape[0], table.shape[1], padding_idx).to(
+            table.device, table.dtype)
+        with torch.no_grad():
+            layer.table.weight.copy_(table)
+            layer.up.weight.copy_(up)
+            layer.up.bias.copy_(bias)
+        return layer
+
     def spec(self):
         return {"type": self.kind, "vocabulary": self.num_embeddings,
                 "dim": self.embedding_dim, "rank": self.rank, "padding_idx": self.padding_idx}
