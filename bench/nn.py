@@ -27,11 +27,12 @@ PLOT = "docs/compression_sweep.png"
 
 
 def _setup():
+    """MiniLM, its tokenizer, the calibration and the held-out evaluation batches."""
     torch.manual_seed(0)
     model, tokenizer = models.load_minilm()
     calibration = datasets.text_batches(tokenizer, datasets.stdlib_sentences(CALIBRATION_SENTENCES))
     evaluation = datasets.text_batches(tokenizer, datasets.stdlib_sentences(256, "evaluation"))
-    return model, calibration, evaluation
+    return model, tokenizer, calibration, evaluation
 
 
 def quality_table(model, calibration, evaluation):
@@ -173,7 +174,7 @@ def svd_step_table(model):
 
 
 def all_tables():
-    model, calibration, evaluation = _setup()
+    model, _, calibration, evaluation = _setup()
     return "\n\n".join([
         quality_table(model, calibration, evaluation),
         "### Rank allocation", allocation_table(model, calibration, evaluation),
@@ -215,12 +216,22 @@ def _svd_embedding(table, rank):
                                              table.padding_idx)
 
 
+def _whole_model(model, calibration, statistics, gains, linear_model=None):
+    """The whole-model recipe: auto at 30 % on the linear layers (``linear_model`` when
+    already computed), then the word embeddings by features at 50 %."""
+    if linear_model is None:
+        linear_model, _ = lnn.compress(model, 0.3, calibration=calibration,
+                                       statistics=statistics, sensitivities=gains)
+    return lnn.compress(linear_model, 0.5, "features", calibration=calibration,
+                        layers=[WORD_EMBEDDINGS])[0]
+
+
 def module_table():
     """MoDeGPT's three module types against auto, and the word-embedding table by features."""
     from lrkit.nn.embedding_features import embedding_rank, feature_embedding, token_counts
     from lrkit.nn.surgery import replace_module
 
-    model, calibration, evaluation = _setup()
+    model, _, calibration, evaluation = _setup()
     statistics = lnn.calibrate(model, lnn.linear_layers(model), calibration)
     header = " | ".join(f"{r:.0%} removed" for r in RATIOS)
     rows = [f"| linear layers | {header} | time (s) |", "|---|" + "---:|" * (len(RATIOS) + 1)]
@@ -255,10 +266,7 @@ def module_table():
             cells.append(f"{lnn.embedding_similarity(model, small, evaluation):.3f}")
         rows.append(f"| {label} | " + " | ".join(cells) + " |")
     total = sum(p.numel() for p in model.parameters())
-    small, _ = lnn.compress(model, 0.3, calibration=calibration, statistics=statistics,
-                            sensitivities=gains)
-    small, _ = lnn.compress(small, 0.5, "features", calibration=calibration,
-                            layers=[WORD_EMBEDDINGS])
+    small = _whole_model(model, calibration, statistics, gains)
     after = sum(p.numel() for p in small.parameters())
     rows.append(f"\nThe whole model, auto at 30 % on the linear layers and features at 50 % on "
                 f"the word embeddings: {total / 1e6:.2f} M → {after / 1e6:.2f} M parameters "
@@ -291,8 +299,7 @@ def probe_table():
     """Accuracy of a linear probe on Rotten Tomatoes sentiment, original and compressed."""
     from sklearn.linear_model import LogisticRegression
 
-    model, calibration, _ = _setup()
-    _, tokenizer = models.load_minilm()
+    model, tokenizer, calibration, _ = _setup()
     splits = {name: datasets.rotten_tomatoes(name) for name in ("train", "test")}
     batches = {name: datasets.text_batches(tokenizer, texts, batch_size=64, max_length=64)
                for name, (texts, _) in splits.items()}
@@ -302,9 +309,9 @@ def probe_table():
         variants[f"auto, {ratio:.0%} of the linear layers removed"], report = lnn.compress(
             model, ratio, calibration=calibration, statistics=statistics, sensitivities=gains)
         gains = report.sensitivities
-    whole, _ = lnn.compress(variants["auto, 30% of the linear layers removed"], 0.5,
-                            "features", calibration=calibration, layers=[WORD_EMBEDDINGS])
-    variants["auto 30 % + word embeddings by features at 50 % (40 % of the model)"] = whole
+    variants["auto 30 % + word embeddings by features at 50 % (40 % of the model)"] = (
+        _whole_model(model, calibration, statistics, gains,
+                     variants["auto, 30% of the linear layers removed"]))
     rows = ["| model | parameters | probe accuracy | cosine to the original (test sentences) |",
             "|---|---:|---:|---:|"]
     reference = lnn.embed(model, batches["test"])
