@@ -6,18 +6,19 @@ column, so that every row (column) has all its entries in one partition. A half 
 ALS-WR is then one task per partition, in parallel and with no reduction: the task reads its
 entries, receives the other side's factors and biases (small: ``n × rank``), builds its rows'
 ``(k+1) × (k+1)`` systems and solves them, for every model of the ensemble at once, exactly
-as the in-memory solver does (:class:`~lrkit.recovery._row_systems.RowSystems`). The driver
+as the in-memory solver does (:class:`~lrkit.recovery._biased_systems.BiasedSystems`). The driver
 keeps only the factors. The tasks run on whatever Dask scheduler is active: the threaded one
 by default, or a ``distributed`` cluster (``LocalCluster`` in the tests, a real cluster
 unchanged) when a client exists.
 
-Rank, ridge and the number of sweeps are chosen as in memory (:func:`ratings.fit_ratings`),
-on a uniform sample of at most ``SEARCH_ENTRIES`` entries held in memory (all of them when
-the data are small, which makes the Dask fit equal to the in-memory one); then the averaged
-fits run over all the entries on Dask. On data larger than the sample, whose rows the sample
-thins out, only rank and ridge are taken from it: the Dask fit holds out ``HOLDOUT`` of the
-entries by a hash of (row, col) (:func:`held_out`) and stops ``PATIENCE`` sweeps past the
-held-out minimum, keeping the best sweep's factors. Dask is imported here only.
+Rank and ridge are chosen as in memory (:func:`ratings.fit_ratings`), on a uniform sample
+of at most ``SEARCH_ENTRIES`` entries held in memory (all of them when the data are small,
+which makes the Dask fit equal to the in-memory one: the search's best ensemble goes on over
+all the entries on Dask for ``FINAL_SWEEPS`` sweeps). On data larger than the sample, whose
+rows the sample thins out, only rank and ridge are taken from it: fits from random starts
+run on Dask, hold out ``HOLDOUT`` of the entries by a hash of (row, col)
+(:func:`held_out`) and stop ``PATIENCE`` sweeps past the held-out minimum, keeping the best
+sweep's factors. Dask is imported here only.
 """
 
 from __future__ import annotations
@@ -29,16 +30,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from lrkit._random import as_generator
-from lrkit.recovery._row_systems import RowSystems
+from lrkit.recovery._biased_systems import BiasedSystems
 from lrkit.recovery.harness import Run
 from lrkit.recovery.ratings import (
+    FINAL_SWEEPS,
     HOLDOUT,
     PATIENCE,
     _search,
-    _solve_with_bias,
     average_model,
     finish_fit,
     random_start,
+    solve_side,
 )
 
 #: The held-out search runs in memory on a uniform sample of at most this many entries.
@@ -133,7 +135,8 @@ def fit_ratings_dask(frame, summary, ranks, ridges, *, max_sweeps, n_models, see
     sample = _search_sample(frame, summary.size, rng)
     rows, cols, values = (sample[name].to_numpy() for name in COLUMNS)
     best, scores = _search(rows, cols, values / scale, summary.shape, ranks, ridges,
-                           max_sweeps, HOLDOUT, rng)
+                           max_sweeps, HOLDOUT, n_models, rng)
+    state = best.pop("state")
     mean = summary.mean / scale
     # Data larger than the sample: the sample's best sweep count does not carry over (its
     # rows are sparser), so the sweeps stop early on a held-out split of all the data.
@@ -144,12 +147,16 @@ def fit_ratings_dask(frame, summary, ranks, ridges, *, max_sweeps, n_models, see
                           for side in ("row", "col"))
         run = Run("biased_als", max_iter=max_sweeps)
         n1, n2 = summary.shape
-        starts = [random_start(summary.shape, best["rank"], rng) for _ in range(n_models)]
-        F, G = [f for f, _ in starts], [g for _, g in starts]
-        row_bias = [np.zeros(n1) for _ in range(n_models)]
-        col_bias = [np.zeros(n2) for _ in range(n_models)]
+        if salt is None and state is not None:
+            F, G, row_bias, col_bias = state.F, state.G, state.row_bias, state.col_bias
+            sweeps = min(FINAL_SWEEPS, max_sweeps)
+        else:
+            starts = [random_start(summary.shape, best["rank"], rng) for _ in range(n_models)]
+            F, G = np.stack([f for f, _ in starts]), np.stack([g for _, g in starts])
+            row_bias, col_bias = np.zeros((n_models, n1)), np.zeros((n_models, n2))
+            sweeps = max_sweeps
         curve, kept = [], None
-        for _ in range(best["sweeps"] if salt is None else max_sweeps):
+        for _ in range(sweeps):
             F, row_bias, _ = _half_step(by_row, "row", "col", n1, G, col_bias, mean, scale,
                                         best["ridge"], salt=salt)
             G, col_bias, errors = _half_step(by_col, "col", "row", n2, F, row_bias, mean,
@@ -165,11 +172,12 @@ def fit_ratings_dask(frame, summary, ranks, ridges, *, max_sweeps, n_models, see
                 break
         if salt is not None:
             F, G, row_bias, col_bias = kept
-            best = {**best, "sweeps": int(np.argmin(curve)) + 1, "rmse": min(curve)}
+            best = {**best, "sweeps": int(np.argmin(curve)) + 1, "rmse": min(curve),
+                    "stopped": len(curve) < max_sweeps}
     finally:
         shutil.rmtree(directory, ignore_errors=True)
     model = average_model(mean, F, G, row_bias, col_bias)
-    return finish_fit(run, model, best, scores, scale, max_sweeps)
+    return finish_fit(run, model, best, scores, scale)
 
 
 def _partitioned(frame, side, path):
@@ -216,45 +224,39 @@ def _half_step(frame, own, other, n, other_factors, other_bias, mean, scale, rid
     shared = dask.delayed((other_factors, other_bias), pure=True)
     tasks = [dask.delayed(_solve_partition)(part, own, other, shared, mean, scale, ridge,
                                             score, salt) for part in frame.to_delayed()]
-    models = len(other_factors)
-    rank = other_factors[0].shape[1]
-    factors = [np.zeros((n, rank)) for _ in range(models)]
-    bias = [np.zeros(n) for _ in range(models)]
+    models, _, rank = other_factors.shape
+    factors, bias = np.zeros((models, n, rank)), np.zeros((models, n))
     errors = np.zeros(4)
-    for ids, solutions, part_errors in dask.compute(*tasks):
-        for m, (f, b) in enumerate(solutions):
-            factors[m][ids], bias[m][ids] = f, b
+    for ids, (part_factors, part_bias), part_errors in dask.compute(*tasks):
+        factors[:, ids], bias[:, ids] = part_factors, part_bias
         errors += part_errors
     return factors, bias, errors
 
 
 def _solve_partition(part, own, other, shared, mean, scale, ridge, score, salt):
-    """The rows of one partition (all their entries are in it): ``(ids, [(f, b) per
-    model], [train SSE, train count, held-out SSE, held-out count])``, solved as
-    :func:`ratings._half_step` does in memory, on the entries outside the held-out split."""
+    """The rows of one partition (all their entries are in it): ``(ids, (factors, bias) of
+    every model, [train SSE, train count, held-out SSE, held-out count])``, solved as
+    :func:`ratings.solve_side` does in memory, on the entries outside the held-out split."""
     other_factors, other_bias = shared
     own_index, other_index = part[own].to_numpy(), part[other].to_numpy()
     values = part["value"].to_numpy() / scale
     held = (held_out(own_index, other_index, salt, own == "col") if salt is not None
             else np.zeros(len(values), dtype=bool))
     ids, local = np.unique(own_index[~held], return_inverse=True)
-    systems = RowSystems(local, other_index[~held], values[~held], len(ids))
-    counts = np.bincount(local, minlength=len(ids))
-    solutions = []
-    for factors, bias in zip(other_factors, other_bias, strict=True):
-        systems.set_values(values[~held] - mean - bias[other_index[~held]])
-        solutions.append(_solve_with_bias(systems, counts, factors, ridge))
+    systems = BiasedSystems(local, other_index[~held], len(ids), other_factors.shape[1])
+    factors, bias = solve_side(systems, systems.with_values(values[~held] - mean),
+                               other_factors, other_bias, ridge)
     errors = np.zeros(4)
     if score and len(values):
         position = np.minimum(np.searchsorted(ids, own_index), max(len(ids) - 1, 0))
         known = (ids[position] == own_index) if len(ids) else np.zeros(len(values), bool)
-        fitted = np.full(len(values), mean)
-        for (f, b), factors, bias in zip(solutions, other_factors, other_bias, strict=True):
-            own_part = b[position] + np.einsum("ek,ek->e", f[position], factors[other_index])
-            fitted += (np.where(known, own_part, 0.0) + bias[other_index]) / len(solutions)
+        own_part = bias[:, position] + np.einsum("mek,mek->me", factors[:, position],
+                                                 other_factors[:, other_index])
+        fitted = mean + np.mean(np.where(known, own_part, 0.0)
+                                + other_bias[:, other_index], axis=0)
         squared = (fitted - values) ** 2
         errors[:] = (squared[~held].sum(), (~held).sum(), squared[held].sum(), held.sum())
-    return ids, solutions, errors
+    return ids, (factors, bias), errors
 
 
 def held_out(own_index, other_index, salt, transposed):

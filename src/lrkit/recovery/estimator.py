@@ -41,7 +41,8 @@ class MatrixCompletion(ObservedInput, OneToOneFeatureMixin, TransformerMixin,
     ``μ + b_i + c_j + <f_i, g_j>`` (global mean, row and column biases, low-rank factors) fit
     by weighted-λ alternating least squares, an average of ``n_models`` fits from random
     starts (:mod:`lrkit.recovery.ratings`). Its rank, ridge and number of sweeps are chosen
-    on held-out entries unless given, and rows or columns without observations are
+    on held-out entries unless given (a warm-started path over the ridges; the best state
+    then runs a few sweeps on all the entries), and rows or columns without observations are
     predicted by the biases (cold start). ``"altmin"`` and ``"softimpute"`` fit a plain
     low-rank ``F Gᵀ`` with :func:`lrkit.recover` (exact on exactly low-rank data).
 
@@ -76,8 +77,8 @@ class MatrixCompletion(ObservedInput, OneToOneFeatureMixin, TransformerMixin,
     max_iter : int, optional
         Default :data:`MAX_ITER` of the method: 300 for altmin (which converges in tens of
         iterations), 3000 for the softimpute path (one solve per λ; 300 stopped some seeds
-        before the path reached the rank), 30 sweeps for ``biased_als`` (the held-out search
-        stops it earlier when that predicts better).
+        before the path reached the rank), 30 sweeps for ``biased_als`` (each run of the
+        held-out search, which stops earlier when that predicts better).
     tol : float, default 1e-10
     n_models : int >= 1, default 5
         ``biased_als`` fits averaged.
@@ -102,7 +103,8 @@ class MatrixCompletion(ObservedInput, OneToOneFeatureMixin, TransformerMixin,
         ``biased_als``.
     result_ : RecoveryResult
     n_iter_ : int
-        Iterations (sweeps, for ``biased_als``) of the final fit.
+        Iterations of the final fit (``biased_als``: its sweeps on all the entries, after
+        the search's best state; ``result_.message`` gives the search's count).
     converged_ : bool
         Whether the final fit converged; when it did not, ``fit`` warns with a
         :class:`~lrkit.ConvergenceWarning`.

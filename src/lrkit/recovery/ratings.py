@@ -24,12 +24,13 @@ are chosen on held-out entries by :func:`fit_ratings`.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
 
 from lrkit._random import as_generator
-from lrkit.recovery._row_systems import RowSystems
+from lrkit.recovery._biased_systems import BiasedSystems
 from lrkit.recovery.harness import Run
 from lrkit.result import RecoveryResult, Status
 
@@ -37,17 +38,22 @@ from lrkit.result import RecoveryResult, Status
 BIAS_RIDGE = 5.0
 #: Standard deviation of the random starting factors (in units of the data's deviation).
 INIT_SCALE = 0.1
-#: The held-out search: ridges tried at the first rank, then the other ranks at the best
+#: The held-out search: the ridges it may try at the first rank, starting at START_RIDGE and
+#: moving up, or else down, while the held-out error falls; then the other ranks at the best
 #: ridge (λ in units of the data's standard deviation).
-RIDGES = (0.001, 0.08, 0.1, 0.12)
+RIDGES = (0.001, 0.01, 0.03, 0.06, 0.08, 0.1, 0.12, 0.15, 0.2, 0.3)
+START_RIDGE = 0.1
 RANKS = (10, 5)
 #: Sweeps each fit may run (the held-out search keeps the best count).
 SEARCH_SWEEPS = 30
 #: A search fit stops once its held-out error has not improved for this many sweeps.
-PATIENCE = 3
-#: Ensemble size of the search's fits, and the fraction of entries it holds out.
-SEARCH_MODELS = 3
+PATIENCE = 2
+#: Sweeps at most at each further point of the search's warm-started path.
+PATH_SWEEPS = 4
+#: The fraction of entries the search holds out.
 HOLDOUT = 0.15
+#: Sweeps of the search's best state on all the entries.
+FINAL_SWEEPS = 3
 
 
 @dataclass
@@ -112,48 +118,77 @@ class _Sides:
     fit on the same entries)."""
 
     def __init__(self, rows, cols, values, shape):
-        self.rows, self.cols, self.values, self.shape = rows, cols, values, shape
-        self.by_row = RowSystems(rows, cols, values, shape[0])
-        self.by_col = RowSystems(cols, rows, values, shape[1])
-        self.row_counts = np.bincount(rows, minlength=shape[0])
-        self.col_counts = np.bincount(cols, minlength=shape[1])
+        self.shape = shape
         self.mean = float(np.mean(values))
+        self.by_row = BiasedSystems(rows, cols, shape[0], shape[1])
+        self.by_col = BiasedSystems(cols, rows, shape[1], shape[0])
+        self.row_values = self.by_row.with_values(values - self.mean)
+        self.col_values = self.by_col.with_values(values - self.mean)
 
 
-def _half_step(systems, counts, target, other, ridge):
-    """Solve every row's ``[f, b]`` against ``[g, 1]`` of the other side."""
-    systems.set_values(target)
-    return _solve_with_bias(systems, counts, other, ridge)
-
-
-def _solve_with_bias(systems, counts, other, ridge):
-    rank = other.shape[1]
-    design = np.hstack([other, np.ones((other.shape[0], 1))])
+def solve_side(systems, values, other_factors, other_bias, ridge):
+    """Every model's ``[f, b]`` of one side against ``[g, 1]`` and the bias of the other
+    (arrays with a leading model axis), with the weighted-λ penalty ``λ max(n_i, 1)`` on
+    the factors and ``BIAS_RIDGE`` on the bias: ``(factors, bias)``."""
+    rank = other_factors.shape[2]
     penalty = np.empty((systems.n, rank + 1))
-    penalty[:, :rank] = ridge * np.maximum(counts, 1)[:, None]
+    penalty[:, :rank] = ridge * np.maximum(systems.counts, 1)[:, None]
     penalty[:, rank] = BIAS_RIDGE
-    solution = systems.solve_exact(design, penalty)
-    return solution[:, :rank], solution[:, rank]
+    return systems.solve(values, other_factors, other_bias, penalty)
 
 
-class _Fit:
-    """One ALS-WR fit from a random start, advanced one sweep at a time."""
+class _Ensemble:
+    """``n_models`` ALS-WR fits from random starts, advanced together one sweep at a time
+    (factors ``(models, n, rank)``, biases ``(models, n)``)."""
 
-    def __init__(self, sides, rank, ridge, rng):
+    def __init__(self, sides, rank, ridge, n_models, rng):
         n1, n2 = sides.shape
         self.sides, self.ridge = sides, ridge
-        self.F, self.G = random_start(sides.shape, rank, rng)
-        self.row_bias, self.col_bias = np.zeros(n1), np.zeros(n2)
-        self.centred = sides.values - sides.mean
+        starts = [random_start(sides.shape, rank, rng) for _ in range(n_models)]
+        self.F = np.stack([F for F, _ in starts])
+        self.G = np.stack([G for _, G in starts])
+        self.row_bias, self.col_bias = np.zeros((n_models, n1)), np.zeros((n_models, n2))
 
     def sweep(self):
         sides = self.sides
-        self.F, self.row_bias = _half_step(sides.by_row, sides.row_counts,
-                                           self.centred - self.col_bias[sides.cols], self.G,
-                                           self.ridge)
-        self.G, self.col_bias = _half_step(sides.by_col, sides.col_counts,
-                                           self.centred - self.row_bias[sides.rows], self.F,
-                                           self.ridge)
+        self.F, self.row_bias = solve_side(sides.by_row, sides.row_values, self.G,
+                                           self.col_bias, self.ridge)
+        self.G, self.col_bias = solve_side(sides.by_col, sides.col_values, self.F,
+                                           self.row_bias, self.ridge)
+
+    def model(self):
+        """The fits' average (:func:`average_model`)."""
+        return average_model(self.sides.mean, self.F, self.G, self.row_bias, self.col_bias)
+
+    def on(self, sides):
+        """A copy that goes on with the observations of ``sides``."""
+        other = copy.copy(self)
+        other.sides = sides
+        return other
+
+    def with_ridge(self, ridge):
+        """A copy that goes on at another ridge."""
+        other = copy.copy(self)
+        other.ridge = ridge
+        return other
+
+    def with_rank(self, rank, rng):
+        """A copy in which every fit keeps the best rank-``rank`` part of its ``F Gᵀ`` (the
+        SVD of the product of the factors' triangular QR factors), split evenly between the
+        two sides, with random columns added when ``rank`` exceeds the current rank."""
+        other = copy.copy(self)
+        factors = []
+        for F, G in zip(self.F, self.G, strict=True):
+            (QF, RF), (QG, RG) = np.linalg.qr(F), np.linalg.qr(G)
+            U, sigma, Vt = np.linalg.svd(RF @ RG.T)
+            keep = min(rank, len(sigma))
+            root = np.sqrt(sigma[:keep])
+            pad_F, pad_G = random_start(self.sides.shape, rank - keep, rng)
+            factors.append((np.hstack([(QF @ U[:, :keep]) * root, pad_F]),
+                            np.hstack([(QG @ Vt[:keep].T) * root, pad_G])))
+        other.F = np.stack([F for F, _ in factors])
+        other.G = np.stack([G for _, G in factors])
+        return other
 
 
 def random_start(shape, rank, rng):
@@ -171,37 +206,14 @@ def average_model(mean, row_factors, col_factors, row_biases, col_biases):
                          scale * np.hstack(row_factors), scale * np.hstack(col_factors))
 
 
-def _average(sides, fits):
-    """:func:`average_model` of the fits on ``sides``."""
-    return average_model(sides.mean, [fit.F for fit in fits], [fit.G for fit in fits],
-                         [fit.row_bias for fit in fits], [fit.col_bias for fit in fits])
-
-
-def ensemble_als(sides, rank, ridge, sweeps, n_models, rng, *, monitor=None):
-    """``n_models`` ALS-WR fits run in lockstep; ``monitor(model)`` sees their average
-    after every sweep and ends the run early by returning True. Returns the last average."""
-    fits = [_Fit(sides, rank, ridge, rng) for _ in range(n_models)]
-    model = None
-    for _ in range(sweeps):
-        for fit in fits:
-            fit.sweep()
-        model = _average(sides, fits)
-        if monitor is not None and monitor(model):
-            break
-    return model
-
-
 def fit_ratings(rows, cols, values, shape, ranks=RANKS, ridges=RIDGES, *,
                 max_sweeps=SEARCH_SWEEPS, n_models=5, holdout=HOLDOUT, seed=None):
     """Choose rank, ridge and sweeps on held-out entries, then fit the averaged model.
 
-    A random ``holdout`` fraction of the entries is held out. Ensembles of
-    ``SEARCH_MODELS`` fits run on the rest, with each ridge of ``ridges`` at the first rank
-    of ``ranks``, then with each other rank at the best ridge. The held-out RMSE is recorded
-    after every sweep (a fit stops ``PATIENCE`` sweeps past its minimum), and the best
-    (rank, ridge, sweeps) wins. ``n_models`` fits with those choices then run on all the
-    entries. With a single candidate and too few entries to hold any out, ``max_sweeps``
-    sweeps run.
+    A random ``holdout`` fraction of the entries is held out and :func:`_search` chooses on
+    it with an ensemble of ``n_models`` fits; its best state then runs ``FINAL_SWEEPS`` more
+    sweeps on all the entries. With a single candidate and too few entries to hold any
+    out, ``n_models`` fits from random starts run ``max_sweeps`` sweeps.
 
     Returns
     -------
@@ -212,17 +224,21 @@ def fit_ratings(rows, cols, values, shape, ranks=RANKS, ridges=RIDGES, *,
     scale = value_scale(values)
     normalised = values / scale
     best, scores = _search(rows, cols, normalised, shape, ranks, ridges, max_sweeps, holdout,
-                           rng)
+                           n_models, rng)
     sides = _Sides(rows, cols, normalised, shape)
-
-    def record(model):
+    state = best.pop("state")
+    if state is None:
+        ensemble, sweeps = _Ensemble(sides, best["rank"], best["ridge"], n_models, rng), \
+            max_sweeps
+    else:
+        ensemble, sweeps = state.on(sides), min(FINAL_SWEEPS, max_sweeps)
+    for _ in range(sweeps):
+        ensemble.sweep()
+        model = ensemble.model()
         run.t += 1
-        fitted = model.predict(rows, cols)
-        run.record(float(np.sqrt(np.mean((fitted - normalised) ** 2))) * scale, ())
-
-    model = ensemble_als(sides, best["rank"], best["ridge"], best["sweeps"], n_models, rng,
-                         monitor=record)
-    return finish_fit(run, model, best, scores, scale, max_sweeps)
+        run.record(float(np.sqrt(np.mean((model.predict(rows, cols) - normalised) ** 2)))
+                   * scale, ())
+    return finish_fit(run, model, best, scores, scale)
 
 
 def value_scale(values):
@@ -234,54 +250,84 @@ def value_scale(values):
     return float(np.std(values / peak)) * peak or 1.0
 
 
-def finish_fit(run, model, best, scores, scale, max_sweeps):
+def finish_fit(run, model, best, scores, scale):
     """The :class:`RatingsFit` of a final (normalised) ``model`` and the search's ``best``
-    choices and ``scores``, with the run's status: converged when the held-out search
-    stopped the sweeps early (or had nothing to hold out), else at ``max_sweeps``."""
-    if best["sweeps"] < max_sweeps or best["rmse"] is None:
-        run.stop(Status.CONVERGED, f"{best['sweeps']} sweeps: " + (
-            "the count that predicted held-out entries best (early stopping)"
-            if best["rmse"] is not None else "too few entries to hold any out"))
+    choices and ``scores``, with the run's status: converged when the held-out error
+    stopped the sweeps past its minimum (or there was nothing to hold out), else at the
+    sweep limit."""
+    if best["rmse"] is None:
+        run.stop(Status.CONVERGED, "too few entries to hold any out: max_iter sweeps")
+    elif best["stopped"]:
+        run.stop(Status.CONVERGED, f"{best['sweeps']} sweeps: held-out error past its "
+                 "minimum (early stopping)")
     else:
-        run.stop(Status.MAX_ITER, f"held-out error still falling after max_iter={max_sweeps} "
-                 "sweeps")
+        run.stop(Status.MAX_ITER, "held-out error still falling after "
+                 f"max_iter={run.max_iter} sweeps")
     scores = {key: rmse * scale for key, rmse in scores.items()}
     return RatingsFit(model.scaled(scale), best["rank"], best["ridge"], best["sweeps"], scale,
                       scores, run.result((model.row_factors, model.col_factors)))
 
 
-def _search(rows, cols, values, shape, ranks, ridges, max_sweeps, holdout, rng):
-    """The held-out search of :func:`fit_ratings`: ``(best, scores)``."""
+def _search(rows, cols, values, shape, ranks, ridges, max_sweeps, holdout, n_models, rng):
+    """The held-out search of :func:`fit_ratings`: ``(best, scores)``; ``best["state"]`` is
+    the best ensemble (None when nothing could be held out).
+
+    A regularisation path with warm starts: an ensemble of ``n_models`` fits at the first
+    rank starts from random factors at the largest ridge and sweeps until its held-out RMSE
+    is ``PATIENCE`` sweeps past its minimum (at most ``max_sweeps``); from its best state,
+    each smaller ridge in turn runs at most ``PATH_SWEEPS`` more sweeps, and the path ends
+    at the first ridge that does not improve on the best. Each other rank then continues
+    from the best state, truncated (or padded) to that rank, for at most ``PATH_SWEEPS``
+    sweeps. ``sweeps`` counts the sweeps the best state took in all.
+    """
     test = rng.random(values.size) < holdout
     if test.all() or not test.any():
         if len(ranks) > 1 or len(ridges) > 1:
             raise ValueError(f"too few observed entries ({values.size}) to choose the rank "
                              "and ridge on held-out ones; pass rank= and ridge=")
-        return {"rank": ranks[0], "ridge": ridges[0], "sweeps": max_sweeps, "rmse": None}, {}
+        return {"rank": ranks[0], "ridge": ridges[0], "sweeps": max_sweeps, "rmse": None,
+                "stopped": False, "state": None}, {}
     sides = _Sides(rows[~test], cols[~test], values[~test], shape)
     held_rows, held_cols, held_values = rows[test], cols[test], values[test]
     scores, best = {}, None
 
-    def trial(rank, ridge):
+    def descend(ensemble, rank, sweeps_before, limit):
         nonlocal best
-        curve = []
+        curve, kept, stopped = [], ensemble, False
+        for _ in range(limit):
+            ensemble.sweep()
+            predicted = ensemble.model().predict(held_rows, held_cols)
+            curve.append(float(np.sqrt(np.mean((predicted - held_values) ** 2))))
+            if curve[-1] == min(curve):
+                kept = copy.copy(ensemble)  # a sweep replaces the arrays: a snapshot
+            elif len(curve) - 1 - int(np.argmin(curve)) >= PATIENCE:
+                stopped = True
+                break
+        scores[(rank, ensemble.ridge)] = min(curve)
+        improved = best is None or min(curve) < best["rmse"]
+        if improved:
+            best = {"rank": rank, "ridge": ensemble.ridge, "rmse": min(curve), "state": kept,
+                    "sweeps": sweeps_before + int(np.argmin(curve)) + 1}
+        return improved, stopped
 
-        def monitor(model):
-            curve.append(float(np.sqrt(np.mean(
-                (model.predict(held_rows, held_cols) - held_values) ** 2))))
-            return len(curve) - 1 - int(np.argmin(curve)) >= PATIENCE  # past the minimum
-
-        ensemble_als(sides, rank, ridge, max_sweeps, SEARCH_MODELS, rng, monitor=monitor)
-        sweeps = int(np.argmin(curve)) + 1
-        scores[(rank, ridge)] = curve[sweeps - 1]
-        if best is None or curve[sweeps - 1] < best["rmse"]:
-            best = {"rank": rank, "ridge": ridge, "sweeps": sweeps, "rmse": curve[sweeps - 1]}
-
-    for ridge in ridges:
-        trial(ranks[0], ridge)
+    path = sorted(ridges)
+    first = path.index(START_RIDGE) if START_RIDGE in path else len(path) // 2
+    _, stopped = descend(_Ensemble(sides, ranks[0], path[first], n_models, rng), ranks[0], 0,
+                         max_sweeps)
+    for direction in (path[first + 1:], path[first - 1::-1] if first else []):
+        moved = False
+        for ridge in direction:
+            improved, _ = descend(best["state"].with_ridge(ridge), ranks[0], best["sweeps"],
+                                  PATH_SWEEPS)
+            if not improved:
+                break
+            moved = True
+        if moved:
+            break
+    start, sweeps = best["state"], best["sweeps"]
     for rank in ranks[1:]:
-        trial(rank, best["ridge"])
-    return best, scores
+        descend(start.with_rank(rank, rng), rank, sweeps, PATH_SWEEPS)
+    return {**best, "stopped": stopped}, scores
 
 
 def fold_in_rows(rows, cols, values, n_rows, col_factors, ridge):
@@ -290,6 +336,7 @@ def fold_in_rows(rows, cols, values, n_rows, col_factors, ridge):
     mean and column biases removed; all in the fit's normalised units: values and
     ``col_factors`` divided by :attr:`RatingsFit.scale` and its square root). Returns
     ``(F, b)``."""
-    systems = RowSystems(rows, cols, values, n_rows)
-    counts = np.bincount(rows, minlength=n_rows)
-    return _solve_with_bias(systems, counts, col_factors, ridge)
+    systems = BiasedSystems(rows, cols, n_rows, len(col_factors))
+    F, b = solve_side(systems, systems.with_values(values), col_factors[None],
+                      np.zeros((1, len(col_factors))), ridge)
+    return F[0], b[0]
