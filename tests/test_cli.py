@@ -215,6 +215,22 @@ def test_complete_clips_to_the_observed_range(tmp_path):
     assert filled.min() >= np.nanmin(observed) and filled.max() <= np.nanmax(observed)
 
 
+@pytest.mark.parametrize("scale", [1e200, 1e-200])
+def test_complete_summary_at_extreme_scales(tmp_path, capsys, scale):
+    import warnings
+
+    M, path = _matrix_file(tmp_path, ".npy")
+    np.save(path, np.load(path) * scale)
+    out = tmp_path / "filled.npy"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow or underflow in the fit or the summary
+        assert main(["complete", str(path), "--rank", "3", "--method", "altmin",
+                     "-o", str(out)]) == 0
+    assert np.abs(np.load(out) / scale - M).max() < 1e-6
+    rmse = float(capsys.readouterr().out.split("RMSE on observed entries")[1].split()[1])
+    assert 0 <= rmse < 1e-6 * scale
+
+
 def test_outputs_have_normal_permissions(tmp_path):
     import os
     import stat

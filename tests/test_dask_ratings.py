@@ -51,6 +51,25 @@ def test_dask_fit_equals_the_in_memory_fit_and_predicts_cold_rows():
     assert on_dask.result_.history["loss"][-1] < 0.2
 
 
+@pytest.mark.parametrize("scale", [1.0, 1e200, 1e-200])
+def test_dask_fit_at_extreme_scales(scale):
+    from lrkit.recovery.dask_ratings import triplet_frame
+
+    rows, cols, values = _ratings(seed=3)
+    frame = dd.from_pandas(pd.DataFrame({"r": rows, "c": cols, "v": values * scale}),
+                           npartitions=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no overflow in the summary or fit
+        _, summary = triplet_frame(frame)
+        model = MatrixCompletion(rank=3, ridge=0.05, n_models=2, max_iter=12,
+                                 seed=0).fit(frame)
+    assert summary.mean == pytest.approx(np.mean(values) * scale, rel=1e-12)
+    assert summary.std == pytest.approx(np.std(values) * scale, rel=1e-12)
+    pr, pc = _pairs()
+    np.testing.assert_allclose(model.predict(pr, pc) / scale,
+                               _fit((rows, cols, values)).predict(pr, pc), rtol=1e-9)
+
+
 def test_dask_fit_on_a_local_cluster():
     distributed = pytest.importorskip("distributed")
     rows, cols, values = _ratings(seed=1)

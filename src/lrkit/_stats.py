@@ -28,6 +28,18 @@ def robust_scale(values) -> float:
     return MAD_TO_STD * median(namespace(values).abs(values))
 
 
+def root_mean_square(values) -> float:
+    """``√(mean v²)``, computed on ``v / max|v|`` so that it neither overflows nor underflows
+    at extreme magnitudes (0 for no or only zero entries; inf or NaN when ``values`` are)."""
+    xp = namespace(values)
+    if math.prod(values.shape) == 0:
+        return 0.0
+    peak = float(xp.max(xp.abs(values)))
+    if peak == 0.0 or not math.isfinite(peak):
+        return peak
+    return peak * float(xp.sqrt(xp.mean((values / peak) ** 2)))
+
+
 #: Data whose largest magnitude lies in [1/SAFE_SCALE, SAFE_SCALE] are solved as
 #: they are; beyond, squares would overflow or underflow in double precision.
 SAFE_SCALE = 1e100

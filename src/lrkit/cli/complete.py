@@ -8,6 +8,7 @@ import time
 import numpy as np
 
 import lrkit
+from lrkit._stats import root_mean_square
 from lrkit.cli.console import (
     add_matrix_io,
     add_verb,
@@ -74,7 +75,7 @@ def run(args):
         filled = model.predict(*np.indices(shape).reshape(2, -1)).reshape(shape)
         filled[rows, cols] = values
         save_arrays(args.output, completed=np.clip(filled, *clip))
-    rmse = float(np.sqrt(np.mean((model.predict(rows, cols) - values) ** 2)))
+    rmse = root_mean_square(model.predict(rows, cols) - values)
     console.print(summary_table("lrkit complete", [
         ("shape", f"{shape[0]} x {shape[1]}"),
         ("observed", f"{values.size / (shape[0] * shape[1]):.1%}"),

@@ -95,9 +95,11 @@ def _partial_summary(part):
         raise ValueError("X has negative row or column indices; they must be >= 0")
     if not np.isfinite(values).all():
         raise ValueError("X has NaN or inf values; drop those rows of the DataFrame")
-    centre = float(values.mean()) if len(values) else 0.0
+    peak = float(np.max(np.abs(values))) if len(values) else 0.0
+    centre = peak * float(np.mean(values / peak)) if peak else 0.0
+    deviations = float(np.sum(((values - centre) / peak) ** 2)) if peak else 0.0
     return (np.bincount(rows), np.bincount(cols), np.bincount(cols, weights=values),
-            len(values), centre, float(np.sum((values - centre) ** 2)))
+            len(values), centre, peak, deviations)
 
 
 def _combine(parts):
@@ -112,18 +114,20 @@ def _combine(parts):
     size = int(row_counts.sum())
     if size == 0:
         raise ValueError("X has no observed entry: the DataFrame is empty")
-    # Chan, Golub & LeVeque's pairwise update of the mean and the sum of squared deviations.
+    # Chan, Golub & LeVeque's pairwise update of the mean and the sum of squared deviations,
+    # the squares in units of the largest magnitude (each part's were in its own), so that
+    # they do not overflow near the float limit.
+    peak = max(part[5] for part in parts)
     count, mean, squares = 0, 0.0, 0.0
-    for _, _, _, n, centre, deviations in parts:
+    for _, _, _, n, centre, part_peak, deviations in parts:
         if n:
-            delta = centre - mean
-            mean += delta * n / (count + n)
-            squares += deviations + delta**2 * count * n / (count + n)
+            delta = (centre - mean) / peak if peak else 0.0
+            mean += (centre - mean) * n / (count + n)
+            squares += deviations * (part_peak / peak) ** 2 + delta**2 * count * n / (count + n)
             count += n
-    variance = squares / size
     return TripletSummary((len(row_counts), len(col_counts)), row_counts.astype(np.int64),
                           col_counts.astype(np.int64), col_sums, size, mean,
-                          float(np.sqrt(variance)))
+                          peak * float(np.sqrt(squares / size)))
 
 
 def fit_ratings_dask(frame, summary, ranks, ridges, *, max_sweeps, n_models, seed=None,
