@@ -13,12 +13,13 @@ unchanged) when a client exists.
 
 Rank and ridge are chosen as in memory (:func:`ratings.fit_ratings`), on a uniform sample
 of at most ``SEARCH_ENTRIES`` entries held in memory (all of them when the data are small,
-which makes the Dask fit equal to the in-memory one: the search's best ensemble goes on over
-all the entries on Dask for ``FINAL_SWEEPS`` sweeps). On data larger than the sample, whose
-rows the sample thins out, only rank and ridge are taken from it: fits from random starts
-run on Dask, hold out ``HOLDOUT`` of the entries by a hash of (row, col)
-(:func:`held_out`) and stop ``PATIENCE`` sweeps past the held-out minimum, keeping the best
-sweep's factors. Dask is imported here only.
+which makes the Dask fit equal to the in-memory one); the search's best ensemble then goes
+on over all the entries on Dask for ``FINAL_SWEEPS`` sweeps. On data larger than the
+sample, whose rows the sample thins out, the sample's best sweep count does not carry over:
+the best ensemble first goes on with ``HOLDOUT`` of the entries held out by a hash of (row,
+col) (:func:`held_out`) until ``PATIENCE`` sweeps past the held-out minimum, and the
+``FINAL_SWEEPS`` sweeps on all entries start from the state at that minimum. Dask is
+imported here only.
 """
 
 from __future__ import annotations
@@ -150,38 +151,62 @@ def fit_ratings_dask(frame, summary, ranks, ridges, *, max_sweeps, n_models, see
         by_row, by_col = (_partitioned(frame, side, f"{directory}/{side}")
                           for side in ("row", "col"))
         run = Run("biased_als", max_iter=max_sweeps)
-        n1, n2 = summary.shape
-        if salt is None and state is not None:
-            F, G, row_bias, col_bias = state.F, state.G, state.row_bias, state.col_bias
-            sweeps = min(FINAL_SWEEPS, max_sweeps)
+        if state is not None:
+            fits = (state.F, state.G, state.row_bias, state.col_bias)
         else:
             starts = [random_start(summary.shape, best["rank"], rng) for _ in range(n_models)]
-            F, G = np.stack([f for f, _ in starts]), np.stack([g for _, g in starts])
-            row_bias, col_bias = np.zeros((n_models, n1)), np.zeros((n_models, n2))
-            sweeps = max_sweeps
-        curve, kept = [], None
-        for _ in range(sweeps):
-            F, row_bias, _ = _half_step(by_row, "row", "col", n1, G, col_bias, mean, scale,
-                                        best["ridge"], salt=salt)
-            G, col_bias, errors = _half_step(by_col, "col", "row", n2, F, row_bias, mean,
-                                             scale, best["ridge"], score=True, salt=salt)
-            run.t += 1
-            run.record(float(np.sqrt(errors[0] / max(errors[1], 1))) * scale, ())
-            if salt is None:
-                continue
-            curve.append(float(np.sqrt(errors[2] / max(errors[3], 1))))
-            if curve[-1] == min(curve):
-                kept = (F, G, row_bias, col_bias)
-            elif len(curve) - 1 - int(np.argmin(curve)) >= PATIENCE:
-                break
-        if salt is not None:
-            F, G, row_bias, col_bias = kept
+            fits = (np.stack([f for f, _ in starts]), np.stack([g for _, g in starts]),
+                    np.zeros((n_models, summary.shape[0])),
+                    np.zeros((n_models, summary.shape[1])))
+        sweep = _Sweeps(by_row, by_col, summary.shape, mean, scale, best["ridge"], run)
+        final = max_sweeps if state is None else min(FINAL_SWEEPS, max_sweeps)
+        if salt is not None:  # all sweeps together within max_sweeps
+            final = min(final, max_sweeps - 1)
+            fits, curve = sweep.until_held_out_rises(fits, max_sweeps - final, salt)
             best = {**best, "sweeps": int(np.argmin(curve)) + 1, "rmse": min(curve),
-                    "stopped": len(curve) < max_sweeps}
+                    "stopped": len(curve) < max_sweeps - final}
+        for _ in range(final):
+            fits, _ = sweep(fits)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
-    model = average_model(mean, F, G, row_bias, col_bias)
+    model = average_model(mean, *fits)
     return finish_fit(run, model, best, scores, scale)
+
+
+class _Sweeps:
+    """ALS-WR sweeps over the row- and column-partitioned copies, recorded in ``run``."""
+
+    def __init__(self, by_row, by_col, shape, mean, scale, ridge, run):
+        self.by_row, self.by_col, self.shape = by_row, by_col, shape
+        self.mean, self.scale, self.ridge, self.run = mean, scale, ridge, run
+
+    def __call__(self, fits, salt=None):
+        """One sweep from ``fits = (F, G, row_bias, col_bias)`` on the entries outside the
+        held-out split ``salt`` (None: all): ``(fits, held-out RMSE or None)``."""
+        _, G, _, col_bias = fits
+        n1, n2 = self.shape
+        F, row_bias, _ = _half_step(self.by_row, "row", "col", n1, G, col_bias, self.mean,
+                                    self.scale, self.ridge, salt=salt)
+        G, col_bias, errors = _half_step(self.by_col, "col", "row", n2, F, row_bias,
+                                         self.mean, self.scale, self.ridge, score=True,
+                                         salt=salt)
+        self.run.t += 1
+        self.run.record(float(np.sqrt(errors[0] / max(errors[1], 1))) * self.scale, ())
+        held = float(np.sqrt(errors[2] / max(errors[3], 1))) if salt is not None else None
+        return (F, G, row_bias, col_bias), held
+
+    def until_held_out_rises(self, fits, max_sweeps, salt):
+        """Sweeps on the entries outside the split ``salt`` until the held-out RMSE is
+        ``PATIENCE`` sweeps past its minimum: ``(the fits at the minimum, the curve)``."""
+        curve, kept = [], fits
+        for _ in range(max_sweeps):
+            fits, held = self(fits, salt)
+            curve.append(held)
+            if held == min(curve):
+                kept = fits
+            elif len(curve) - 1 - int(np.argmin(curve)) >= PATIENCE:
+                break
+        return kept, curve
 
 
 def _partitioned(frame, side, path):

@@ -104,7 +104,8 @@ class MatrixCompletion(ObservedInput, OneToOneFeatureMixin, TransformerMixin,
     result_ : RecoveryResult
     n_iter_ : int
         Iterations of the final fit (``biased_als``: its sweeps on all the entries, after
-        the search's best state; ``result_.message`` gives the search's count).
+        the search's best state; on a Dask DataFrame larger than the search's sample, also
+        the sweeps that stopped early on held-out entries).
     converged_ : bool
         Whether the final fit converged; when it did not, ``fit`` warns with a
         :class:`~lrkit.ConvergenceWarning`.
