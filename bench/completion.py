@@ -502,8 +502,11 @@ SECTIONS = [
      "100 000 ratings (1–5) of 1 682 films by 943 users (the copy inside the recbole wheel); "
      "5 folds of a seeded permutation, every method on the same folds, predictions clipped "
      "to [1, 5]. lrkit's defaults: biases plus rank-k factors by weighted-λ ALS, 5 fits "
-     "averaged, rank, ridge and sweeps chosen on 15 % of each training fold (the time "
-     "includes that search). Surprise (scikit-surprise, built from its source "
+     "averaged, rank, ridge and sweeps chosen on 15 % of each training fold by a "
+     "warm-started ridge path whose best state then runs 2 sweeps on all of the fold (the "
+     "time includes that search). Before the path and the ensemble solver (one sparse "
+     "product and a vectorised Cholesky for all five fits), the same defaults took 9.58 s "
+     "a fold for RMSE 0.9092. Surprise (scikit-surprise, built from its source "
      "distribution) with its defaults; fancyimpute on the dense matrix with NaN.",
      movielens_table),
     ("## Robust PCA: time as n grows",

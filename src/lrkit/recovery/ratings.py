@@ -47,13 +47,13 @@ RANKS = (10, 5)
 #: Sweeps each fit may run (the held-out search keeps the best count).
 SEARCH_SWEEPS = 30
 #: A search fit stops once its held-out error has not improved for this many sweeps.
-PATIENCE = 2
+PATIENCE = 1
 #: Sweeps at most at each further point of the search's warm-started path.
-PATH_SWEEPS = 4
+PATH_SWEEPS = 3
 #: The fraction of entries the search holds out.
 HOLDOUT = 0.15
 #: Sweeps of the search's best state on all the entries.
-FINAL_SWEEPS = 3
+FINAL_SWEEPS = 2
 
 
 @dataclass
