@@ -140,9 +140,10 @@ SECTIONS = [
      f"{SWEEPS} sweeps, ridge {RIDGE} (Spark's regParam is also weighted by counts, "
      "ALS-WR). lrkit: `MatrixCompletion(rank=20, ridge=0.05, n_models=1)` on a Dask "
      "DataFrame with the threaded scheduler: rank and ridge are given, its in-memory "
-     "search on a 2·10⁶-entry sample is in the total, and since the data are larger than "
-     "the sample it trains on 85 % of the ratings and stops early on the other 15 % "
-     "(capped at 10 sweeps); Spark: `pyspark.ml` ALS on "
+     "fit on a 2·10⁶-entry sample is in the total; since the data are larger than the "
+     "sample, it goes on from that fit over 85 % of the ratings, stops early on the other "
+     "15 %, then runs 2 sweeps on all of them (10 sweeps at most in all); Spark: "
+     "`pyspark.ml` ALS on "
      "`local[2]`, time per iteration from the difference between a 10- and a 1-iteration "
      "fit. Peak memory is each process's resident maximum.", out_of_core_table),
 ]

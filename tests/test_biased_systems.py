@@ -1,7 +1,9 @@
 """The ensemble solver of the biased ALS-WR half step (recovery._biased_systems)."""
 
 import numpy as np
+import pytest
 
+from lrkit.recovery import _biased_systems
 from lrkit.recovery._biased_systems import BiasedSystems, spd_solve
 
 
@@ -20,7 +22,10 @@ def _direct(index, other, values, n, factors, bias, penalty):
     return out_f, out_b
 
 
-def test_every_model_and_row_solves_its_own_system():
+@pytest.mark.parametrize("chunk", [None, 700])
+def test_every_model_and_row_solves_its_own_system(monkeypatch, chunk):
+    if chunk:  # groups of one model, blocks of a few rows: the same solutions
+        monkeypatch.setattr(_biased_systems, "CHUNK_FLOATS", chunk)
     rng = np.random.default_rng(0)
     n, n_other, k, models, m = 30, 20, 4, 3, 300
     index, other = rng.integers(0, n - 2, m), rng.integers(0, n_other, m)  # rows 28, 29: empty

@@ -24,6 +24,10 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+#: The solver works on groups of models and blocks of rows whose largest arrays hold at most
+#: this many float64 numbers (128 MiB).
+CHUNK_FLOATS = 1 << 24
+
 
 class BiasedSystems:
     """The systems of one side: ``index[e]`` is the row solved for, ``other_index[e]`` the
@@ -68,25 +72,50 @@ class BiasedSystems:
         """
         models, n_other, k = other_factors.shape
         size = k + 1
-        # The other side's rows first, so that every product below reads contiguous rows.
-        design = np.concatenate([other_factors.transpose(1, 0, 2),
-                                 np.ones((n_other, models, 1))], axis=2)
         upper_a, upper_b = np.triu_indices(size)
         packed = len(upper_a)
-        right = np.concatenate([design[:, :, upper_a] * design[:, :, upper_b],
-                                -other_bias.T[:, :, None] * design], axis=2)
-        product = (self.pattern @ right.reshape(n_other, -1)).reshape(self.n, models, -1)
-        rhs = product[:, :, packed:] + (values @ design.reshape(n_other, -1)).reshape(
-            self.n, models, size)
         position = np.empty((size, size), dtype=np.intp)
         position[upper_a, upper_b] = position[upper_b, upper_a] = np.arange(packed)
-        grams = product[:, :, :packed].transpose(2, 1, 0)[position]  # (size, size, models, n)
+        factors, bias = np.empty((models, self.n, k)), np.empty((models, self.n))
+        # Bounded memory: models in groups whose packed products fit CHUNK_FLOATS, rows in
+        # blocks whose systems (and their factors) do.
+        group = max(1, min(models, CHUNK_FLOATS // (n_other * (packed + 2 * size))))
+        block = max(1, CHUNK_FLOATS // (2 * group * size * size))
+        for first in range(0, models, group):
+            chosen = slice(first, first + group)
+            # The other side's rows first, so that the products read contiguous rows.
+            design = np.concatenate([other_factors[chosen].transpose(1, 0, 2),
+                                     np.ones((n_other, other_factors[chosen].shape[0], 1))],
+                                    axis=2)
+            right = np.concatenate([design[:, :, upper_a] * design[:, :, upper_b],
+                                    -other_bias[chosen].T[:, :, None] * design], axis=2)
+            for start in range(0, self.n, block):
+                rows = slice(start, min(start + block, self.n))
+                pattern, observed = ((self.pattern, values) if block >= self.n
+                                     else (self.pattern[rows], values[rows]))
+                solution = self._solve_rows(pattern, observed, design, right, penalty[rows],
+                                            position)
+                factors[chosen, rows] = solution[:k].transpose(1, 2, 0)
+                bias[chosen, rows] = solution[k]
+        return factors, bias
+
+    @staticmethod
+    def _solve_rows(pattern, values, design, right, penalty, position):
+        """The solutions ``(size, models, rows)`` of a block of rows, for a group of models
+        (``design``: the other side's ``[g, 1]``, rows first; ``right``: their packed outer
+        products and ``-c · [g, 1]``)."""
+        n_other, models, size = design.shape
+        packed = size * (size + 1) // 2
+        rows = pattern.shape[0]
+        product = (pattern @ right.reshape(n_other, -1)).reshape(rows, models, -1)
+        rhs = product[:, :, packed:] + (values @ design.reshape(n_other, -1)).reshape(
+            rows, models, size)
+        grams = product[:, :, :packed].transpose(2, 1, 0)[position]  # (size, size, models, rows)
         diagonal = np.arange(size)
         grams[diagonal, diagonal] += penalty.T[:, None, :]
-        solution = spd_solve(grams.reshape(size, size, models * self.n),
+        solution = spd_solve(grams.reshape(size, size, models * rows),
                              np.ascontiguousarray(rhs.transpose(2, 1, 0)).reshape(size, -1))
-        solution = solution.reshape(size, models, self.n)
-        return solution[:k].transpose(1, 2, 0), solution[k].copy()
+        return solution.reshape(size, models, rows)
 
 
 def spd_solve(matrices, rhs):
