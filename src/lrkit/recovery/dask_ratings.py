@@ -5,8 +5,10 @@ The data are shuffled once into two copies on disk (Parquet): one partitioned by
 column, so that every row (column) has all its entries in one partition. A half step of
 ALS-WR is then one task per partition, in parallel and with no reduction: the task reads its
 entries, receives the other side's factors and biases (small: ``n × rank``), builds its rows'
-``(k+1) × (k+1)`` systems and solves them, for every model of the ensemble at once, exactly
-as the in-memory solver does (:class:`~lrkit.recovery._biased_systems.BiasedSystems`). The driver
+``(k+1) × (k+1)`` systems and solves them for every model of the ensemble: the systems of
+the in-memory solver (:func:`~lrkit.recovery.ratings.solve_side`), here with batched BLAS
+products (:class:`~lrkit.recovery._row_systems.RowSystems`) that run in parallel threads,
+where the in-memory solver's single sparse product would hold the GIL. The driver
 keeps only the factors. The tasks run on whatever Dask scheduler is active: the threaded one
 by default, or a ``distributed`` cluster (``LocalCluster`` in the tests, a real cluster
 unchanged) when a client exists.
@@ -31,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lrkit._random import as_generator
-from lrkit.recovery._biased_systems import BiasedSystems
+from lrkit.recovery._row_systems import RowSystems
 from lrkit.recovery.harness import Run
 from lrkit.recovery.ratings import (
     FINAL_SWEEPS,
@@ -39,9 +41,9 @@ from lrkit.recovery.ratings import (
     PATIENCE,
     _search,
     average_model,
+    biased_penalty,
     finish_fit,
     random_start,
-    solve_side,
 )
 
 #: The held-out search runs in memory on a uniform sample of at most this many entries.
@@ -264,17 +266,25 @@ def _half_step(frame, own, other, n, other_factors, other_bias, mean, scale, rid
 
 def _solve_partition(part, own, other, shared, mean, scale, ridge, score, salt):
     """The rows of one partition (all their entries are in it): ``(ids, (factors, bias) of
-    every model, [train SSE, train count, held-out SSE, held-out count])``, solved as
-    :func:`ratings.solve_side` does in memory, on the entries outside the held-out split."""
+    every model, [train SSE, train count, held-out SSE, held-out count])``: the systems of
+    :func:`ratings.solve_side`, on the entries outside the held-out split."""
     other_factors, other_bias = shared
     own_index, other_index = part[own].to_numpy(), part[other].to_numpy()
     values = part["value"].to_numpy() / scale
     held = (held_out(own_index, other_index, salt, own == "col") if salt is not None
             else np.zeros(len(values), dtype=bool))
     ids, local = np.unique(own_index[~held], return_inverse=True)
-    systems = BiasedSystems(local, other_index[~held], len(ids), other_factors.shape[1])
-    factors, bias = solve_side(systems, systems.with_values(values[~held] - mean),
-                               other_factors, other_bias, ridge)
+    # Per model with batched BLAS products, which run in parallel on the threaded
+    # scheduler (the in-memory solver's one sparse product would hold the GIL).
+    systems = RowSystems(local, other_index[~held], values[~held], len(ids))
+    models, _, rank = other_factors.shape
+    penalty = biased_penalty(systems.counts, rank, ridge)
+    factors, bias = np.empty((models, len(ids), rank)), np.empty((models, len(ids)))
+    for m in range(models):
+        systems.set_values(values[~held] - mean - other_bias[m, other_index[~held]])
+        design = np.hstack([other_factors[m], np.ones((other_factors.shape[1], 1))])
+        solution = systems.solve_exact(design, penalty)
+        factors[m], bias[m] = solution[:, :rank], solution[:, rank]
     errors = np.zeros(4)
     if score and len(values):
         position = np.minimum(np.searchsorted(ids, own_index), max(len(ids) - 1, 0))

@@ -126,14 +126,20 @@ class _Sides:
         self.col_values = self.by_col.with_values(values - self.mean)
 
 
+def biased_penalty(counts, rank, ridge):
+    """The diagonal added to each row's ``[f, b]`` system: the weighted-λ ``λ max(n_i, 1)``
+    on the factor coordinates and ``BIAS_RIDGE`` on the bias, shape ``(rows, rank + 1)``."""
+    penalty = np.empty((len(counts), rank + 1))
+    penalty[:, :rank] = ridge * np.maximum(counts, 1)[:, None]
+    penalty[:, rank] = BIAS_RIDGE
+    return penalty
+
+
 def solve_side(systems, values, other_factors, other_bias, ridge):
     """Every model's ``[f, b]`` of one side against ``[g, 1]`` and the bias of the other
-    (arrays with a leading model axis), with the weighted-λ penalty ``λ max(n_i, 1)`` on
-    the factors and ``BIAS_RIDGE`` on the bias: ``(factors, bias)``."""
-    rank = other_factors.shape[2]
-    penalty = np.empty((systems.n, rank + 1))
-    penalty[:, :rank] = ridge * np.maximum(systems.counts, 1)[:, None]
-    penalty[:, rank] = BIAS_RIDGE
+    (arrays with a leading model axis), penalised by :func:`biased_penalty`:
+    ``(factors, bias)``."""
+    penalty = biased_penalty(systems.counts, other_factors.shape[2], ridge)
     return systems.solve(values, other_factors, other_bias, penalty)
 
 
