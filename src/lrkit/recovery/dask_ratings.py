@@ -38,11 +38,11 @@ from lrkit.recovery.harness import Run
 from lrkit.recovery.ratings import (
     FINAL_SWEEPS,
     HOLDOUT,
-    PATIENCE,
     _search,
     average_model,
     biased_penalty,
     finish_fit,
+    held_out_stop,
     random_start,
 )
 
@@ -164,7 +164,8 @@ def fit_ratings_dask(frame, summary, ranks, ridges, *, max_sweeps, n_models, see
         final = max_sweeps if state is None else min(FINAL_SWEEPS, max_sweeps)
         if salt is not None:  # all sweeps together within max_sweeps
             final = min(final, max_sweeps - 1)
-            fits, curve = sweep.until_held_out_rises(fits, max_sweeps - final, salt)
+            fits, curve = sweep.until_held_out_rises(fits, max_sweeps - final, salt,
+                                                     cold=state is None)
             best = {**best, "sweeps": int(np.argmin(curve)) + 1, "rmse": min(curve),
                     "stopped": len(curve) < max_sweeps - final}
         for _ in range(final):
@@ -197,16 +198,17 @@ class _Sweeps:
         held = float(np.sqrt(errors[2] / max(errors[3], 1))) if salt is not None else None
         return (F, G, row_bias, col_bias), held
 
-    def until_held_out_rises(self, fits, max_sweeps, salt):
-        """Sweeps on the entries outside the split ``salt`` until the held-out RMSE is
-        ``PATIENCE`` sweeps past its minimum: ``(the fits at the minimum, the curve)``."""
+    def until_held_out_rises(self, fits, max_sweeps, salt, cold):
+        """Sweeps on the entries outside the split ``salt`` until the held-out RMSE is past
+        its minimum (:func:`ratings.held_out_stop`; ``cold``: from random starts):
+        ``(the fits at the minimum, the curve)``."""
         curve, kept = [], fits
         for _ in range(max_sweeps):
             fits, held = self(fits, salt)
             curve.append(held)
             if held == min(curve):
                 kept = fits
-            elif len(curve) - 1 - int(np.argmin(curve)) >= PATIENCE:
+            if held_out_stop(curve, cold):
                 break
         return kept, curve
 
