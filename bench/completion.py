@@ -506,7 +506,10 @@ SECTIONS = [
      "warm-started ridge path whose best state then runs 2 sweeps on all of the fold (the "
      "time includes that search). Before the path and the ensemble solver (one sparse "
      "product and a vectorised Cholesky for all five fits), the same defaults took 9.58 s "
-     "a fold for RMSE 0.9092. Surprise (scikit-surprise, built from its source "
+     "a fold for RMSE 0.9092. lrkit runs first, so its first fold includes the process's "
+     "one-time warm-up (about 0.4 s); over three runs of this section its time per fold "
+     "ranged from 1.34 to 1.87 s, Surprise SVD's from 1.72 to 1.85 s. Surprise "
+     "(scikit-surprise, built from its source "
      "distribution) with its defaults; fancyimpute on the dense matrix with NaN.",
      movielens_table),
     ("## Robust PCA: time as n grows",

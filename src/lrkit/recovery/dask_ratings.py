@@ -19,9 +19,9 @@ which makes the Dask fit equal to the in-memory one); the search's best ensemble
 on over all the entries on Dask for ``FINAL_SWEEPS`` sweeps. On data larger than the
 sample, whose rows the sample thins out, the sample's best sweep count does not carry over:
 the best ensemble first goes on with ``HOLDOUT`` of the entries held out by a hash of (row,
-col) (:func:`held_out`) until ``PATIENCE`` sweeps past the held-out minimum, and the
-``FINAL_SWEEPS`` sweeps on all entries start from the state at that minimum. Dask is
-imported here only.
+col) (:func:`held_out`) until it is past the held-out minimum
+(:func:`ratings.held_out_stop`), and the ``FINAL_SWEEPS`` sweeps on all entries start from
+the state at that minimum. Dask is imported here only.
 """
 
 from __future__ import annotations
@@ -161,9 +161,10 @@ def fit_ratings_dask(frame, summary, ranks, ridges, *, max_sweeps, n_models, see
                     np.zeros((n_models, summary.shape[0])),
                     np.zeros((n_models, summary.shape[1])))
         sweep = _Sweeps(by_row, by_col, summary.shape, mean, scale, best["ridge"], run)
-        final = max_sweeps if state is None else min(FINAL_SWEEPS, max_sweeps)
-        if salt is not None:  # all sweeps together within max_sweeps
-            final = min(final, max_sweeps - 1)
+        if salt is None:
+            final = max_sweeps if state is None else min(FINAL_SWEEPS, max_sweeps)
+        else:  # all sweeps together within max_sweeps
+            final = min(FINAL_SWEEPS, max_sweeps - 1)
             fits, curve = sweep.until_held_out_rises(fits, max_sweeps - final, salt,
                                                      cold=state is None)
             best = {**best, "sweeps": int(np.argmin(curve)) + 1, "rmse": min(curve),

@@ -236,11 +236,10 @@ def fit_ratings(rows, cols, values, shape, ranks=RANKS, ridges=RIDGES, *,
     sides = _Sides(rows, cols, normalised, shape)
     state = best.pop("state")
     if state is None:
-        ensemble, sweeps = _Ensemble(sides, best["rank"], best["ridge"], n_models, rng), \
-            max_sweeps
+        ensemble = _Ensemble(sides, best["rank"], best["ridge"], n_models, rng)
     else:
-        ensemble, sweeps = state.on(sides), min(FINAL_SWEEPS, max_sweeps)
-    for _ in range(sweeps):
+        ensemble = state.on(sides)
+    for _ in range(max_sweeps if state is None else min(FINAL_SWEEPS, max_sweeps)):
         ensemble.sweep()
         model = ensemble.model()
         run.t += 1
@@ -281,12 +280,13 @@ def _search(rows, cols, values, shape, ranks, ridges, max_sweeps, holdout, n_mod
     the best ensemble (None when nothing could be held out).
 
     A regularisation path with warm starts: an ensemble of ``n_models`` fits at the first
-    rank starts from random factors at the largest ridge and sweeps until its held-out RMSE
-    is ``PATIENCE`` sweeps past its minimum (at most ``max_sweeps``); from its best state,
-    each smaller ridge in turn runs at most ``PATH_SWEEPS`` more sweeps, and the path ends
-    at the first ridge that does not improve on the best. Each other rank then continues
-    from the best state, truncated (or padded) to that rank, for at most ``PATH_SWEEPS``
-    sweeps. ``sweeps`` counts the sweeps the best state took in all.
+    rank starts from random factors at ``START_RIDGE`` (or the middle candidate) and sweeps
+    until :func:`held_out_stop` (at most ``max_sweeps``). From its best state the next
+    larger ridge runs at most ``PATH_SWEEPS`` sweeps, then the next, while each improves on
+    the best held-out RMSE; when the first step up does not, the path steps down instead.
+    Each other rank then continues from the best state, truncated (or padded) to that rank,
+    for at most ``PATH_SWEEPS`` sweeps. ``sweeps`` counts the sweeps the best state took in
+    all.
     """
     test = rng.random(values.size) < holdout
     if test.all() or not test.any():
