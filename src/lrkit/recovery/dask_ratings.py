@@ -20,8 +20,8 @@ on over all the entries on Dask for ``FINAL_SWEEPS`` sweeps. On data larger than
 sample, whose rows the sample thins out, the sample's best sweep count does not carry over:
 the best ensemble first goes on with ``HOLDOUT`` of the entries held out by a hash of (row,
 col) (:func:`held_out`) until it is past the held-out minimum
-(:func:`ratings.held_out_stop`), and the ``FINAL_SWEEPS`` sweeps on all entries start from
-the state at that minimum. Dask is imported here only.
+(:func:`~lrkit.recovery.early_stopping.held_out_stop`), and the ``FINAL_SWEEPS`` sweeps on
+all entries start from the state at that minimum. Dask is imported here only.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ import numpy as np
 
 from lrkit._random import as_generator
 from lrkit.recovery._row_systems import RowSystems
+from lrkit.recovery.early_stopping import sweep_until_stop
 from lrkit.recovery.harness import Run
 from lrkit.recovery.ratings import (
     FINAL_SWEEPS,
@@ -42,7 +43,6 @@ from lrkit.recovery.ratings import (
     average_model,
     biased_penalty,
     finish_fit,
-    held_out_stop,
     random_start,
 )
 
@@ -165,8 +165,8 @@ def fit_ratings_dask(frame, summary, ranks, ridges, *, max_sweeps, n_models, see
             final = max_sweeps if state is None else min(FINAL_SWEEPS, max_sweeps)
         else:  # all sweeps together within max_sweeps
             final = min(FINAL_SWEEPS, max_sweeps - 1)
-            fits, curve = sweep.until_held_out_rises(fits, max_sweeps - final, salt,
-                                                     cold=state is None)
+            fits, curve, _ = sweep_until_stop(lambda fits: sweep(fits, salt), fits,
+                                              max_sweeps - final, cold=state is None)
             best = {**best, "sweeps": int(np.argmin(curve)) + 1, "rmse": min(curve),
                     "stopped": len(curve) < max_sweeps - final}
         for _ in range(final):
@@ -198,20 +198,6 @@ class _Sweeps:
         self.run.record(float(np.sqrt(errors[0] / max(errors[1], 1))) * self.scale, ())
         held = float(np.sqrt(errors[2] / max(errors[3], 1))) if salt is not None else None
         return (F, G, row_bias, col_bias), held
-
-    def until_held_out_rises(self, fits, max_sweeps, salt, cold):
-        """Sweeps on the entries outside the split ``salt`` until the held-out RMSE is past
-        its minimum (:func:`ratings.held_out_stop`; ``cold``: from random starts):
-        ``(the fits at the minimum, the curve)``."""
-        curve, kept = [], fits
-        for _ in range(max_sweeps):
-            fits, held = self(fits, salt)
-            curve.append(held)
-            if held == min(curve):
-                kept = fits
-            if held_out_stop(curve, cold):
-                break
-        return kept, curve
 
 
 def _partitioned(frame, side, path):

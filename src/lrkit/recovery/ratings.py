@@ -31,6 +31,7 @@ import numpy as np
 
 from lrkit._random import as_generator
 from lrkit.recovery._biased_systems import BiasedSystems
+from lrkit.recovery.early_stopping import sweep_until_stop
 from lrkit.recovery.harness import Run
 from lrkit.result import RecoveryResult, Status
 
@@ -46,10 +47,6 @@ START_RIDGE = 0.1
 RANKS = (10, 5)
 #: Sweeps each fit may run (the held-out search keeps the best count).
 SEARCH_SWEEPS = 30
-#: A search fit stops once its held-out error has not improved for this many sweeps, or
-#: improved by less than this relative amount in its last sweep.
-PATIENCE = 1
-STALL = 1e-4
 #: Sweeps at most at each further point of the search's warm-started path.
 PATH_SWEEPS = 3
 #: The fraction of entries the search holds out.
@@ -281,9 +278,10 @@ def _search(rows, cols, values, shape, ranks, ridges, max_sweeps, holdout, n_mod
 
     A regularisation path with warm starts: an ensemble of ``n_models`` fits at the first
     rank starts from random factors at ``START_RIDGE`` (or the middle candidate) and sweeps
-    until :func:`held_out_stop` (at most ``max_sweeps``). From its best state the next
-    larger ridge runs at most ``PATH_SWEEPS`` sweeps, then the next, while each improves on
-    the best held-out RMSE; when the first step up does not, the path steps down instead.
+    until :func:`~lrkit.recovery.early_stopping.held_out_stop` (at most ``max_sweeps``).
+    From its best state the next larger ridge runs at most ``PATH_SWEEPS`` sweeps, then the
+    next, while each improves on the best held-out RMSE; when the first step up does not,
+    the path steps down instead.
     Each other rank then continues from the best state, truncated (or padded) to that rank,
     for at most ``PATH_SWEEPS`` sweeps. ``sweeps`` counts the sweeps the best state took in
     all.
@@ -299,18 +297,15 @@ def _search(rows, cols, values, shape, ranks, ridges, max_sweeps, holdout, n_mod
     held_rows, held_cols, held_values = rows[test], cols[test], values[test]
     scores, best = {}, None
 
+    def advance(ensemble):
+        ensemble = copy.copy(ensemble)  # a sweep replaces the arrays: the old one stays as it is
+        ensemble.sweep()
+        predicted = ensemble.model().predict(held_rows, held_cols)
+        return ensemble, float(np.sqrt(np.mean((predicted - held_values) ** 2)))
+
     def descend(ensemble, rank, sweeps_before, limit, cold=False):
         nonlocal best
-        curve, kept, stopped = [], ensemble, False
-        for _ in range(limit):
-            ensemble.sweep()
-            predicted = ensemble.model().predict(held_rows, held_cols)
-            curve.append(float(np.sqrt(np.mean((predicted - held_values) ** 2))))
-            if curve[-1] == min(curve):
-                kept = copy.copy(ensemble)  # a sweep replaces the arrays: a snapshot
-            if held_out_stop(curve, cold):
-                stopped = True
-                break
+        kept, curve, stopped = sweep_until_stop(advance, ensemble, limit, cold)
         scores[(rank, ensemble.ridge)] = min(curve)
         improved = best is None or min(curve) < best["rmse"]
         if improved:
@@ -336,21 +331,6 @@ def _search(rows, cols, values, shape, ranks, ridges, max_sweeps, holdout, n_mod
     for rank in ranks[1:]:
         descend(start.with_rank(rank, rng), rank, sweeps, PATH_SWEEPS)
     return {**best, "stopped": stopped}, scores
-
-
-def held_out_stop(curve, cold=False):
-    """Whether a run whose held-out errors (one per sweep) are ``curve`` should stop: it is
-    ``PATIENCE`` sweeps past its minimum, or its last sweep improved the error by less than
-    ``STALL`` (relative; converged). A run from random starts (``cold``) does not stop
-    before its error has fallen below its first sweep's: from small random factors ALS
-    first fits the biases, and its factors take several sweeps to leave the noise
-    directions and find the signal, while the held-out error stays flat or rises (a flat
-    rank-10 spectrum with 45 ratings a row: 1.17, 1.19, 1.13, 1.04, 0.95, …, 0.67)."""
-    if cold and min(curve) >= curve[0]:
-        return False
-    if len(curve) - 1 - int(np.argmin(curve)) >= PATIENCE:
-        return True
-    return len(curve) > 1 and curve[-2] - curve[-1] <= STALL * curve[-1]
 
 
 def fold_in_rows(rows, cols, values, n_rows, col_factors, ridge):
