@@ -113,6 +113,23 @@ def test_data_beyond_the_search_sample_stop_early_on_a_held_out_split(monkeypatc
     assert "early stopping" in model.result_.message
     fitted = model.predict(rows, cols)
     assert np.sqrt(np.mean((fitted - values) ** 2)) < 0.3  # noise 0.1
-    held = dask_ratings.held_out(rows, cols, 7, False)
-    np.testing.assert_array_equal(held, dask_ratings.held_out(cols, rows, 7, True))
+    held = dask_ratings.held_out(rows, cols, 7, 0.15, False)
+    np.testing.assert_array_equal(held, dask_ratings.held_out(cols, rows, 7, 0.15, True))
     assert 0.12 < held.mean() < 0.18
+
+
+def test_the_early_stopping_split_holds_out_at_most_held_out_entries(monkeypatch):
+    from lrkit.recovery import dask_ratings
+
+    rows, cols = np.divmod(np.arange(400_000), 1000)
+    assert 0.045 < dask_ratings.held_out(rows, cols, 3, 0.05, False).mean() < 0.055
+    seen = []
+    original = dask_ratings.held_out
+    monkeypatch.setattr(dask_ratings, "held_out",
+                        lambda *args: seen.append(args[3]) or original(*args))
+    monkeypatch.setattr(dask_ratings, "SEARCH_ENTRIES", 2500)
+    monkeypatch.setattr(dask_ratings, "HELD_OUT_ENTRIES", 200)  # 5 % of ~4000 entries
+    r, c, v = _ratings(seed=2)
+    frame = dd.from_pandas(pd.DataFrame({"r": r, "c": c, "v": v}), npartitions=2)
+    MatrixCompletion(rank=3, n_models=1, max_iter=4, seed=0).fit(frame)
+    assert seen and all(share == pytest.approx(200 / len(v)) for share in seen)

@@ -18,8 +18,8 @@ of at most ``SEARCH_ENTRIES`` entries held in memory (all of them when the data 
 which makes the Dask fit equal to the in-memory one); the search's best ensemble then goes
 on over all the entries on Dask for ``FINAL_SWEEPS`` sweeps. On data larger than the
 sample, whose rows the sample thins out, the sample's best sweep count does not carry over:
-the best ensemble first goes on with ``HOLDOUT`` of the entries held out by a hash of (row,
-col) (:func:`held_out`) until it is past the held-out minimum
+the best ensemble first goes on with ``HOLDOUT`` of the entries (at most ``HELD_OUT_ENTRIES``)
+held out by a hash of (row, col) (:func:`held_out`) until it is past the held-out minimum
 (:func:`~lrkit.recovery.early_stopping.held_out_stop`), and the ``FINAL_SWEEPS`` sweeps on
 all entries start from the state at that minimum. Dask is imported here only.
 """
@@ -48,6 +48,10 @@ from lrkit.recovery.ratings import (
 
 #: The held-out search runs in memory on a uniform sample of at most this many entries.
 SEARCH_ENTRIES = 2_000_000
+#: On data larger than the sample, the early-stopping split holds out ``HOLDOUT`` of the
+#: entries or this many, whichever is fewer: enough to rank successive sweeps, while the
+#: sweeps fit on all the rest.
+HELD_OUT_ENTRIES = 200_000
 COLUMNS = ("row", "col", "value")
 
 
@@ -147,7 +151,9 @@ def fit_ratings_dask(frame, summary, ranks, ridges, *, max_sweeps, n_models, see
     mean = summary.mean / scale
     # Data larger than the sample: the sample's best sweep count does not carry over (its
     # rows are sparser), so the sweeps stop early on a held-out split of all the data.
-    salt = int(rng.integers(2**31)) if summary.size > SEARCH_ENTRIES else None
+    split = None
+    if summary.size > SEARCH_ENTRIES:
+        split = (int(rng.integers(2**31)), min(HOLDOUT, HELD_OUT_ENTRIES / summary.size))
     directory = tempfile.mkdtemp(prefix="lrkit-als-", dir=workdir)
     try:
         by_row, by_col = (_partitioned(frame, side, f"{directory}/{side}")
@@ -161,14 +167,14 @@ def fit_ratings_dask(frame, summary, ranks, ridges, *, max_sweeps, n_models, see
                     np.zeros((n_models, summary.shape[0])),
                     np.zeros((n_models, summary.shape[1])))
         sweep = _Sweeps(by_row, by_col, summary.shape, mean, scale, best["ridge"], run)
-        if salt is None:
+        if split is None:
             final = max_sweeps if state is None else min(FINAL_SWEEPS, max_sweeps)
         else:  # all sweeps together within max_sweeps
             final = min(FINAL_SWEEPS, max_sweeps - 1)
-            fits, curve, _ = sweep_until_stop(lambda fits: sweep(fits, salt), fits,
-                                              max_sweeps - final, cold=state is None)
+            fits, curve, stopped = sweep_until_stop(lambda fits: sweep(fits, split), fits,
+                                                    max_sweeps - final, cold=state is None)
             best = {**best, "sweeps": int(np.argmin(curve)) + 1, "rmse": min(curve),
-                    "stopped": len(curve) < max_sweeps - final}
+                    "stopped": stopped}
         for _ in range(final):
             fits, _ = sweep(fits)
     finally:
@@ -184,19 +190,20 @@ class _Sweeps:
         self.by_row, self.by_col, self.shape = by_row, by_col, shape
         self.mean, self.scale, self.ridge, self.run = mean, scale, ridge, run
 
-    def __call__(self, fits, salt=None):
+    def __call__(self, fits, split=None):
         """One sweep from ``fits = (F, G, row_bias, col_bias)`` on the entries outside the
-        held-out split ``salt`` (None: all): ``(fits, held-out RMSE or None)``."""
+        held-out ``split = (salt, share)`` of :func:`held_out` (None: all):
+        ``(fits, held-out RMSE or None)``."""
         _, G, _, col_bias = fits
         n1, n2 = self.shape
         F, row_bias, _ = _half_step(self.by_row, "row", "col", n1, G, col_bias, self.mean,
-                                    self.scale, self.ridge, salt=salt)
+                                    self.scale, self.ridge, split=split)
         G, col_bias, errors = _half_step(self.by_col, "col", "row", n2, F, row_bias,
                                          self.mean, self.scale, self.ridge, score=True,
-                                         salt=salt)
+                                         split=split)
         self.run.t += 1
         self.run.record(float(np.sqrt(errors[0] / max(errors[1], 1))) * self.scale, ())
-        held = float(np.sqrt(errors[2] / max(errors[3], 1))) if salt is not None else None
+        held = float(np.sqrt(errors[2] / max(errors[3], 1))) if split is not None else None
         return (F, G, row_bias, col_bias), held
 
 
@@ -234,16 +241,16 @@ def _search_sample(frame, size, rng):
 
 
 def _half_step(frame, own, other, n, other_factors, other_bias, mean, scale, ridge,
-               score=False, salt=None):
+               score=False, split=None):
     """Every model's factors and biases of the ``own`` side, one task per partition of
-    ``frame`` (partitioned by ``own``), fit on the entries outside the held-out split
-    ``salt`` (None: all); with ``score`` also the averaged model's squared errors and counts
+    ``frame`` (partitioned by ``own``), fit on the entries outside the held-out ``split``
+    (None: all); with ``score`` also the averaged model's squared errors and counts
     ``(train, held out)`` after this step."""
     import dask
 
     shared = dask.delayed((other_factors, other_bias), pure=True)
     tasks = [dask.delayed(_solve_partition)(part, own, other, shared, mean, scale, ridge,
-                                            score, salt) for part in frame.to_delayed()]
+                                            score, split) for part in frame.to_delayed()]
     models, _, rank = other_factors.shape
     factors, bias = np.zeros((models, n, rank)), np.zeros((models, n))
     errors = np.zeros(4)
@@ -253,14 +260,14 @@ def _half_step(frame, own, other, n, other_factors, other_bias, mean, scale, rid
     return factors, bias, errors
 
 
-def _solve_partition(part, own, other, shared, mean, scale, ridge, score, salt):
+def _solve_partition(part, own, other, shared, mean, scale, ridge, score, split):
     """The rows of one partition (all their entries are in it): ``(ids, (factors, bias) of
     every model, [train SSE, train count, held-out SSE, held-out count])``: the systems of
     :func:`ratings.solve_side`, on the entries outside the held-out split."""
     other_factors, other_bias = shared
     own_index, other_index = part[own].to_numpy(), part[other].to_numpy()
     values = part["value"].to_numpy() / scale
-    held = (held_out(own_index, other_index, salt, own == "col") if salt is not None
+    held = (held_out(own_index, other_index, *split, own == "col") if split is not None
             else np.zeros(len(values), dtype=bool))
     ids, local = np.unique(own_index[~held], return_inverse=True)
     # Per model with batched BLAS products, which run in parallel on the threaded
@@ -287,10 +294,9 @@ def _solve_partition(part, own, other, shared, mean, scale, ridge, score, salt):
     return ids, (factors, bias), errors
 
 
-def held_out(own_index, other_index, salt, transposed):
-    """A fixed pseudo-random ``HOLDOUT`` share of the entries, by a hash of (row, col) and
-    ``salt`` (splitmix64's finaliser): the same entries whichever side's partition holds
-    them."""
+def held_out(own_index, other_index, salt, share, transposed):
+    """A fixed pseudo-random ``share`` of the entries, by a hash of (row, col) and ``salt``
+    (splitmix64's finaliser): the same entries whichever side's partition holds them."""
     rows, cols = (other_index, own_index) if transposed else (own_index, other_index)
     with np.errstate(over="ignore"):
         mixed = (rows.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
@@ -298,4 +304,4 @@ def held_out(own_index, other_index, salt, transposed):
         mixed ^= mixed >> np.uint64(31)
         mixed *= np.uint64(0x94D049BB133111EB)
         mixed ^= mixed >> np.uint64(29)
-    return (mixed >> np.uint64(40)).astype(np.float64) / 2.0**24 < HOLDOUT
+    return (mixed >> np.uint64(40)).astype(np.float64) / 2.0**24 < share
