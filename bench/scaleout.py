@@ -145,8 +145,8 @@ SECTIONS = [
      "0.619). lrkit: `MatrixCompletion(rank=20, n_models=1)` on a Dask "
      "DataFrame with the threaded scheduler: rank and ridge are given, its in-memory "
      "fit on a 2·10⁶-entry sample is in the total; since the data are larger than the "
-     "sample, it goes on from that fit over 85 % of the ratings, stops early on the other "
-     "15 %, then runs 2 sweeps on all of them (10 sweeps at most in all); Spark: "
+     "sample, it goes on from that fit over all but 2·10⁵ of the ratings, stops early on "
+     "those, then runs 2 sweeps on all of them (10 sweeps at most in all); Spark: "
      "`pyspark.ml` ALS on "
      "`local[2]`, time per iteration from the difference between a 10- and a 1-iteration "
      "fit. Peak memory is each process's resident maximum.", out_of_core_table),
