@@ -263,15 +263,16 @@ def foundation_sections():
 
 
 def nn_sections():
-    """The network sections (compression, adapters, training), when PyTorch, transformers
+    """The network sections (compression, adapters, federated, training), when PyTorch, transformers
     and the model exist."""
     try:
         from adapters import SECTIONS as ADAPTER_SECTIONS
+        from federated import SECTIONS as FEDERATED_SECTIONS
         from nn import SECTIONS
         from training import SECTIONS as TRAINING_SECTIONS
     except ImportError as error:
         return [("## Network compression", f"skipped: {error}", lambda: "")]
-    return SECTIONS + ADAPTER_SECTIONS + TRAINING_SECTIONS
+    return SECTIONS + ADAPTER_SECTIONS + FEDERATED_SECTIONS + TRAINING_SECTIONS
 
 
 def replace_sections(text, new_sections):

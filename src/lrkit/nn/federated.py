@@ -18,8 +18,9 @@ steps on its own batches, and sends its adapter back; the server aggregates.
 
 Differential privacy (DP-SGD, Abadi et al. 2016) with ``noise > 0``: each example's gradient
 of the trainable parameters is clipped to norm ``clip``, and Gaussian noise of standard
-deviation ``noise · clip`` is added to their sum before averaging. Per-example gradients are
-taken one example at a time (simple and general; meant for simulation, not speed).
+deviation ``noise · clip`` is added to their sum before averaging. Per-example gradients of
+LoRA factors and linear heads come from one backward pass (:mod:`lrkit.nn.per_example`);
+other trainable parameters make it take them one example at a time.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import torch
 from lrkit._validation import check_choice, check_int, check_real
 from lrkit.nn.adaptation import adapt, adapter_layers
 from lrkit.nn.adapters.lora import LoRALinear
+from lrkit.nn.per_example import per_example_gradients
 
 METHODS = ("fedsvd", "fedavg", "ffa")
 
@@ -136,18 +138,22 @@ def _private_gradient(model, parameters, batch, loss_fn, noise, clip, generator)
     """DP-SGD: mean of per-example gradients clipped to ``clip``, plus N(0, (noise·clip)²)
     on the sum."""
     n = _batch_size(batch)
-    total = [torch.zeros_like(p) for p in parameters]
-    for i in range(n):
-        grads = torch.autograd.grad(loss_fn(model, _example(batch, i)), parameters,
-                                    allow_unused=True)
-        grads = [torch.zeros_like(p) if g is None else g
-                 for p, g in zip(parameters, grads, strict=True)]
-        norm = torch.sqrt(sum((g * g).sum() for g in grads))
-        factor = min(1.0, clip / (float(norm) + 1e-12))
-        for t, g in zip(total, grads, strict=True):
-            t.add_(g, alpha=factor)
-    return [(t + noise * clip * torch.randn(t.shape, generator=generator).to(t)) / n
-            for t in total]
+    grads = per_example_gradients(model, parameters, batch, loss_fn, n)
+    if grads is None:
+        grads = [torch.stack(g) for g in zip(*(_gradients(model, parameters, _example(batch, i),
+                                                         loss_fn) for i in range(n)),
+                                             strict=True)]
+    norms = torch.sqrt(sum((g * g).flatten(1).sum(1) for g in grads))
+    factors = torch.clamp(clip / (norms + 1e-12), max=1.0)
+    return [(torch.einsum("n,n...->...", factors.to(g), g)
+             + noise * clip * torch.randn(g.shape[1:], generator=generator).to(g)) / n
+            for g in grads]
+
+
+def _gradients(model, parameters, batch, loss_fn):
+    grads = torch.autograd.grad(loss_fn(model, batch), parameters, allow_unused=True)
+    return [torch.zeros_like(p) if g is None else g
+            for p, g in zip(parameters, grads, strict=True)]
 
 
 def _aggregate(model, states, sizes):

@@ -1,0 +1,85 @@
+"""Federated LoRA under differential privacy on the real task: all-MiniLM-L6-v2 on Rotten
+Tomatoes sentiment, FedSVD (paper 31) beside FedAvg-LoRA and FFA-LoRA, in one run.
+
+Clients hold disjoint slices of the training sentences; every run is its own process with
+the same clients, rounds, local steps, learning rate and noise; DP-SGD clips every example's
+gradient and adds Gaussian noise to each local step's sum (lrkit.nn.federated).
+"""
+
+from __future__ import annotations
+
+import time
+
+from adapters import MAX_LENGTH, RANK, _in_process, _targets
+
+CLIENTS, PER_CLIENT, BATCH = 4, 256, 32
+ROUNDS, LOCAL_STEPS, LR, CLIP, NOISE = 12, 4, 0.5, 1.0, 1.0
+PLOT = "docs/federated_curves.png"
+
+#: name -> (method, noise multiplier)
+RUNS = {
+    "FedAvg-LoRA, no noise": ("fedavg", 0.0),
+    "FedAvg-LoRA, DP": ("fedavg", NOISE),
+    "FFA-LoRA, DP": ("ffa", NOISE),
+    "FedSVD, DP": ("fedsvd", NOISE),
+}
+
+
+def federated_run(name, queue):
+    """One federated run in a fresh process; puts its measurements on ``queue``."""
+    import torch
+
+    import lrkit.nn as lnn
+    from lrkit.nn.classifier import labelled_batches
+
+    torch.set_num_threads(2)
+    torch.manual_seed(0)
+    encoder, tokenizer = lnn.models.load_minilm()
+    texts, labels = lnn.datasets.rotten_tomatoes("train")
+    test_texts, test_labels = lnn.datasets.rotten_tomatoes("test")
+    clients = [labelled_batches(tokenizer, texts[i * PER_CLIENT:(i + 1) * PER_CLIENT],
+                                labels[i * PER_CLIENT:(i + 1) * PER_CLIENT], BATCH, MAX_LENGTH)
+               for i in range(CLIENTS)]
+    test = labelled_batches(tokenizer, test_texts, test_labels, 128, MAX_LENGTH)
+    method, noise = RUNS[name]
+    start = time.perf_counter()
+    result = lnn.federated.fedsvd(lnn.SentenceClassifier(encoder, num_labels=2), clients,
+                                  lnn.classification_loss, rank=RANK, rounds=ROUNDS,
+                                  local_steps=LOCAL_STEPS, lr=LR, method=method, noise=noise,
+                                  clip=CLIP, targets=_targets,
+                                  modules_to_save=["classifier"], seed=0)
+    seconds = time.perf_counter() - start
+    queue.put({"name": name, "losses": result.losses, "seconds": seconds / ROUNDS,
+               "test": lnn.accuracy(result.model, test)})
+
+
+def federated_table():
+    rows = ["| run | test accuracy | client loss, last round | worst client loss after "
+            "round 3 | s / round |", "|---|---:|---:|---:|---:|"]
+    runs = {name: _in_process(federated_run, name) for name in RUNS}
+    for name, run in runs.items():
+        rows.append(f"| {name} | {run['test']:.3f} | {run['losses'][-1]:.3f} | "
+                    f"{max(run['losses'][3:]):.3f} | {run['seconds']:.1f} |")
+        print(rows[-1], flush=True)
+    from lrkit.plotting import plot_training_curves
+
+    plot_training_curves({name: run["losses"] for name, run in runs.items()}, PLOT,
+                         title="federated LoRA on Rotten Tomatoes (loss after each round)")
+    return "\n".join(rows + ["", f"![client loss by round]({PLOT.removeprefix('docs/')})"])
+
+
+SECTIONS = [
+    ("## Federated LoRA under DP noise: all-MiniLM-L6-v2 on Rotten Tomatoes",
+     f"{CLIENTS} clients with {PER_CLIENT} training sentences each (disjoint, batches of "
+     f"{BATCH}), {ROUNDS} rounds of {LOCAL_STEPS} local SGD steps at learning rate {LR}, LoRA "
+     f"rank {RANK} on the 36 encoder linear layers plus the trained head. DP-SGD: every "
+     f"example's gradient clipped to norm {CLIP}, Gaussian noise of standard deviation "
+     f"{NOISE} × {CLIP} added to each step's sum. FedAvg-LoRA averages both factors; FFA-LoRA "
+     "trains B on a frozen random A; FedSVD trains B and refactorises B A by SVD after every "
+     "round (A orthonormal). Client loss is the mean over all clients' sentences after the "
+     "round's aggregation; test accuracy is on the fixed 2 562-sentence split.",
+     federated_table),
+]
+
+if __name__ == "__main__":
+    print(federated_table())
