@@ -13,7 +13,7 @@ import time
 from adapters import MAX_LENGTH, RANK, _in_process, _targets
 
 CLIENTS, PER_CLIENT, BATCH = 4, 256, 32
-ROUNDS, LOCAL_STEPS, LR, CLIP, NOISE = 12, 4, 0.5, 1.0, 1.0
+ROUNDS, LOCAL_STEPS, LR, CLIP, NOISE = 12, 4, 0.5, 1.0, 0.5
 PLOT = "docs/federated_curves.png"
 
 #: name -> (method, noise multiplier)
