@@ -60,3 +60,29 @@ def test_parameters_without_a_closed_form_are_left_to_the_caller():
     parameters = list(model.parameters())
     batch = torch.randn(4, 3)
     assert per_example_gradients(model, parameters, batch, lambda m, b: m(b).sum(), 4) is None
+
+
+def test_dp_gradient_is_the_same_by_hooks_and_one_example_at_a_time(monkeypatch):
+    from lrkit.nn import federated
+
+    torch.manual_seed(1)
+    model = lnn.adapt(TokenModel(), "lora", 2, targets=["encoder"], modules_to_save=["head"],
+                      seed=0)
+    parameters = [p for p in model.parameters() if p.requires_grad]
+    batch = (torch.randn(6, 4, 6), torch.tensor([0, 1, 2, 1, 0, 2]))
+
+    def private(clip):
+        return federated._private_gradient(model, parameters, batch, loss_fn, 0.0, clip,
+                                           torch.Generator().manual_seed(0))
+
+    fast = private(clip=0.05)
+    monkeypatch.setattr(federated, "per_example_gradients", lambda *args: None)
+    slow = private(clip=0.05)
+    for f, s in zip(fast, slow, strict=True):
+        torch.testing.assert_close(f, s, rtol=1e-4, atol=1e-7)
+    # clipping changed the gradient; with a clip that no example reaches, DP-SGD without
+    # noise is the plain mean gradient
+    plain = torch.autograd.grad(loss_fn(model, batch), parameters)
+    assert not torch.allclose(fast[-1], plain[-1])
+    for f, p in zip(private(clip=1e6), plain, strict=True):
+        torch.testing.assert_close(f, p, rtol=1e-4, atol=1e-7)
