@@ -122,9 +122,9 @@ def plot_quality_sweep(points, path, title=None, ylabel="cosine similarity to th
     return _save(plt, fig, path, title)
 
 
-def plot_training_curves(curves, path, title=None, window=10):
-    """Training loss against step, one curve per run (``curves``: name -> list of losses),
-    smoothed by a ``window``-step running mean."""
+def plot_training_curves(curves, path, title=None, window=10, xlabel="step"):
+    """Training loss against step (or round: ``xlabel``), one curve per run (``curves``:
+    name -> list of losses), smoothed by a ``window``-step running mean."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for name, losses in curves.items():
@@ -132,8 +132,8 @@ def plot_training_curves(curves, path, title=None, window=10):
         width = max(1, min(window, len(losses)))
         smooth = np.convolve(losses, np.ones(width) / width, mode="valid")
         ax.plot(np.arange(width, len(losses) + 1), smooth, lw=1.2, label=name)
-    ax.set_xlabel("step")
-    ax.set_ylabel(f"training loss ({window}-step mean)" if window > 1 else "training loss")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(f"training loss ({window}-{xlabel} mean)" if window > 1 else "training loss")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7)
     return _save(plt, fig, path, title)
