@@ -6,28 +6,22 @@ data, steps, batch order and a learning-rate grid of two values per method famil
 with the better accuracy on a development split (held out of the training sentences) is
 reported on the fixed test split.
 
-The section takes about two hours on two cores. Each finished trial is written to
-``out/bench/adapters``; ``LRKIT_BENCH_RESUME=1 python bench/run.py --only Adapters`` reuses
+The section takes about two hours on two cores. Each finished trial is kept in
+``out/bench/adapters``; ``LRKIT_BENCH_RESUME=1 python bench/run.py --only Adapters`` takes
 those whose settings match, so a stopped run continues where it stopped.
 """
 
 from __future__ import annotations
 
-import json
-import multiprocessing
-import os
 import resource
 import time
-from pathlib import Path
-from queue import Empty
+
+from trials import in_process, kept_run
 
 TRAIN, DEV, BATCH, MAX_LENGTH, EPOCHS, RANK = 6144, 500, 32, 48, 1, 8
 # Two learning rates per family (equal search effort); the better one on DEV is reported.
 LORA_RATES, SPECTRAL_RATES, FULL_RATES = (2e-3, 5e-3), (1e-2, 3e-2), (5e-5, 1e-4)
 PLOT = "docs/adapters_curves.png"
-#: Every finished trial is kept here; with LRKIT_BENCH_RESUME=1 a rerun reuses the trials
-#: whose settings match, so a run stopped part-way continues where it stopped.
-CACHE = Path("out/bench/adapters")
 
 #: name -> (how to build the model, learning-rate grid)
 CONFIGS = {
@@ -116,44 +110,12 @@ def trial(name, lr, queue):
                "memory": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
 
 
-def _in_process(target, *args):
-    """``target(*args, queue)`` in a fresh process; what it put on the queue."""
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    process = context.Process(target=target, args=(*args, queue))
-    process.start()
-    while True:
-        try:
-            result = queue.get(timeout=5)
-            break
-        except Empty:
-            if not process.is_alive():
-                raise RuntimeError(f"{target.__name__}{args} failed (exit code "
-                                   f"{process.exitcode})") from None
-    process.join()
-    return result
-
-
-def _settings(name, lr):
-    return {"name": name, "lr": lr, "config": CONFIGS[name][0], "train": TRAIN, "dev": DEV,
-            "batch": BATCH, "max_length": MAX_LENGTH, "epochs": EPOCHS, "rank": RANK}
-
-
 def run_trial(name, lr):
-    """One trial's measurements: from the cache when resuming and the settings match, else
-    measured in a fresh process (and cached)."""
-    settings = _settings(name, lr)
-    path = CACHE / (name.translate(str.maketrans(" :,()", "_____")) + f"_lr{lr:g}.json")
-    if os.environ.get("LRKIT_BENCH_RESUME") and path.exists():
-        cached = json.loads(path.read_text())
-        if cached.get("settings") == settings:
-            return cached["result"]
-    result = _in_process(trial, name, lr)
-    CACHE.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".part")
-    partial.write_text(json.dumps({"settings": settings, "result": result}))
-    partial.replace(path)
-    return result
+    """One trial's measurements (kept on disk: see :mod:`trials`)."""
+    settings = {"name": name, "lr": lr, "config": CONFIGS[name][0], "train": TRAIN,
+                "dev": DEV, "batch": BATCH, "max_length": MAX_LENGTH, "epochs": EPOCHS,
+                "rank": RANK}
+    return kept_run("adapters", f"{name} lr{lr:g}", settings, trial, name, lr)
 
 
 def deactivation_timing(queue, rank=64, steps=30):
@@ -207,8 +169,8 @@ def adapters_table():
                     f"{chosen['test']:.3f} | {chosen['final_loss']:.3f} | "
                     f"{chosen['seconds']:.0f} | {chosen['memory']:.0f} |")
         print(rows[-1], flush=True)
-    times = _in_process(deactivation_timing)
-    steps = _in_process(step_timing)
+    times = in_process(deactivation_timing)
+    steps = in_process(step_timing)
     _plot(best)
     notes = ["", *_claims(best),
         "Baselines on the same split (shared notes): frozen MiniLM embeddings + logistic "

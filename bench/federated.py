@@ -11,7 +11,8 @@ from __future__ import annotations
 import time
 from itertools import pairwise
 
-from adapters import MAX_LENGTH, RANK, _in_process, _targets
+from adapters import MAX_LENGTH, RANK, _targets
+from trials import kept_run
 
 CLIENTS, PER_CLIENT, BATCH = 4, 256, 32
 ROUNDS, LOCAL_STEPS, LR, CLIP, NOISE = 12, 4, 0.5, 1.0, 0.5
@@ -57,8 +58,13 @@ def federated_run(name, queue):
 def federated_table():
     rows = ["| run | test accuracy | client loss, first round | client loss, last round "
             "| largest rise between rounds | s / round |", "|---|---:|---:|---:|---:|---:|"]
-    runs = {name: _in_process(federated_run, name) for name in RUNS}
-    for name, run in runs.items():
+    settings = {"clients": CLIENTS, "per_client": PER_CLIENT, "batch": BATCH,
+                "rounds": ROUNDS, "local_steps": LOCAL_STEPS, "lr": LR, "clip": CLIP,
+                "rank": RANK, "max_length": MAX_LENGTH}
+    runs = {}
+    for name, (method, noise) in RUNS.items():
+        run = runs[name] = kept_run("federated", name, {**settings, "method": method,
+                                                        "noise": noise}, federated_run, name)
         rows.append(f"| {name} | {run['test']:.3f} | {run['losses'][0]:.3f} | "
                     f"{run['losses'][-1]:.3f} | {_largest_rise(run['losses']):.3f} | "
                     f"{run['seconds']:.1f} |")
