@@ -7,7 +7,7 @@ with the better accuracy on a development split (held out of the training senten
 reported on the fixed test split.
 
 The section takes about two hours on two cores. Each finished trial is kept in
-``out/bench/adapters``; ``LRKIT_BENCH_RESUME=1 python bench/run.py --only Adapters`` takes
+``bench/results/adapters``; ``LRKIT_BENCH_RESUME=1 python bench/run.py --only Adapters`` takes
 those whose settings match, so a stopped run continues where it stopped.
 """
 

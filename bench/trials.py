@@ -1,8 +1,9 @@
 """Benchmark runs that each take minutes: every run in a fresh process (its peak memory is
 its own), kept on disk by its settings so a stopped section can continue.
 
-A run's measurements are written to ``out/bench/<section>/<run>.json`` beside the settings
-that produced them. With ``LRKIT_BENCH_RESUME=1`` a rerun takes the kept measurements whose
+A run's measurements are written to ``bench/results/<section>/<run>.json`` beside the
+settings that produced them (they are the raw numbers behind ``docs/benchmarks.md`` and are
+committed with it). With ``LRKIT_BENCH_RESUME=1`` a rerun takes the kept measurements whose
 settings match and measures the rest; without it every run is measured afresh.
 """
 
@@ -14,7 +15,7 @@ import os
 from pathlib import Path
 from queue import Empty
 
-ROOT = Path("out/bench")
+ROOT = Path("bench/results")
 
 
 def in_process(target, *args):
