@@ -139,10 +139,9 @@ def _private_gradient(model, parameters, batch, loss_fn, noise, clip, generator)
     on the sum."""
     n = _batch_size(batch)
     grads = per_example_gradients(model, parameters, batch, loss_fn, n)
-    if grads is None:
-        grads = [torch.stack(g) for g in zip(*(_gradients(model, parameters, _example(batch, i),
-                                                         loss_fn) for i in range(n)),
-                                             strict=True)]
+    if grads is None:  # no closed form for some parameter: one example at a time
+        rows = [_gradients(model, parameters, _example(batch, i), loss_fn) for i in range(n)]
+        grads = [torch.stack(column) for column in zip(*rows, strict=True)]
     norms = torch.sqrt(sum((g * g).flatten(1).sum(1) for g in grads))
     factors = torch.clamp(clip / (norms + 1e-12), max=1.0)
     return [(torch.einsum("n,n...->...", factors.to(g), g)
