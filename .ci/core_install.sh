@@ -20,7 +20,7 @@ import lrkit
 needs_extra = {"lrkit.nn." + m for m in (
     "calibration", "compression", "datasets", "eora", "evaluate", "factorization", "io",
     "layers", "models", "surgery", "adaptation", "adapter_io", "classifier", "finetune",
-    "federated", "adapters", "gradient_projection", "training",
+    "federated", "per_example", "adapters", "gradient_projection", "training",
     "language_model", "lm_methods", "learned_sampling", "unrolled_rpca", "refit",
     "sensitivity", "distillation", "flashbias", "modegpt", "modegpt_attention", "embedding_features")}
 names = [m.name for m in pkgutil.walk_packages(lrkit.__path__, "lrkit.")]
