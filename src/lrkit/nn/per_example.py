@@ -77,8 +77,11 @@ def per_example_gradients(model, parameters, batch, loss_fn, n):
     finally:
         for handle in handles:
             handle.remove()
-    return [n * _gradient(*owners[id(p)], records[id(owners[id(p)][0])], n)
-            for p in parameters]
+    gradients = []
+    for p in parameters:
+        module, name = owners[id(p)]
+        gradients.append(n * _gradient(module, name, records[id(module)], n))
+    return gradients
 
 
 def _gradient(module, name, calls, n):
