@@ -21,7 +21,7 @@ BIASES = 128 + 32
 @pytest.mark.parametrize("method, options, per_layer", [
     ("sltrain", {"sparsity": 0.03}, lambda i, o, r: r * (i + o) + round(0.03 * i * o)),
     ("lost", {"sparsity": 0.1}, lambda i, o, r: r * (i + o) + o * round(0.1 * i)),
-    ("sst", {}, lambda i, o, r: r * (i + o + 1)),
+    ("sst", {}, lambda i, o, r: r * (i + o) + min(i, o)),
     ("maestro", {}, lambda i, o, r: r * (i + o)),
     ("lowrank", {}, lambda i, o, r: r * (i + o)),
 ])
@@ -57,18 +57,71 @@ def test_lost_and_maestro_start_from_the_top_singular_part():
     assert (weight - lost[0].weight).norm() < residual  # the kept channels help
 
 
-def test_sst_updates_only_sampled_vectors_and_reorthogonalizes():
-    model = lnn.lowrank_model(_mlp(), "sst", rank=8, update_fraction=0.25, seed=0)
+def test_sst_is_full_rank_and_trains_every_value_and_the_sampled_pairs():
+    base = _mlp()
+    model = lnn.lowrank_model(base, "sst", rank=8, seed=0)
     layer = model[0]
+    # The whole SVD: the layer starts at the dense weight (zero distortion), not its top 8.
+    torch.testing.assert_close(layer.weight, base[0].weight, atol=1e-5, rtol=1e-4)
     model(torch.randn(16, 64)).square().mean().backward()
-    moved = (layer.U.grad.abs().sum(0) > 0).sum().item()
-    assert moved == 2 and (layer.s.grad != 0).all()
+    assert layer.U.shape == (128, 8) and (layer.s.grad != 0).all() and layer.s.numel() == 64
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    optimizer.step()
+    before = layer.weight.detach().clone()
+    assert lnn.resample(model, optimizer, seed=0) == 2
+    torch.testing.assert_close(layer.weight, before)  # a draw changes what trains, not W
+    assert layer.U not in optimizer.state and layer.s in optimizer.state
+    torch.testing.assert_close(layer.U, layer.U_all[:, layer.active])
+
+
+def test_sst_draws_pairs_by_singular_value():
+    layer = lnn.SSTLinear(16, 16, rank=2)
+    with torch.no_grad():
+        layer.initialize(torch.diag(torch.tensor([8.0] + [0.5] * 15)), None)
+    generator = torch.Generator().manual_seed(0)
+    drawn = torch.zeros(16)
+    for _ in range(200):
+        layer.resample(generator)
+        drawn[layer.active] += 1
+    assert drawn[0] > 150 and drawn[1:].max() < 60  # weight 8 against 0.5 each
+
+
+def test_sst_reorthogonalize_keeps_the_weight():
+    model = lnn.lowrank_model(_mlp(), "sst", rank=8, seed=0)
+    layer = model[0]
     with torch.no_grad():
         layer.U.add_(0.1 * torch.randn_like(layer.U))
     before = layer.weight.detach().clone()
     assert lnn.reorthogonalize(model) == 2
     torch.testing.assert_close(layer.weight, before, atol=1e-5, rtol=1e-4)
-    torch.testing.assert_close(layer.U.T @ layer.U, torch.eye(8), atol=1e-5, rtol=0)
+    torch.testing.assert_close(layer.U_all.T @ layer.U_all, torch.eye(64), atol=1e-5, rtol=0)
+    assert (layer.s[:-1] >= layer.s[1:]).all()
+
+
+def test_sst_fits_a_full_rank_target_that_plain_low_rank_cannot():
+    generator = torch.Generator().manual_seed(0)
+    X = torch.randn(512, 16, generator=generator)
+    target = torch.randn(16, 16, generator=generator)
+    Y = X @ target.T
+
+    def fit(method):
+        torch.manual_seed(0)
+        model = lnn.lowrank_model(torch.nn.Sequential(torch.nn.Linear(16, 16)), method,
+                                  rank=4, seed=0)
+        optimizer = torch.optim.Adam(model.parameters(), lr=3e-2)
+        for step in range(1, 601):
+            loss = (model(X) - Y).square().mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            if method == "sst" and step % 10 == 0:
+                lnn.resample(model, optimizer, seed=step)
+        return _loss(model, X, Y)
+
+    start = float(Y.square().mean())
+    low, sst = fit("lowrank"), fit("sst")
+    assert low > 0.3 * start  # rank 4 of 16 leaves most of the target
+    assert sst < 0.1 * low
 
 
 def _regression(seed=0, n=48, noise=0.0):

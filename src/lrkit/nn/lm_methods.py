@@ -6,7 +6,8 @@ and a per-step hook built the same way.
   in a rank-``r`` projection (:class:`~lrkit.nn.ProjectedAdamW`; papers 16, 17).
 - ``lowrank`` / ``sltrain`` / ``lost`` / ``sst`` / ``maestro``: the block matrices replaced
   by low-rank training layers (:func:`~lrkit.nn.lowrank_model`), AdamW (plain ``B A``, then
-  papers 20, 29, 30, 26).
+  papers 20, 29, 30, 26); SST draws new active singular-vector pairs every ``SST_ROUND``
+  steps and re-orthogonalises every ``REFRESH``.
 - ``trp``: every weight, AdamW plus a nuclear-norm penalty, the blocks truncated to 99 %
   energy every 100 steps (paper 39).
 """
@@ -20,7 +21,13 @@ import torch
 from lrkit._validation import check_choice
 from lrkit.nn.gradient_projection import ProjectedAdamW
 from lrkit.nn.language_model import TinyGPT, block_layers, lm_loss
-from lrkit.nn.training import NuclearRegularizer, lowrank_model, reorthogonalize, truncate
+from lrkit.nn.training import (
+    NuclearRegularizer,
+    lowrank_model,
+    reorthogonalize,
+    resample,
+    truncate,
+)
 
 TRAIN_LM_METHODS = ("full", "galore", "dct", "random", "lowrank", "sltrain", "lost", "sst",
                     "maestro", "trp")
@@ -29,6 +36,8 @@ TRAIN_LM_METHODS = ("full", "galore", "dct", "random", "lowrank", "sltrain", "lo
 LEARNING_RATES = {"projected": 4e-3, "default": 1e-3}
 #: Steps between SST re-orthogonalisations, TRP truncations and projection refreshes.
 REFRESH = 100
+#: Steps between SST's draws of the active singular-vector pairs.
+SST_ROUND = 10
 
 
 @dataclass
@@ -71,13 +80,27 @@ def build_run(method, vocab_size, rank=32, *, lr=None, seed=0, context=128, widt
                               inplace=True)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
     if method == "sst":
-        return LMRun(model, optimizer, lambda step: step % REFRESH or reorthogonalize(model))
+        return LMRun(model, optimizer, _sst_schedule(model, optimizer, seed))
     if method == "trp":
         penalty = NuclearRegularizer(model, weight=1e-5, targets=block_layers)
         return LMRun(model, _Penalised(optimizer, penalty),
                      lambda step: step % REFRESH or truncate(model, energy=0.99,
                                                              targets=block_layers))
     return LMRun(model, optimizer)
+
+
+def _sst_schedule(model, optimizer, seed):
+    """SST's rounds: new active pairs every ``SST_ROUND`` steps, a re-SVD every
+    ``REFRESH``."""
+    generator = torch.Generator().manual_seed(seed)
+
+    def after_step(step):
+        if step % REFRESH == 0:
+            reorthogonalize(model, optimizer)
+        elif step % SST_ROUND == 0:
+            resample(model, optimizer, seed=int(torch.randint(2**31, (), generator=generator)))
+
+    return after_step
 
 
 def _in_blocks(name, parameter):

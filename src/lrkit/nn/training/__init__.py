@@ -38,7 +38,9 @@ def lowrank_model(model, method="sltrain", rank=32, *, targets="all-linear", see
         ``"lowrank"``: plain ``B A`` (the baseline); ``"sltrain"``: ``B A + S`` on a fixed
         random support (option ``sparsity``, default 0.03); ``"lost"``: top-``r`` part plus
         the strongest residual input channels (``sparsity``, default 0.05); ``"sst"``:
-        ``U diag(s) Vᵀ`` with sampled vector updates (``update_fraction``, default 0.25);
+        the full ``U diag(s) Vᵀ``, every singular value and ``rank`` sampled vector pairs
+        trained (call :func:`resample` every few steps, :func:`reorthogonalize` every few
+        hundred);
         ``"maestro"``: ordered dropout over rank-1 components.
     rank : int
         The rank of every layer (capped at ``min(in, out)`` of each).
@@ -66,9 +68,8 @@ def lowrank_model(model, method="sltrain", rank=32, *, targets="all-linear", see
     if unknown:
         raise ValueError(f"method={method!r} takes options {sorted(cls.OPTIONS)}; got "
                          f"{sorted(unknown)}")
-    for name in ("sparsity", "update_fraction"):
-        if name in options:
-            check_real(name, options[name], low=0.0, high=1.0, low_open=True)
+    if "sparsity" in options:
+        check_real("sparsity", options["sparsity"], low=0.0, high=1.0, low_open=True)
     layers = target_layers(model, targets)
     result = model if inplace else copy.deepcopy(model)
     generator = torch.Generator().manual_seed(int(as_generator(seed).integers(2**62)))
@@ -80,12 +81,33 @@ def lowrank_model(model, method="sltrain", rank=32, *, targets="all-linear", see
     return result
 
 
-def reorthogonalize(model):
-    """Call :meth:`SSTLinear.reorthogonalize` on every SST layer of ``model``."""
+def resample(model, optimizer=None, *, seed=None):
+    """Draw new active singular-vector pairs in every SST layer of ``model``
+    (:meth:`SSTLinear.resample`) and restart ``optimizer``'s state of their vectors.
+
+    Returns the number of SST layers."""
+    generator = torch.Generator().manual_seed(int(as_generator(seed).integers(2**62)))
+    return _each_sst(model, optimizer, lambda layer: layer.resample(generator),
+                     lambda layer: (layer.U, layer.V))
+
+
+def reorthogonalize(model, optimizer=None):
+    """Re-SVD every SST layer of ``model`` (:meth:`SSTLinear.reorthogonalize`) and restart
+    ``optimizer``'s state of its singular values and vectors (they change meaning).
+
+    Returns the number of SST layers."""
+    return _each_sst(model, optimizer, SSTLinear.reorthogonalize,
+                     lambda layer: (layer.U, layer.V, layer.s))
+
+
+def _each_sst(model, optimizer, action, changed):
     count = 0
     for module in model.modules():
         if isinstance(module, SSTLinear):
-            module.reorthogonalize()
+            action(module)
+            if optimizer is not None:
+                for parameter in changed(module):
+                    optimizer.state.pop(parameter, None)
             count += 1
     return count
 
@@ -97,4 +119,4 @@ def trainable_count(model):
 
 __all__ = ["FactoredLinear", "LOSTLinear", "MaestroLinear", "NuclearRegularizer",
            "SLTrainLinear", "SSTLinear", "TRAINING_LAYERS", "TrainingLinear", "lowrank_model",
-           "reorthogonalize", "trainable_count", "truncate", "welore_ranks"]
+           "reorthogonalize", "resample", "trainable_count", "truncate", "welore_ranks"]

@@ -1,17 +1,26 @@
-"""Sparse Spectral Training (paper 30): ``W = U diag(s) Vᵀ`` with every singular value
-trained and only a sampled few singular vectors updated per step.
+"""Sparse Spectral Training (paper 30; Zhao et al. 2024): the full spectrum
+``W = U diag(s) Vᵀ`` of every layer, all singular values trained, and ``r`` singular-vector
+pairs at a time, drawn with probability ∝ ``s``.
 
-At each training forward, ``⌈update_fraction · r⌉`` indices are drawn without replacement
-with probability ∝ ``s``; the gradients of the other columns of ``U`` and ``V`` are zeroed
-for that step (``s`` always gets its full gradient). :meth:`SSTLinear.reorthogonalize`
-(call it every few hundred steps, e.g. through :func:`lrkit.nn.reorthogonalize`) restores
-orthonormal ``U``, ``V``: ``U = Q_U R_U``, ``V = Q_V R_V``, ``R_U diag(s) R_Vᵀ = P Σ Qᵀ``,
-then ``U ← Q_U P``, ``s ← Σ``, ``V ← Q_V Q``. Parameters: ``r (in + out + 1)``.
+The layer keeps the whole SVD (``k = min(in, out)`` pairs, so it is full rank, unlike a
+rank-``r`` factorisation) and trains ``s`` (``k`` values) and the ``r`` active pairs
+``U[:, I]``, ``V[:, I]``; the other pairs are frozen buffers. The trainable parameters are
+``r (in + out) + k``. The update rule of a round:
+
+- every step: AdamW on ``s`` and on the active ``U_I``, ``V_I``;
+- every few steps (:meth:`SSTLinear.resample`, through :func:`lrkit.nn.resample`): the
+  active pairs are written back and ``r`` new indices drawn without replacement from the
+  multinomial with weights ``|s|`` (exploitation of the strong directions, exploration of
+  the rest); the optimizer state of the vectors is restarted;
+- every few hundred steps (:meth:`SSTLinear.reorthogonalize`): ``U = Q_U R_U``,
+  ``V = Q_V R_V``, ``R_U diag(s) R_Vᵀ = P Σ Qᵀ``, then ``U ← Q_U P``, ``s ← Σ``,
+  ``V ← Q_V Q`` (the paper's periodic re-SVD: the same ``W``, orthonormal vectors again).
+
+Initialised from the dense weight by its SVD, the layer starts with exactly that weight (the
+paper's zero distortion).
 """
 
 from __future__ import annotations
-
-import math
 
 import torch
 from torch import nn
@@ -21,44 +30,60 @@ from lrkit.nn.training.base import TrainingLinear, serializable
 
 @serializable
 class SSTLinear(TrainingLinear):
-    """Singular values always trained; singular vectors sampled by singular-value weight."""
+    """Full spectrum; singular values always trained, ``rank`` vector pairs at a time."""
 
     kind = "sst"
-    OPTIONS = {"update_fraction": 0.25}
 
     def build(self):
+        k = min(self.in_features, self.out_features)
+        self.register_buffer("U_all", torch.zeros(self.out_features, k))
+        self.register_buffer("V_all", torch.zeros(self.in_features, k))
+        self.register_buffer("active", torch.arange(self.rank))
+        self.s = nn.Parameter(torch.zeros(k))
         self.U = nn.Parameter(torch.zeros(self.out_features, self.rank))
-        self.s = nn.Parameter(torch.zeros(self.rank))
         self.V = nn.Parameter(torch.zeros(self.in_features, self.rank))
-        self.register_buffer("selected", torch.ones(self.rank))
-        self.U.register_hook(lambda grad: grad * self.selected)
-        self.V.register_hook(lambda grad: grad * self.selected)
 
     def initialize(self, weight, generator):
         U, s, Vh = torch.linalg.svd(weight, full_matrices=False)
-        self.U.copy_(U[:, :self.rank])
-        self.s.copy_(s[:self.rank])
-        self.V.copy_(Vh[:self.rank].T)
+        self.U_all.copy_(U)
+        self.s.copy_(s)
+        self.V_all.copy_(Vh.T)
+        self._activate(torch.arange(self.rank, device=s.device))
 
     @property
     def weight(self):
-        return (self.U * self.s) @ self.V.T
+        frozen = torch.ones_like(self.s).index_fill(0, self.active, 0.0)
+        return ((self.U_all * (self.s * frozen)) @ self.V_all.T
+                + (self.U * self.s[self.active]) @ self.V.T)
 
-    def forward(self, x):
-        if self.training and torch.is_grad_enabled():
-            count = max(1, math.ceil(self.options["update_fraction"] * self.rank))
-            weights = self.s.detach().abs() + 1e-12
-            chosen = torch.multinomial(weights, count, replacement=False)
-            self.selected.zero_()
-            self.selected[chosen] = 1.0
-        return super().forward(x)
+    @torch.no_grad()
+    def resample(self, generator=None):
+        """Write the active pairs back and activate ``rank`` pairs drawn ∝ ``|s|``.
+
+        ``W`` is unchanged; the caller restarts the optimizer state of ``U`` and ``V``."""
+        self._write_back()
+        weights = (self.s.abs() + 1e-12).float().cpu()
+        self._activate(torch.multinomial(weights, self.rank, replacement=False,
+                                         generator=generator).to(self.active.device))
 
     @torch.no_grad()
     def reorthogonalize(self):
-        """Orthonormal ``U`` and ``V`` again, the same ``W``."""
-        Qu, Ru = torch.linalg.qr(self.U)
-        Qv, Rv = torch.linalg.qr(self.V)
+        """Orthonormal singular vectors again (the re-SVD), the same ``W``; the top ``rank``
+        pairs are active afterwards."""
+        self._write_back()
+        Qu, Ru = torch.linalg.qr(self.U_all)
+        Qv, Rv = torch.linalg.qr(self.V_all)
         P, sigma, Qh = torch.linalg.svd((Ru * self.s) @ Rv.T)
-        self.U.copy_(Qu @ P)
+        self.U_all.copy_(Qu @ P)
         self.s.copy_(sigma)
-        self.V.copy_(Qv @ Qh.T)
+        self.V_all.copy_(Qv @ Qh.T)
+        self._activate(torch.arange(self.rank, device=self.active.device))
+
+    def _write_back(self):
+        self.U_all[:, self.active] = self.U
+        self.V_all[:, self.active] = self.V
+
+    def _activate(self, indices):
+        self.active.copy_(indices)
+        self.U.copy_(self.U_all[:, indices])
+        self.V.copy_(self.V_all[:, indices])
