@@ -106,10 +106,11 @@ def finetune(model, batches, loss_fn, epochs=3, *, lr=1e-3, weight_decay=0.0, wa
                     raise ValueError(f"the loss became {loss.item()} at step {history.steps}; "
                                      "lower lr")
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if max_grad_norm is not None:
-                    torch.nn.utils.clip_grad_norm_(parameters, max_grad_norm)
-                optimizer.step()
+                if loss.requires_grad:  # not when deactivation switched every adapter off
+                    loss.backward()
+                    if max_grad_norm is not None:
+                        torch.nn.utils.clip_grad_norm_(parameters, max_grad_norm)
+                    optimizer.step()
                 schedule.step()
                 history.steps += 1
                 history.losses.append(loss.item())

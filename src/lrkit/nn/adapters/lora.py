@@ -1,10 +1,12 @@
 """LoRA and the adapters built on its two factors: PiSSA and Block-LoRA.
 
 - LoRA (Hu et al. 2021): ``Δ = (α/r) B A``, ``A`` (r × in) Kaiming-uniform, ``B`` (out × r)
-  zero, so training starts at the pretrained function. With ``deactivation=p`` (CE-SSL,
-  paper 7) each training step keeps every rank component with probability ``1 − p`` and
-  multiplies the update by ``r / kept``; only the kept rows of ``A`` and columns of ``B``
-  enter the products, so a step costs less.
+  zero, so training starts at the pretrained function. With ``deactivation=p`` (CE-SSL's
+  random deactivation, paper 7) each training forward switches the layer's adapter off with
+  probability ``p``: the layer is then its frozen ``W x + b`` and the adapter's products and
+  gradients are skipped, so a step costs less. The kept updates are scaled by ``1 / (1 − p)``
+  (inverted dropout; the paper's code scales the merged update by ``1 − p`` instead, the same
+  expected function), so evaluation and :func:`~lrkit.nn.merge` use ``Δ`` as it is.
 - PiSSA (Meng et al. 2024): ``B A = U_r S_r V_rᵀ`` split as ``B = U_r √S_r``,
   ``A = √S_r V_rᵀ``: the principal singular directions are trained and the residual
   ``W − U_r S_r V_rᵀ`` is frozen.
@@ -17,6 +19,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from lrkit.nn.adapters.base import AdapterLinear, kaiming_uniform, register_adapter, top_singular
@@ -25,13 +28,13 @@ from lrkit.nn.adapters.base import AdapterLinear, kaiming_uniform, register_adap
 @register_adapter
 class LoRALinear(AdapterLinear):
     """``y = W x + b + (α/r) B (A x)`` (LoRA), optionally with CE-SSL's random deactivation
-    of rank components during training (``deactivation``, the drop probability)."""
+    of the whole adapter during training (``deactivation``, its probability per forward)."""
 
     kind = "lora"
     OPTIONS = {"deactivation": 0.0}
 
     def build(self):
-        p = self.options["deactivation"]
+        p = self.options.get("deactivation", 0.0)
         if not 0.0 <= p < 1.0:
             raise ValueError(f"deactivation must be in [0, 1); got {p}")
         self.lora_A = nn.Parameter(torch.zeros(self.rank, self.in_features))
@@ -42,13 +45,16 @@ class LoRALinear(AdapterLinear):
         self.lora_B.zero_()
 
     def update(self, x):
-        A, B, scale = self.lora_A, self.lora_B, self.scaling
-        p = self.options["deactivation"]
-        if self.training and p > 0:
-            index = (torch.rand(self.rank, device=A.device) >= p).nonzero().squeeze(1)
-            A, B = A.index_select(0, index), B.index_select(1, index)
-            scale = scale * self.rank / max(index.numel(), 1)
-        return (x @ A.T) @ B.T * scale
+        scale = self.scaling
+        if self.training:
+            scale = scale / (1.0 - self.options.get("deactivation", 0.0))
+        return (x @ self.lora_A.T) @ self.lora_B.T * scale
+
+    def forward(self, x):
+        p = self.options.get("deactivation", 0.0)
+        if self.training and p > 0 and torch.rand(()).item() < p:
+            return F.linear(x, self.weight, self.bias)  # switched off: no adapter products
+        return super().forward(x)
 
     def delta(self):
         return self.scaling * self.lora_B @ self.lora_A
@@ -64,7 +70,7 @@ class PiSSALinear(LoRALinear):
     and ``B A`` starts at ``U_r S_r V_rᵀ`` (``alpha`` defaults to ``rank``: scaling 1)."""
 
     kind = "pissa"
-    OPTIONS = {"deactivation": 0.0}
+    OPTIONS = {}  # no deactivation: switching the adapter off would drop the principal part
 
     def build(self):
         super().build()
