@@ -21,19 +21,18 @@ from lrkit.recovery._observations import (
 )
 from lrkit.recovery._row_systems import RowSystems
 from lrkit.recovery.api import recover
+from lrkit.recovery.biased_fit import BIASED, BiasedFit
 from lrkit.recovery.completion_rank import RANK_RULES, select_completion_rank
-from lrkit.recovery.dask_ratings import fit_ratings_dask, is_dask_dataframe, triplet_frame
-from lrkit.recovery.ratings import RANKS, RIDGES, SEARCH_SWEEPS, fit_ratings, fold_in_rows
+from lrkit.recovery.dask_ratings import is_dask_dataframe
+from lrkit.recovery.ratings import SEARCH_SWEEPS, fold_in_rows
 from lrkit.recovery.registry import get_solver, solvers_needing
 
 FILL_RULES = ("auto", "error", "mean")
-#: The biased model of :mod:`lrkit.recovery.ratings`, beside the registry's completion solvers.
-BIASED = "biased_als"
 #: Default iteration bound per method (sweeps, for the biased model).
 MAX_ITER = {"altmin": 300, "softimpute": 3000, BIASED: SEARCH_SWEEPS}
 
 
-class MatrixCompletion(ObservedInput, OneToOneFeatureMixin, TransformerMixin,
+class MatrixCompletion(BiasedFit, ObservedInput, OneToOneFeatureMixin, TransformerMixin,
                        BaseEstimator):
     """Fill the missing entries of a matrix, or predict ratings, with a low-rank model.
 
@@ -216,29 +215,6 @@ class MatrixCompletion(ObservedInput, OneToOneFeatureMixin, TransformerMixin,
         F, G = (np.asarray(f) for f in self.result_.factors)
         self.row_factors_, self.components_ = F, G
 
-    def _fit_biased(self, rows, cols, values, shape):
-        """``biased_als``: the search on held-out entries, then the averaged fits."""
-        result = fit_ratings(rows, cols, values, shape, *self._candidates(shape),
-                             max_sweeps=self._max_iter(), n_models=self.n_models,
-                             seed=self.seed)
-        self._keep_biased(result)
-
-    def _fit_dask(self, X):
-        """``biased_als`` on a Dask DataFrame of triplets (:func:`fit_ratings_dask`)."""
-        self._check_params()
-        if self.method != BIASED or self.center:
-            raise ValueError("X as a Dask DataFrame needs method='biased_als' and "
-                             f"center=False (its biases centre the data); got "
-                             f"method={self.method!r}, center={self.center!r}")
-        frame, summary = triplet_frame(X)
-        self._listed_features(summary.shape[1])
-        self._check_empty(summary.row_counts == 0, summary.col_counts == 0, True)
-        self._learn_columns(summary.row_counts, summary.col_counts, summary.col_sums,
-                            summary.mean)
-        self._keep_biased(fit_ratings_dask(frame, summary, *self._candidates(summary.shape),
-                                           max_sweeps=self._max_iter(),
-                                           n_models=self.n_models, seed=self.seed))
-
     def _learn_columns(self, row_counts, col_counts, col_sums, overall_mean):
         """What every fit learns from the observation counts: the fill values (observed
         column means; ``overall_mean`` for a column without observations), which rows were
@@ -251,23 +227,6 @@ class MatrixCompletion(ObservedInput, OneToOneFeatureMixin, TransformerMixin,
         self.mean_ = (np.where(has_values, self.fill_values_, 0.0) if self.center
                       else np.zeros(len(col_counts)))
         self.row_bias_ = np.zeros(len(row_counts))
-
-    def _candidates(self, shape):
-        """The ranks and ridges the held-out search of ``biased_als`` tries."""
-        most = max(1, min(shape) - 1)
-        ranks = ([self._given_rank(shape)] if self.rank != "auto"
-                 else list(dict.fromkeys(min(rank, most) for rank in RANKS)))
-        return ranks, RIDGES if self.ridge is None else (float(self.ridge),)
-
-    def _keep_biased(self, result):
-        """The fitted attributes of a ``biased_als`` :class:`RatingsFit`."""
-        self.result_, model = result.run, result.model
-        self.rank_, self.ridge_, self.value_scale_ = result.rank, result.ridge, result.scale
-        self.rank_scores_ = result.scores
-        self.n_iter_, self.converged_ = self.result_.n_iter, self.result_.converged
-        self.row_factors_, self.components_ = model.row_factors, model.col_factors
-        self.row_bias_ = model.row_bias
-        self.mean_ = self.mean_ + model.mean + model.col_bias
 
     def _given_rank(self, shape):
         most = min(shape) - 1
