@@ -70,7 +70,8 @@ def test_sst_is_full_rank_and_trains_every_value_and_the_sampled_pairs():
     before = layer.weight.detach().clone()
     assert lnn.resample(model, optimizer, seed=0) == 2
     torch.testing.assert_close(layer.weight, before)  # a draw changes what trains, not W
-    assert layer.U not in optimizer.state and layer.s in optimizer.state
+    assert not optimizer.state[layer.U]["exp_avg"].any()  # restarted (memory kept)
+    assert optimizer.state[layer.U]["step"] == 0 and optimizer.state[layer.s]["step"] == 1
     torch.testing.assert_close(layer.U, layer.U_all[:, layer.active])
 
 

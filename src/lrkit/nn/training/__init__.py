@@ -83,7 +83,8 @@ def lowrank_model(model, method="sltrain", rank=32, *, targets="all-linear", see
 
 def resample(model, optimizer=None, *, seed=None):
     """Draw new active singular-vector pairs in every SST layer of ``model``
-    (:meth:`SSTLinear.resample`) and restart ``optimizer``'s state of their vectors.
+    (:meth:`SSTLinear.resample`) and restart ``optimizer``'s state of their vectors (zeroed:
+    moments and step count).
 
     Returns the number of SST layers."""
     generator = torch.Generator().manual_seed(int(as_generator(seed).integers(2**62)))
@@ -107,9 +108,17 @@ def _each_sst(model, optimizer, action, changed):
             action(module)
             if optimizer is not None:
                 for parameter in changed(module):
-                    optimizer.state.pop(parameter, None)
+                    _restart(optimizer, parameter)
             count += 1
     return count
+
+
+def _restart(optimizer, parameter):
+    """Zero ``optimizer``'s state of ``parameter`` (moments and step count) in place: the
+    next step starts afresh, and the memory stays held (as it is during training)."""
+    for value in optimizer.state.get(parameter, {}).values():
+        if torch.is_tensor(value):
+            value.zero_()
 
 
 def trainable_count(model):
