@@ -127,11 +127,12 @@ def plot_training_curves(curves, path, title=None, window=10, xlabel="step"):
     name -> list of losses), smoothed by a ``window``-step running mean."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.2))
-    for name, losses in curves.items():
+    for index, (name, losses) in enumerate(curves.items()):
         losses = np.asarray(losses, dtype=float)
         width = max(1, min(window, len(losses)))
         smooth = np.convolve(losses, np.ones(width) / width, mode="valid")
-        ax.plot(np.arange(width, len(losses) + 1), smooth, lw=1.2, label=name)
+        style = "-" if index < 10 else "--"  # past the 10 colours of the cycle, dashed
+        ax.plot(np.arange(width, len(losses) + 1), smooth, lw=1.2, ls=style, label=name)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(f"training loss ({window}-{xlabel} mean)" if window > 1 else "training loss")
     ax.grid(True, alpha=0.3)
