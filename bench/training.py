@@ -1,6 +1,10 @@
 """Low-rank training on a real workload: a small character-level transformer trained from
 scratch on Shakespeare's plays, every lrkit method beside galore-torch's GaLoreAdamW and
-plain AdamW, in one run (same model, data, batches, steps)."""
+plain AdamW, in one run (same model, data, batches, steps).
+
+Each method trains in its own process and its measurements are kept in
+``bench/results/training`` (see :mod:`trials`: ``LRKIT_BENCH_RESUME=1`` reuses them).
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,8 @@ def _runs():
     return [(method, None) for method in TRAIN_LM_METHODS] + [("galore", "galore-torch")]
 
 
-def training_table():
+def method_run(method, peer, queue):
+    """One method's training run in a fresh process; puts its measurements on ``queue``."""
     import torch
 
     from lrkit.nn.datasets import shakespeare
@@ -24,39 +29,48 @@ def training_table():
 
     torch.set_num_threads(2)
     corpus = CharCorpus(shakespeare())
+    run = build_run(method, corpus.vocab_size, RANK, seed=0, context=CONTEXT, width=WIDTH,
+                    depth=DEPTH, peer=peer)
+    history = pretrain(run.model, corpus, run.optimizer, STEPS, batch_size=BATCH, seed=0,
+                       step_callback=run.step_callback)
+    queue.put({"trainable": run.trainable, "perplexity": history.perplexity,
+               "state_mb": optimizer_state_bytes(run.optimizer) / 1e6,
+               "step": history.seconds_per_step, "losses": history.losses,
+               "welore": _welore_line(run.model) if method == "full" else None})
+
+
+def training_table():
+    from trials import kept_run
+
     rows = ["| method | trainable params | optimizer state (MB) | validation perplexity "
             "| s / step |", "|---|---:|---:|---:|---:|"]
-    results, curves = {}, {}
+    results = {}
     for method, peer in _runs():
         name = f"{peer} GaLoreAdamW" if peer else f"lrkit {method}"
-        run = build_run(method, corpus.vocab_size, RANK, seed=0, context=CONTEXT, width=WIDTH,
-                        depth=DEPTH, peer=peer)
-        history = pretrain(run.model, corpus, run.optimizer, STEPS, batch_size=BATCH, seed=0,
-                           step_callback=run.step_callback)
-        state = optimizer_state_bytes(run.optimizer) / 1e6
-        results[name] = (history.perplexity, state)
-        if name == "lrkit full":
-            welore = _welore_line(run.model)
-        curves[name] = history.losses
-        rows.append(f"| {name} | {run.trainable:,} | {state:.2f} | {history.perplexity:.2f} "
-                    f"| {history.seconds_per_step:.3f} |")
+        settings = {"method": method, "peer": peer, "steps": STEPS, "batch": BATCH,
+                    "context": CONTEXT, "width": WIDTH, "depth": DEPTH, "rank": RANK}
+        result = results[name] = kept_run("training", name, settings, method_run, method,
+                                          peer)
+        rows.append(f"| {name} | {result['trainable']:,} | {result['state_mb']:.2f} | "
+                    f"{result['perplexity']:.2f} | {result['step']:.3f} |")
         print(rows[-1], flush=True)
     from lrkit.plotting import plot_training_curves
 
-    plot_training_curves(curves, PLOT, title="TinyGPT on Shakespeare (character level)")
-    return "\n".join(rows + [""] + _claims(results) + [welore, _projection_cost(),
-                                                        f"\n![training loss]"
-                                                        f"({PLOT.removeprefix('docs/')})"])
+    plot_training_curves({name: r["losses"] for name, r in results.items()}, PLOT,
+                         title="TinyGPT on Shakespeare (character level)")
+    return "\n".join(rows + [""] + _claims(results)
+                     + [results["lrkit full"]["welore"], _projection_cost(),
+                        f"\n![training loss]({PLOT.removeprefix('docs/')})"])
 
 
 def _claims(results):
-    full_ppl, full_state = results["lrkit full"]
+    full_ppl, full_state = results["lrkit full"]["perplexity"], results["lrkit full"]["state_mb"]
     lines = []
     for name in ("lrkit galore", "lrkit dct", "galore-torch GaLoreAdamW"):
-        ppl, state = results[name]
+        ppl, state = results[name]["perplexity"], results[name]["state_mb"]
         lines.append(f"{name}: perplexity {100 * (ppl / full_ppl - 1):+.1f} % against full "
                      f"AdamW with {100 * (1 - state / full_state):.0f} % less optimizer state.")
-    low, sst = results["lrkit lowrank"][0], results["lrkit sst"][0]
+    low, sst = results["lrkit lowrank"]["perplexity"], results["lrkit sst"]["perplexity"]
     if low > full_ppl:
         lines.append(f"SST closes {100 * (low - sst) / (low - full_ppl):.0f} % of the "
                      f"perplexity gap between plain low-rank training ({low:.2f}) and full "
@@ -100,7 +114,9 @@ SECTIONS = [
      f"parameters) trained from scratch on the 42 plays of the `shakespeare` package (5.1 M "
      f"characters, last 5 % held out) for {STEPS} steps of {BATCH} windows; rank {RANK} for "
      "every projection and low-rank layer of the blocks (embeddings and head stay dense, as "
-     "in GaLore); projections refreshed every 100 steps; default learning rates (AdamW "
+     "in GaLore); projections refreshed every 100 steps; SST keeps each layer's whole "
+     "spectrum and trains every singular value and 32 singular-vector pairs, drawn anew "
+     "every 10 steps, re-SVD every 100; default learning rates (AdamW "
      "1e-3, projected 4e-3 with scale 0.25). Validation perplexity over 8 fixed batches. "
      "One process, methods in turn, 2 cores.", training_table),
 ]
