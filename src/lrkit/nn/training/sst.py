@@ -52,9 +52,9 @@ class SSTLinear(TrainingLinear):
 
     @property
     def weight(self):
-        frozen = torch.ones_like(self.s).index_fill(0, self.active, 0.0)
-        return ((self.U_all * (self.s * frozen)) @ self.V_all.T
-                + (self.U * self.s[self.active]) @ self.V.T)
+        U = self.U_all.index_copy(1, self.active, self.U)  # the active pairs spliced in
+        V = self.V_all.index_copy(1, self.active, self.V)
+        return (U * self.s) @ V.T
 
     @torch.no_grad()
     def resample(self, generator=None):
