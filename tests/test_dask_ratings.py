@@ -133,3 +133,23 @@ def test_the_early_stopping_split_holds_out_at_most_held_out_entries(monkeypatch
     frame = dd.from_pandas(pd.DataFrame({"r": r, "c": c, "v": v}), npartitions=2)
     MatrixCompletion(rank=3, n_models=1, max_iter=4, seed=0).fit(frame)
     assert seen and all(share == pytest.approx(200 / len(v)) for share in seen)
+
+
+def test_local_grouping_puts_each_row_in_one_group_and_keeps_every_entry(tmp_path):
+    import dask
+
+    from lrkit.recovery.dask_ratings import _partitioned
+
+    rows, cols, values = _ratings()
+    frame = dd.from_pandas(pd.DataFrame({"row": rows, "col": cols, "value": values}),
+                           npartitions=5)
+    groups = dask.compute(*_partitioned(frame, "row", str(tmp_path / "row")))
+    assert len(groups) == 5
+    owners = {}
+    for index, group in enumerate(groups):
+        for row in np.unique(group["row"]):
+            assert owners.setdefault(row, index) == index  # a row's entries in one group
+    together = pd.concat(groups).sort_values(["row", "col"]).to_numpy()
+    expected = pd.DataFrame({"row": rows, "col": cols, "value": values}).sort_values(
+        ["row", "col"]).to_numpy()
+    np.testing.assert_array_equal(together, expected)

@@ -1,9 +1,9 @@
 """Ratings that need not fit in memory: the biased ALS-WR model of :mod:`ratings` on a Dask
 DataFrame of ``(row, col, value)`` triplets (issue 17, scale-out).
 
-The data are shuffled once into two copies on disk (Parquet): one partitioned by row, one by
-column, so that every row (column) has all its entries in one partition. A half step of
-ALS-WR is then one task per partition, in parallel and with no reduction: the task reads its
+The data are grouped once into two copies on disk: one by row, one by column, so that every
+row (column) has all its entries in one group (:func:`_partitioned`). A half step of ALS-WR
+is then one task per group, in parallel and with no reduction: the task reads its
 entries, receives the other side's factors and biases (small: ``n × rank``), builds its rows'
 ``(k+1) × (k+1)`` systems and solves them for every model of the ensemble: the systems of
 the in-memory solver (:func:`~lrkit.recovery.ratings.solve_side`), here with batched BLAS
@@ -208,17 +208,46 @@ class _Sweeps:
 
 
 def _partitioned(frame, side, path):
-    """``frame`` shuffled so that each value of ``side`` lives in one partition: kept in
-    the cluster's memory (which spills to disk) when a ``distributed`` client is active,
-    else written to Parquet under ``path`` and read back lazily (the local scheduler then
-    holds one partition per thread, never the whole data)."""
-    import dask.dataframe as dd
+    """``frame``'s entries grouped so that each value of ``side`` lives in one group, as a
+    list of delayed pandas DataFrames (one task each).
 
-    shuffled = frame.shuffle(on=side, npartitions=max(frame.npartitions, 1))
+    With a ``distributed`` client the groups are a shuffle kept in the cluster's memory
+    (which spills to disk). Otherwise every partition is written once under ``path``,
+    sorted by bucket ``side % buckets`` (:func:`_spill`), and a group is read back as the
+    slices of its bucket (memory-mapped, :func:`_gather`): the local scheduler holds one
+    partition or one group per thread, never the whole data (Dask's own local shuffle
+    buffers up to 1 GB in memory)."""
+    import dask
+
+    buckets = max(frame.npartitions, 1)
     if _client_active():
-        return shuffled.persist()
-    shuffled.to_parquet(path, write_index=False)
-    return dd.read_parquet(path)
+        return frame.shuffle(on=side, npartitions=buckets).persist().to_delayed()
+    stems = [f"{path}-{i}" for i in range(frame.npartitions)]
+    dask.compute(*[dask.delayed(_spill)(part, side, buckets, stem)
+                   for part, stem in zip(frame.to_delayed(), stems, strict=True)])
+    return [dask.delayed(_gather)(stems, bucket) for bucket in range(buckets)]
+
+
+def _spill(part, side, buckets, stem):
+    """One partition's columns as ``.npy`` files under ``stem``, sorted by bucket, with the
+    bucket boundaries."""
+    order = np.argsort(part[side].to_numpy() % buckets, kind="stable")
+    keys = part[side].to_numpy()[order] % buckets
+    np.save(f"{stem}-bounds.npy", np.searchsorted(keys, np.arange(buckets + 1)))
+    for name in COLUMNS:
+        np.save(f"{stem}-{name}.npy", part[name].to_numpy()[order])
+
+
+def _gather(stems, bucket):
+    """Bucket ``bucket`` of every spilled partition, as one pandas DataFrame."""
+    import pandas as pd
+
+    columns = {name: [] for name in COLUMNS}
+    for stem in stems:
+        start, stop = np.load(f"{stem}-bounds.npy")[bucket:bucket + 2]
+        for name in COLUMNS:
+            columns[name].append(np.load(f"{stem}-{name}.npy", mmap_mode="r")[start:stop])
+    return pd.DataFrame({name: np.concatenate(parts) for name, parts in columns.items()})
 
 
 def _client_active() -> bool:
@@ -240,17 +269,17 @@ def _search_sample(frame, size, rng):
     return frame.sample(frac=SEARCH_ENTRIES / size, random_state=seed).compute()
 
 
-def _half_step(frame, own, other, n, other_factors, other_bias, mean, scale, ridge,
+def _half_step(parts, own, other, n, other_factors, other_bias, mean, scale, ridge,
                score=False, split=None):
-    """Every model's factors and biases of the ``own`` side, one task per partition of
-    ``frame`` (partitioned by ``own``), fit on the entries outside the held-out ``split``
-    (None: all); with ``score`` also the averaged model's squared errors and counts
-    ``(train, held out)`` after this step."""
+    """Every model's factors and biases of the ``own`` side, one task per group of ``parts``
+    (delayed DataFrames grouped by ``own``, :func:`_partitioned`), fit on the entries outside
+    the held-out ``split`` (None: all); with ``score`` also the averaged model's squared
+    errors and counts ``(train, held out)`` after this step."""
     import dask
 
     shared = dask.delayed((other_factors, other_bias), pure=True)
     tasks = [dask.delayed(_solve_partition)(part, own, other, shared, mean, scale, ridge,
-                                            score, split) for part in frame.to_delayed()]
+                                            score, split) for part in parts]
     models, _, rank = other_factors.shape
     factors, bias = np.zeros((models, n, rank)), np.zeros((models, n))
     errors = np.zeros(4)
