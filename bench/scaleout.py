@@ -1,31 +1,42 @@
 """Out-of-core ratings: lrkit's MatrixCompletion on Dask against Spark MLlib ALS.
 
 Synthetic ratings (a rank-20 truth plus noise) are written to Parquet in row blocks; both
-engines read them from disk. Each engine's peak resident memory is measured in its own
-process (``resource.getrusage``; Spark's is the JVM's, read from ``/proc``).
+engines read them from disk. Each engine runs in its own process, whose peak resident memory
+is its ``wait4`` usage (Spark's JVM's is read from ``/proc``); lrkit's process runs under a
+memory cap below the ratings' size (a cgroup, where the machine allows one). Each engine's
+measurements are kept in ``bench/results/scaleout`` (see :mod:`trials`).
 """
 
 from __future__ import annotations
 
 import os
-import resource
+import shutil
 import subprocess
 import sys
 import tempfile
+from pathlib import Path
 
 import numpy as np
 
 USERS, ITEMS, RANK = 100_000, 10_000, 20
-RATINGS = 10_000_000
+RATINGS = 100_000_000
+#: Ratings per Parquet file (one Dask partition each).
+PER_FILE = 1_000_000
 SWEEPS = 10
 RIDGE = 0.05
+#: lrkit's process runs in a cgroup capped here, below the size of the ratings as the fit
+#: reads them (24 bytes each as int64, int64, float64: 2.4 GB at 10⁸).
+MEMORY_LIMIT = 2 * 2**30
+SPARK_HEAP = "8g"
 
 
-def write_ratings(directory, n_ratings=RATINGS, blocks=20, seed=0):
-    """``n_ratings`` (user, item, rating) triplets of a rank-20 model plus unit noise, as
-    Parquet files (train) and a 1 % held-out NumPy file (test)."""
+def write_ratings(directory, n_ratings=RATINGS, per_file=PER_FILE, seed=0):
+    """``n_ratings`` (user, item, rating) triplets of a rank-20 model plus noise of
+    deviation 0.5, as Parquet files of ``per_file`` ratings (train) and a 1 % held-out NumPy
+    file (test)."""
     import pandas as pd
 
+    blocks = max(1, n_ratings // per_file)
     rng = np.random.default_rng(seed)
     U = rng.standard_normal((USERS, RANK)) / RANK**0.25
     V = rng.standard_normal((ITEMS, RANK)) / RANK**0.25
@@ -46,7 +57,7 @@ def write_ratings(directory, n_ratings=RATINGS, blocks=20, seed=0):
 
 
 LRKIT = """
-import sys, time, resource, warnings, numpy as np, dask, dask.dataframe as dd
+import sys, time, warnings, numpy as np, dask, dask.dataframe as dd
 import lrkit
 dask.config.set(scheduler="threads", num_workers=2)
 directory = sys.argv[1]
@@ -65,8 +76,7 @@ keep = (users < model.row_factors_.shape[0]) & (items < model.components_.shape[
 pred = model.predict(users[keep].astype(int), items[keep].astype(int))
 rmse = float(np.sqrt(np.mean((pred - ratings[keep]) ** 2)))
 times = np.diff(np.concatenate([[0.0], model.result_.history["time"]]))
-print(elapsed, float(np.median(times)), model.n_iter_, rmse,
-      resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20)
+print(elapsed, float(np.median(times)), model.n_iter_, rmse)
 """
 
 SPARK = """
@@ -74,8 +84,9 @@ import sys, time, numpy as np
 from pyspark.sql import SparkSession
 from pyspark.ml.recommendation import ALS
 directory, iterations = sys.argv[1], int(sys.argv[2])
-spark = (SparkSession.builder.master("local[2]").config("spark.driver.memory", "4g")
-         .config("spark.ui.enabled", "false").getOrCreate())
+spark = (SparkSession.builder.master("local[2]").config("spark.driver.memory", "%s")
+         .config("spark.ui.enabled", "false")
+         .config("spark.sql.execution.arrow.pyspark.enabled", "true").getOrCreate())
 spark.sparkContext.setLogLevel("ERROR")
 train = spark.read.parquet(directory + "/train")
 start = time.perf_counter()
@@ -97,57 +108,137 @@ spark.stop()
 """
 
 
-def _peak_rss_of(command):
-    """Run ``command``; return (stdout's last line, peak resident GiB of the Python
-    processes run so far)."""
-    process = subprocess.run(command, capture_output=True, text=True, check=False)
-    if process.returncode:
-        raise RuntimeError(process.stderr[-2000:])
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
-    return process.stdout.strip().splitlines()[-1], peak
+def _run_child(command, limit=None):
+    """Run ``command`` (argv), inside a cgroup capped at ``limit`` bytes when given and the
+    machine allows one; ``(stdout's last line, peak resident GiB of that process, times the
+    cap was hit or None when uncapped)``."""
+    group = _memory_group(limit) if limit else None
+    if group is not None:
+        command = ["sh", "-c", f'echo $$ > "{group}/cgroup.procs" && exec "$@"', "sh",
+                   *command]
+    try:
+        with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+            process = subprocess.Popen(command, stdout=out, stderr=err, text=True)
+            _, status, usage = os.wait4(process.pid, 0)
+            process.returncode = os.waitstatus_to_exitcode(status)
+            out.seek(0)
+            err.seek(0)
+            if process.returncode:
+                raise RuntimeError(f"exit {process.returncode}: {err.read()[-2000:]}")
+            line = out.read().strip().splitlines()[-1]
+        hits = int((group / "memory.failcnt").read_text()) if group is not None else None
+    finally:
+        if group is not None:
+            group.rmdir()
+    return line, usage.ru_maxrss / 2**20, hits
+
+
+def _memory_group(limit):
+    """A fresh cgroup (v1 memory controller) capped at ``limit`` bytes, or None where this
+    machine offers none (no controller, or no right to make one)."""
+    group = Path("/sys/fs/cgroup/memory") / f"lrkit-bench-{os.getpid()}"
+    try:
+        group.mkdir()
+    except OSError:
+        return None
+    try:
+        (group / "memory.limit_in_bytes").write_text(str(limit))
+    except OSError:
+        group.rmdir()
+        return None
+    return group
+
+
+class _Ratings:
+    """The Parquet files, written on first use (kept measurements may make them unneeded)."""
+
+    def __init__(self, n_ratings):
+        self.n_ratings, self.directory = n_ratings, None
+
+    def path(self):
+        if self.directory is None:
+            self.directory = tempfile.mkdtemp(prefix="lrkit-ratings-")
+            write_ratings(self.directory, self.n_ratings)
+        return self.directory
+
+    def remove(self):
+        if self.directory is not None:
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _spark(data, iterations):
+    script = SPARK % (SPARK_HEAP, RANK, RIDGE)
+    line, peak, _ = _run_child([sys.executable, "-c", script, data.path(), str(iterations)])
+    total, rmse, jvm = (float(x) for x in line.split())
+    return {"total": total, "rmse": rmse, "jvm_gib": jvm, "python_gib": peak}
+
+
+def _lrkit(data):
+    line, peak, hits = _run_child([sys.executable, "-c", LRKIT % (RANK, RIDGE, SWEEPS),
+                                   data.path()], limit=MEMORY_LIMIT)
+    total, per, iterations, rmse = (float(x) for x in line.split())
+    files = Path(data.path(), "train").glob("*.parquet")
+    return {"total": total, "per_iteration": per, "iterations": int(iterations), "rmse": rmse,
+            "peak_gib": peak, "limit_hits": hits,
+            "parquet_gb": sum(f.stat().st_size for f in files) / 1e9}
 
 
 def out_of_core_table(n_ratings=RATINGS):
-    rows = ["| engine | total fit (s) | s / iteration | iterations | held-out RMSE | "
-            "peak memory (GiB) |", "|---|---:|---:|---:|---:|---:|"]
-    with tempfile.TemporaryDirectory() as directory:
-        write_ratings(directory, n_ratings)
-        try:  # Spark first: the children's peak memory is a running maximum
+    from trials import kept
+
+    settings = {"ratings": n_ratings, "per_file": PER_FILE, "rank": RANK, "sweeps": SWEEPS,
+                "ridge": RIDGE}
+    data = _Ratings(n_ratings)
+    try:
+        lrkit = kept("scaleout", "lrkit dask", {**settings, "limit": MEMORY_LIMIT},
+                     lambda: _lrkit(data))
+        try:
             import pyspark  # noqa: F401
         except ImportError:
-            rows.append("| Spark MLlib ALS | pyspark not installed | | | | |")
+            spark = None
         else:
-            results = {}
-            for iterations in (1, SWEEPS):
-                line, peak = _peak_rss_of([sys.executable, "-c", SPARK % (RANK, RIDGE),
-                                           directory, str(iterations)])
-                results[iterations] = [float(x) for x in line.split()]
-            per = (results[SWEEPS][0] - results[1][0]) / (SWEEPS - 1)
-            total, rmse, jvm = results[SWEEPS]
-            rows.append(f"| Spark MLlib ALS (local[2]) | {total:.1f} | {per:.2f} | {SWEEPS} | "
-                        f"{rmse:.4f} | {jvm + peak:.2f} (JVM {jvm:.2f}) |")
-        line, _ = _peak_rss_of([sys.executable, "-c", LRKIT % (RANK, RIDGE, SWEEPS),
-                                directory])
-        total, per, iterations, rmse, peak = (float(x) for x in line.split())
-        rows.append(f"| lrkit MatrixCompletion on Dask (2 threads, Parquet) | {total:.1f} | "
-                    f"{per:.2f} | {int(iterations)} | {rmse:.4f} | {peak:.2f} |")
-    return "\n".join(rows)
+            spark = {n: kept("scaleout", f"spark {n} iterations", {**settings, "iterations": n},
+                             lambda n=n: _spark(data, n)) for n in (SWEEPS, 1)}
+    finally:
+        data.remove()
+    rows = ["| engine | memory limit | total fit (s) | s / iteration | iterations | held-out "
+            "RMSE | peak memory (GiB) |", "|---|---|---:|---:|---:|---:|---:|"]
+    if spark is None:
+        rows.append("| Spark MLlib ALS | pyspark not installed | | | | | |")
+    else:
+        full = spark[SWEEPS]
+        per = (full["total"] - spark[1]["total"]) / (SWEEPS - 1)
+        rows.append(f"| Spark MLlib ALS (local[2]) | none (JVM heap {SPARK_HEAP[:-1]} GiB) | "
+                    f"{full['total']:.1f} | {per:.2f} | {SWEEPS} | {full['rmse']:.4f} | "
+                    f"{full['jvm_gib'] + full['python_gib']:.2f} (JVM {full['jvm_gib']:.2f}) |")
+    hits = lrkit["limit_hits"]
+    limit = ("none (no cgroup here)" if hits is None else
+             f"{MEMORY_LIMIT / 2**30:.0f} GiB (cgroup; reached {hits:,} times)")
+    rows.append(f"| lrkit MatrixCompletion on Dask (2 threads, Parquet) | {limit} | "
+                f"{lrkit['total']:.1f} | {lrkit['per_iteration']:.2f} | {lrkit['iterations']} | "
+                f"{lrkit['rmse']:.4f} | {lrkit['peak_gib']:.2f} |")
+    return "\n".join(rows) + (
+        f"\n\nThe ratings take {lrkit['parquet_gb']:.2f} GB as Parquet files and "
+        f"{24 * n_ratings / 1e9:.1f} GB as the fit's int64, int64, float64 columns; lrkit's cap "
+        f"is {MEMORY_LIMIT / 2**30:.0f} GiB.")
 
 
 SECTIONS = [
     ("## Scale-out: ratings out of core, lrkit on Dask against Spark ALS",
      f"{RATINGS:,} synthetic ratings (a rank-{RANK} model of {USERS:,} users and "
      f"{ITEMS:,} items plus noise of deviation 0.5; the noise floor of the RMSE is 0.5), "
-     "stored as 20 Parquet files; 1 % held out. Both engines read the files, rank 20, "
-     f"{SWEEPS} sweeps, ridge {RIDGE} (Spark's regParam is also weighted by counts, "
-     "ALS-WR; lrkit's ridge is in units of the ratings' standard deviation, so it gets "
-     f"{RIDGE} divided by that deviation, 0.045 here; with {RIDGE} itself its RMSE was "
-     "0.619). lrkit: `MatrixCompletion(rank=20, n_models=1)` on a Dask "
-     "DataFrame with the threaded scheduler: rank and ridge are given, its in-memory "
-     "fit on a 2·10⁶-entry sample is in the total; since the data are larger than the "
-     "sample, it goes on from that fit over all but 2·10⁵ of the ratings, stops early on "
-     "those, then runs 2 sweeps on all of them (10 sweeps at most in all); Spark: "
-     "`pyspark.ml` ALS on "
-     "`local[2]`, time per iteration from the difference between a 10- and a 1-iteration "
-     "fit. Peak memory is each process's resident maximum.", out_of_core_table),
+     f"stored as {RATINGS // PER_FILE} Parquet files; 1 % held out. Both engines read the "
+     f"files, rank 20, {SWEEPS} sweeps, ridge {RIDGE} (Spark's regParam is also weighted by "
+     "counts, ALS-WR; lrkit's ridge is in units of the ratings' standard deviation, so it "
+     f"gets {RIDGE} divided by that deviation, 0.045 here). lrkit: "
+     "`MatrixCompletion(rank=20, n_models=1)` on a Dask DataFrame with the threaded "
+     "scheduler, in a process whose memory a cgroup caps below the data's size: rank and "
+     "ridge are given, its in-memory fit on a 2·10⁶-entry sample is in the total; since the "
+     "data are larger than the sample, it goes on from that fit over all but 2·10⁵ of the "
+     "ratings, stops early on those, then runs 2 sweeps on all of them (10 sweeps at most in "
+     "all); the grouping of the ratings by user and by item is spilled to disk. Spark: "
+     f"`pyspark.ml` ALS on `local[2]` with a {SPARK_HEAP[:-1]} GiB heap and no cap, time per "
+     "iteration from the difference between a 10- and a 1-iteration fit. Peak memory is "
+     "each process's resident maximum (Spark's: the JVM's plus its Python driver's).",
+     out_of_core_table),
 ]

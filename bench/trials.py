@@ -39,12 +39,17 @@ def in_process(target, *args):
 def kept_run(section, run, settings, target, *args):
     """``in_process(target, *args)``, or the measurements kept for ``section``/``run`` when
     resuming and they were taken with these ``settings`` (a JSON-able dict)."""
+    return kept(section, run, settings, lambda: in_process(target, *args))
+
+
+def kept(section, run, settings, measure):
+    """``measure()`` (JSON-able measurements), kept as :func:`kept_run` keeps them."""
     path = ROOT / section / (run.translate(str.maketrans(" :,()/", "______")) + ".json")
     if os.environ.get("LRKIT_BENCH_RESUME") and path.exists():
-        kept = json.loads(path.read_text())
-        if kept.get("settings") == settings:
-            return kept["result"]
-    result = in_process(target, *args)
+        stored = json.loads(path.read_text())
+        if stored.get("settings") == settings:
+            return stored["result"]
+    result = measure()
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".part")
     partial.write_text(json.dumps({"settings": settings, "result": result}))
