@@ -115,8 +115,9 @@ SECTIONS = [
      f"characters, last 5 % held out) for {STEPS} steps of {BATCH} windows; rank {RANK} for "
      "every projection and low-rank layer of the blocks (embeddings and head stay dense, as "
      "in GaLore); projections refreshed every 100 steps; SST keeps each layer's whole "
-     "spectrum and trains every singular value and 32 singular-vector pairs, drawn anew "
-     "every 10 steps, re-SVD every 100; default learning rates (AdamW "
+     "spectrum and trains every singular value and 32 singular-vector pairs (the paper's "
+     "enhanced gradient), drawn anew every 10 steps, a re-SVD after a round of 192 / 32 = 6 "
+     "draws; default learning rates (AdamW "
      "1e-3, projected 4e-3 with scale 0.25). Validation perplexity over 8 fixed batches. "
      "One process, methods in turn, 2 cores.", training_table),
 ]

@@ -75,7 +75,7 @@ def test_sst_is_full_rank_and_trains_every_value_and_the_sampled_pairs():
     torch.testing.assert_close(layer.U, layer.U_all[:, layer.active])
 
 
-def test_sst_draws_pairs_by_singular_value():
+def test_sst_draws_pairs_by_singular_value_mixed_with_uniform():
     layer = lnn.SSTLinear(16, 16, rank=2)
     with torch.no_grad():
         layer.initialize(torch.diag(torch.tensor([8.0] + [0.5] * 15)), None)
@@ -84,7 +84,28 @@ def test_sst_draws_pairs_by_singular_value():
     for _ in range(200):
         layer.resample(generator)
         drawn[layer.active] += 1
-    assert drawn[0] > 150 and drawn[1:].max() < 60  # weight 8 against 0.5 each
+    # p(i) = (1/16 + s_i / 15.5) / 2: index 0 is in about half the draws, each other in 1/10
+    assert drawn[0] > 75 and drawn[1:].max() < 45
+    assert (drawn > 0).all()  # the uniform half explores every pair
+
+
+def test_sst_vectors_get_the_enhanced_gradient_and_go_back_as_unit_vectors():
+    layer = lnn.SSTLinear(12, 10, rank=3)
+    with torch.no_grad():
+        layer.initialize(torch.randn(10, 12, generator=torch.Generator().manual_seed(0)), None)
+    x = torch.randn(5, 12)
+    weight = layer.weight
+    weight.retain_grad()
+    torch.nn.functional.linear(x, weight, layer.bias).square().sum().backward()
+    # dL/dU_i = (dL/dW) V_i, without the factor s_i (paper 30's enhanced gradient)
+    torch.testing.assert_close(layer.U.grad, weight.grad @ layer.V)
+    torch.testing.assert_close(layer.V.grad, weight.grad.T @ layer.U)
+    with torch.no_grad():
+        layer.U.mul_(3.0)  # a trained vector need not stay a unit vector
+    before = layer.weight.detach().clone()
+    layer.resample(torch.Generator().manual_seed(1))
+    torch.testing.assert_close(layer.weight, before)
+    torch.testing.assert_close(layer.U_all.norm(dim=0), torch.ones(10))
 
 
 def test_sst_reorthogonalize_keeps_the_weight():

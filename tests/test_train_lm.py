@@ -42,6 +42,18 @@ def test_every_method_trains(method):
     assert history.losses[-1] < history.losses[0] and history.perplexity < corpus.vocab_size
 
 
+def test_sst_schedule_draws_every_iteration_and_re_svds_after_a_round(monkeypatch):
+    from lrkit.nn import lm_methods
+
+    calls = []
+    monkeypatch.setattr(lm_methods, "resample", lambda *a, **k: calls.append("draw"))
+    monkeypatch.setattr(lm_methods, "reorthogonalize", lambda *a, **k: calls.append("svd"))
+    run = build_run("sst", 20, rank=8, **SMALL)  # k = 32: a round is 4 draws
+    for step in range(1, 8 * lm_methods.SST_ITERATION + 1):
+        run.step_callback(step)
+    assert calls == ["draw", "draw", "draw", "svd"] * 2
+
+
 def test_low_rank_methods_hold_less():
     corpus = CharCorpus(TEXT)
     sizes = {}

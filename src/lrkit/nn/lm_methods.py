@@ -6,8 +6,8 @@ and a per-step hook built the same way.
   in a rank-``r`` projection (:class:`~lrkit.nn.ProjectedAdamW`; papers 16, 17).
 - ``lowrank`` / ``sltrain`` / ``lost`` / ``sst`` / ``maestro``: the block matrices replaced
   by low-rank training layers (:func:`~lrkit.nn.lowrank_model`), AdamW (plain ``B A``, then
-  papers 20, 29, 30, 26); SST draws new active singular-vector pairs every ``SST_ROUND``
-  steps and re-orthogonalises every ``REFRESH``.
+  papers 20, 29, 30, 26); SST draws new active singular-vector pairs every
+  ``SST_ITERATION`` steps and re-orthogonalises after a round of ``⌈k / r⌉`` draws.
 - ``trp``: every weight, AdamW plus a nuclear-norm penalty, the blocks truncated to 99 %
   energy every 100 steps (paper 39).
 """
@@ -23,6 +23,7 @@ from lrkit.nn.gradient_projection import ProjectedAdamW
 from lrkit.nn.language_model import TinyGPT, block_layers, lm_loss
 from lrkit.nn.training import (
     NuclearRegularizer,
+    SSTLinear,
     lowrank_model,
     reorthogonalize,
     resample,
@@ -34,10 +35,10 @@ TRAIN_LM_METHODS = ("full", "galore", "dct", "random", "lowrank", "sltrain", "lo
 #: Default learning rates: AdamW on dense or factored weights, and the projected optimizer
 #: (whose update is scaled by α = 0.25, as in GaLore).
 LEARNING_RATES = {"projected": 4e-3, "default": 1e-3}
-#: Steps between SST re-orthogonalisations, TRP truncations and projection refreshes.
+#: Steps between TRP truncations and projection refreshes.
 REFRESH = 100
-#: Steps between SST's draws of the active singular-vector pairs.
-SST_ROUND = 10
+#: Steps between SST's draws of the active singular-vector pairs (the paper's iteration).
+SST_ITERATION = 10
 
 
 @dataclass
@@ -90,14 +91,18 @@ def build_run(method, vocab_size, rank=32, *, lr=None, seed=0, context=128, widt
 
 
 def _sst_schedule(model, optimizer, seed):
-    """SST's rounds: new active pairs every ``SST_ROUND`` steps, a re-SVD every
-    ``REFRESH``."""
+    """SST's rounds: new active pairs every ``SST_ITERATION`` steps; after a round of
+    ``⌈k / r⌉`` draws (the most of any layer), a re-SVD instead."""
     generator = torch.Generator().manual_seed(seed)
+    per_round = max(layer.iterations_per_round for layer in model.modules()
+                    if isinstance(layer, SSTLinear))
 
     def after_step(step):
-        if step % REFRESH == 0:
+        if step % SST_ITERATION:
+            return
+        if (step // SST_ITERATION) % per_round == 0:
             reorthogonalize(model, optimizer)
-        elif step % SST_ROUND == 0:
+        else:
             resample(model, optimizer, seed=int(torch.randint(2**31, (), generator=generator)))
 
     return after_step

@@ -1,26 +1,32 @@
 """Sparse Spectral Training (paper 30; Zhao et al. 2024): the full spectrum
 ``W = U diag(s) Vᵀ`` of every layer, all singular values trained, and ``r`` singular-vector
-pairs at a time, drawn with probability ∝ ``s``.
+pairs at a time, drawn by singular-value weight.
 
 The layer keeps the whole SVD (``k = min(in, out)`` pairs, so it is full rank, unlike a
 rank-``r`` factorisation) and trains ``s`` (``k`` values) and the ``r`` active pairs
 ``U[:, I]``, ``V[:, I]``; the other pairs are frozen buffers. The trainable parameters are
 ``r (in + out) + k``. The update rule of a round:
 
-- every step: AdamW on ``s`` and on the active ``U_I``, ``V_I``;
-- every few steps (:meth:`SSTLinear.resample`, through :func:`lrkit.nn.resample`): the
-  active pairs are written back and ``r`` new indices drawn without replacement from the
-  multinomial with weights ``|s|`` (exploitation of the strong directions, exploration of
-  the rest); the optimizer state of the vectors is restarted;
-- every few hundred steps (:meth:`SSTLinear.reorthogonalize`): ``U = Q_U R_U``,
-  ``V = Q_V R_V``, ``R_U diag(s) R_Vᵀ = P Σ Qᵀ``, then ``U ← Q_U P``, ``s ← Σ``,
-  ``V ← Q_V Q`` (the paper's periodic re-SVD: the same ``W``, orthonormal vectors again).
+- every step: AdamW on ``s`` and on the active ``U_I``, ``V_I``, the vectors with the
+  paper's *enhanced gradient* ``∂L/∂U_i = (∂L/∂W) V_i`` and ``∂L/∂V_i = (∂L/∂W)ᵀ U_i``
+  (without the factor ``s_i``, which would starve the small singular values' vectors);
+- every iteration of ``T`` steps (:meth:`SSTLinear.resample`, through
+  :func:`lrkit.nn.resample`): the active pairs are written back as unit vectors (their
+  norms moved into ``s``, so ``W`` is unchanged) and ``r`` new indices drawn without
+  replacement with ``p(i) = ½ (1/k + |s_i| / Σ_j |s_j|)`` (exploitation of the strong
+  directions, exploration of all); the optimizer state of the vectors is restarted;
+- after a round of ``⌈k / r⌉`` iterations (:attr:`SSTLinear.iterations_per_round`,
+  :meth:`SSTLinear.reorthogonalize`): ``U = Q_U R_U``, ``V = Q_V R_V``,
+  ``R_U diag(s) R_Vᵀ = P Σ Qᵀ``, then ``U ← Q_U P``, ``s ← Σ``, ``V ← Q_V Q`` (the
+  paper's periodic re-SVD: the same ``W``, orthonormal vectors again).
 
 Initialised from the dense weight by its SVD, the layer starts with exactly that weight (the
 paper's zero distortion).
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
@@ -51,10 +57,18 @@ class SSTLinear(TrainingLinear):
         self._activate(torch.arange(self.rank, device=s.device))
 
     @property
+    def iterations_per_round(self):
+        """Draws in a round, after which the paper re-SVDs: ``⌈k / r⌉``."""
+        return math.ceil(self.s.numel() / self.rank)
+
+    @property
     def weight(self):
-        U = self.U_all.index_copy(1, self.active, self.U)  # the active pairs spliced in
-        V = self.V_all.index_copy(1, self.active, self.V)
-        return (U * self.s) @ V.T
+        # The enhanced gradient: the active vectors' gradients divided by their s_i.
+        magnitude = self.s.detach().abs()
+        scale = torch.maximum(magnitude[self.active], _TINY * magnitude.max().clamp_min(1e-30))
+        U = self.U_all.index_copy(1, self.active, _ScaledGradient.apply(self.U, 1 / scale))
+        V = self.V_all.index_copy(1, self.active, _ScaledGradient.apply(self.V, 1 / scale))
+        return (U * self.s) @ V.T  # the active pairs spliced into the stored spectrum
 
     @torch.no_grad()
     def resample(self, generator=None):
@@ -62,7 +76,8 @@ class SSTLinear(TrainingLinear):
 
         ``W`` is unchanged; the caller restarts the optimizer state of ``U`` and ``V``."""
         self._write_back()
-        weights = (self.s.abs() + 1e-12).float().cpu()
+        magnitude = self.s.abs().float().cpu()
+        weights = 0.5 * (1 / magnitude.numel() + magnitude / magnitude.sum().clamp_min(1e-30))
         self._activate(torch.multinomial(weights, self.rank, replacement=False,
                                          generator=generator).to(self.active.device))
 
@@ -80,10 +95,33 @@ class SSTLinear(TrainingLinear):
         self._activate(torch.arange(self.rank, device=self.active.device))
 
     def _write_back(self):
-        self.U_all[:, self.active] = self.U
-        self.V_all[:, self.active] = self.V
+        """The active pairs back into the spectrum as unit vectors, their norms in ``s``."""
+        u_norm = self.U.norm(dim=0).clamp_min(1e-30)
+        v_norm = self.V.norm(dim=0).clamp_min(1e-30)
+        self.s[self.active] *= u_norm * v_norm
+        self.U_all[:, self.active] = self.U / u_norm
+        self.V_all[:, self.active] = self.V / v_norm
 
     def _activate(self, indices):
         self.active.copy_(indices)
         self.U.copy_(self.U_all[:, indices])
         self.V.copy_(self.V_all[:, indices])
+
+
+#: Singular values below this share of the largest scale their vectors' gradients as if
+#: they were this large (the enhanced gradient's ``1 / s_i`` stays bounded).
+_TINY = 1e-3
+
+
+class _ScaledGradient(torch.autograd.Function):
+    """The identity forward; the backward multiplies the gradient by ``scale`` (columns)."""
+
+    @staticmethod
+    def forward(ctx, tensor, scale):
+        ctx.save_for_backward(scale)
+        return tensor.view_as(tensor)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (scale,) = ctx.saved_tensors
+        return grad * scale, None
