@@ -26,6 +26,7 @@ all entries start from the state at that minimum. Dask is imported here only.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -213,41 +214,61 @@ def _partitioned(frame, side, path):
 
     With a ``distributed`` client the groups are a shuffle kept in the cluster's memory
     (which spills to disk). Otherwise every partition is written once under ``path``,
-    sorted by bucket ``side % buckets`` (:func:`_spill`), and a group is read back as the
-    slices of its bucket (memory-mapped, :func:`_gather`): the local scheduler holds one
-    partition or one group per thread, never the whole data (Dask's own local shuffle
-    buffers up to 1 GB in memory)."""
+    sorted by bucket ``side % buckets`` (:func:`_spill`), and a group is read back as its
+    bucket's slice of every file (:func:`_gather`): the local scheduler holds one partition
+    or one group per thread, never the whole data (Dask's own local shuffle buffers up to
+    1 GB in memory)."""
     import dask
 
     buckets = max(frame.npartitions, 1)
     if _client_active():
         return frame.shuffle(on=side, npartitions=buckets).persist().to_delayed()
-    stems = [f"{path}-{i}" for i in range(frame.npartitions)]
-    dask.compute(*[dask.delayed(_spill)(part, side, buckets, stem)
-                   for part, stem in zip(frame.to_delayed(), stems, strict=True)])
-    return [dask.delayed(_gather)(stems, bucket) for bucket in range(buckets)]
+    files = [f"{path}-{i}.bin" for i in range(frame.npartitions)]
+    bounds = np.array(dask.compute(*[dask.delayed(_spill)(part, side, buckets, file)
+                                     for part, file in zip(frame.to_delayed(), files,
+                                                           strict=True)]))
+    return [dask.delayed(_gather)(files, bounds[:, bucket], bounds[:, bucket + 1])
+            for bucket in range(buckets)]
 
 
-def _spill(part, side, buckets, stem):
-    """One partition's columns as ``.npy`` files under ``stem``, sorted by bucket, with the
-    bucket boundaries."""
-    order = np.argsort(part[side].to_numpy() % buckets, kind="stable")
-    keys = part[side].to_numpy()[order] % buckets
-    np.save(f"{stem}-bounds.npy", np.searchsorted(keys, np.arange(buckets + 1)))
-    for name in COLUMNS:
-        np.save(f"{stem}-{name}.npy", part[name].to_numpy()[order])
+def _spill(part, side, buckets, file):
+    """One partition as records ``(row, col, value)`` of 3 × 8 bytes in ``file``, sorted by
+    bucket; returns the bucket boundaries (record numbers)."""
+    keys = part[side].to_numpy() % buckets
+    order = np.argsort(keys, kind="stable")
+    records = np.empty((len(order), 3), dtype=np.int64)
+    records[:, 0] = part["row"].to_numpy()[order]
+    records[:, 1] = part["col"].to_numpy()[order]
+    records[:, 2] = part["value"].to_numpy(dtype=np.float64)[order].view(np.int64)
+    records.tofile(file)
+    return np.searchsorted(keys[order], np.arange(buckets + 1))
 
 
-def _gather(stems, bucket):
-    """Bucket ``bucket`` of every spilled partition, as one pandas DataFrame."""
+def _gather(files, starts, stops):
+    """Records ``starts[i]:stops[i]`` of every spilled ``files[i]``, as one pandas DataFrame.
+
+    One read per file, with read-ahead off where the system allows: a memory map (or the
+    default read-ahead, megabytes on some disks) would pull in far more than the slice, and
+    under a memory cap evict what the other groups need."""
     import pandas as pd
 
-    columns = {name: [] for name in COLUMNS}
-    for stem in stems:
-        start, stop = np.load(f"{stem}-bounds.npy")[bucket:bucket + 2]
-        for name in COLUMNS:
-            columns[name].append(np.load(f"{stem}-{name}.npy", mmap_mode="r")[start:stop])
-    return pd.DataFrame({name: np.concatenate(parts) for name, parts in columns.items()})
+    records = np.empty((int(np.sum(stops - starts)), 3), dtype=np.int64)
+    filled = 0
+    for file, start, stop in zip(files, starts, stops, strict=True):
+        with open(file, "rb", buffering=0) as handle:
+            if hasattr(os, "posix_fadvise"):
+                os.posix_fadvise(handle.fileno(), 0, 0, os.POSIX_FADV_RANDOM)
+            handle.seek(24 * int(start))
+            view = memoryview(records[filled:filled + stop - start]).cast("B")
+            done = 0
+            while done < len(view):
+                count = handle.readinto(view[done:])
+                if not count:
+                    raise OSError(f"{file} ended before record {stop}")
+                done += count
+        filled += stop - start
+    return pd.DataFrame({"row": records[:, 0], "col": records[:, 1],
+                         "value": records[:, 2].view(np.float64)})
 
 
 def _client_active() -> bool:
