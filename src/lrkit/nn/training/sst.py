@@ -72,7 +72,8 @@ class SSTLinear(TrainingLinear):
 
     @torch.no_grad()
     def resample(self, generator=None):
-        """Write the active pairs back and activate ``rank`` pairs drawn ∝ ``|s|``.
+        """Write the active pairs back and activate ``rank`` pairs drawn without replacement
+        with ``p(i) = ½ (1/k + |s_i| / Σ_j |s_j|)``.
 
         ``W`` is unchanged; the caller restarts the optimizer state of ``U`` and ``V``."""
         self._write_back()
