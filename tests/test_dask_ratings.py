@@ -138,12 +138,12 @@ def test_the_early_stopping_split_holds_out_at_most_held_out_entries(monkeypatch
 def test_local_grouping_puts_each_row_in_one_group_and_keeps_every_entry(tmp_path):
     import dask
 
-    from lrkit.recovery.dask_ratings import _partitioned
+    from lrkit.recovery.dask_grouping import grouped
 
     rows, cols, values = _ratings()
     frame = dd.from_pandas(pd.DataFrame({"row": rows, "col": cols, "value": values}),
                            npartitions=5)
-    groups = dask.compute(*_partitioned(frame, "row", str(tmp_path / "row")))
+    groups = dask.compute(*grouped(frame, "row", str(tmp_path / "row")))
     assert len(groups) == 5
     owners = {}
     for index, group in enumerate(groups):

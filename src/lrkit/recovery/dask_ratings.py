@@ -2,8 +2,8 @@
 DataFrame of ``(row, col, value)`` triplets (issue 17, scale-out).
 
 The data are grouped once into two copies on disk: one by row, one by column, so that every
-row (column) has all its entries in one group (:func:`_partitioned`). A half step of ALS-WR
-is then one task per group, in parallel and with no reduction: the task reads its
+row (column) has all its entries in one group (:func:`.dask_grouping.grouped`). A half step
+of ALS-WR is then one task per group, in parallel and with no reduction: the task reads its
 entries, receives the other side's factors and biases (small: ``n × rank``), builds its rows'
 ``(k+1) × (k+1)`` systems and solves them for every model of the ensemble: the systems of
 the in-memory solver (:func:`~lrkit.recovery.ratings.solve_side`), here with batched BLAS
@@ -26,7 +26,6 @@ all entries start from the state at that minimum. Dask is imported here only.
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ import numpy as np
 
 from lrkit._random import as_generator
 from lrkit.recovery._row_systems import RowSystems
+from lrkit.recovery.dask_grouping import grouped
 from lrkit.recovery.early_stopping import sweep_until_stop
 from lrkit.recovery.harness import Run
 from lrkit.recovery.ratings import (
@@ -157,7 +157,7 @@ def fit_ratings_dask(frame, summary, ranks, ridges, *, max_sweeps, n_models, see
         split = (int(rng.integers(2**31)), min(HOLDOUT, HELD_OUT_ENTRIES / summary.size))
     directory = tempfile.mkdtemp(prefix="lrkit-als-", dir=workdir)
     try:
-        by_row, by_col = (_partitioned(frame, side, f"{directory}/{side}")
+        by_row, by_col = (grouped(frame, side, f"{directory}/{side}")
                           for side in ("row", "col"))
         run = Run("biased_als", max_iter=max_sweeps)
         if state is not None:
@@ -208,79 +208,6 @@ class _Sweeps:
         return (F, G, row_bias, col_bias), held
 
 
-def _partitioned(frame, side, path):
-    """``frame``'s entries grouped so that each value of ``side`` lives in one group, as a
-    list of delayed pandas DataFrames (one task each).
-
-    With a ``distributed`` client the groups are a shuffle kept in the cluster's memory
-    (which spills to disk). Otherwise every partition is written once under ``path``,
-    sorted by bucket ``side % buckets`` (:func:`_spill`), and a group is read back as its
-    bucket's slice of every file (:func:`_gather`): the local scheduler holds one partition
-    or one group per thread, never the whole data (Dask's own local shuffle buffers up to
-    1 GB in memory)."""
-    import dask
-
-    buckets = max(frame.npartitions, 1)
-    if _client_active():
-        return frame.shuffle(on=side, npartitions=buckets).persist().to_delayed()
-    files = [f"{path}-{i}.bin" for i in range(frame.npartitions)]
-    bounds = np.array(dask.compute(*[dask.delayed(_spill)(part, side, buckets, file)
-                                     for part, file in zip(frame.to_delayed(), files,
-                                                           strict=True)]))
-    return [dask.delayed(_gather)(files, bounds[:, bucket], bounds[:, bucket + 1])
-            for bucket in range(buckets)]
-
-
-def _spill(part, side, buckets, file):
-    """One partition as records ``(row, col, value)`` of 3 × 8 bytes in ``file``, sorted by
-    bucket; returns the bucket boundaries (record numbers)."""
-    keys = part[side].to_numpy() % buckets
-    order = np.argsort(keys, kind="stable")
-    records = np.empty((len(order), 3), dtype=np.int64)
-    records[:, 0] = part["row"].to_numpy()[order]
-    records[:, 1] = part["col"].to_numpy()[order]
-    records[:, 2] = part["value"].to_numpy(dtype=np.float64)[order].view(np.int64)
-    records.tofile(file)
-    return np.searchsorted(keys[order], np.arange(buckets + 1))
-
-
-def _gather(files, starts, stops):
-    """Records ``starts[i]:stops[i]`` of every spilled ``files[i]``, as one pandas DataFrame.
-
-    One read per file, with read-ahead off where the system allows: a memory map (or the
-    default read-ahead, megabytes on some disks) would pull in far more than the slice, and
-    under a memory cap evict what the other groups need."""
-    import pandas as pd
-
-    records = np.empty((int(np.sum(stops - starts)), 3), dtype=np.int64)
-    filled = 0
-    for file, start, stop in zip(files, starts, stops, strict=True):
-        with open(file, "rb", buffering=0) as handle:
-            if hasattr(os, "posix_fadvise"):
-                os.posix_fadvise(handle.fileno(), 0, 0, os.POSIX_FADV_RANDOM)
-            handle.seek(24 * int(start))
-            view = memoryview(records[filled:filled + stop - start]).cast("B")
-            done = 0
-            while done < len(view):
-                count = handle.readinto(view[done:])
-                if not count:
-                    raise OSError(f"{file} ended before record {stop}")
-                done += count
-        filled += stop - start
-    return pd.DataFrame({"row": records[:, 0], "col": records[:, 1],
-                         "value": records[:, 2].view(np.float64)})
-
-
-def _client_active() -> bool:
-    try:
-        from distributed import get_client
-
-        get_client()
-    except (ImportError, ValueError):
-        return False
-    return True
-
-
 def _search_sample(frame, size, rng):
     """All the entries (in order) when at most ``SEARCH_ENTRIES``, else a uniform sample of
     about that many, as a pandas DataFrame."""
@@ -293,9 +220,9 @@ def _search_sample(frame, size, rng):
 def _half_step(parts, own, other, n, other_factors, other_bias, mean, scale, ridge,
                score=False, split=None):
     """Every model's factors and biases of the ``own`` side, one task per group of ``parts``
-    (delayed DataFrames grouped by ``own``, :func:`_partitioned`), fit on the entries outside
-    the held-out ``split`` (None: all); with ``score`` also the averaged model's squared
-    errors and counts ``(train, held out)`` after this step."""
+    (delayed DataFrames grouped by ``own``, :func:`.dask_grouping.grouped`), fit on the
+    entries outside the held-out ``split`` (None: all); with ``score`` also the averaged
+    model's squared errors and counts ``(train, held out)`` after this step."""
     import dask
 
     shared = dask.delayed((other_factors, other_bias), pure=True)
