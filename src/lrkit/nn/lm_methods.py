@@ -65,7 +65,7 @@ def build_run(method, vocab_size, rank=32, *, lr=None, seed=0, context=128, widt
     torch.manual_seed(seed)
     model = TinyGPT(vocab_size, context, width, depth, heads)
     projected = method in ("galore", "dct", "random") or peer is not None
-    lr = lr or LEARNING_RATES["projected" if projected else "default"]
+    lr = lr or default_lr(method, peer)
     if peer == "galore-torch":
         return LMRun(model, _galore_torch(model, rank, lr))
     if projected:
@@ -88,6 +88,12 @@ def build_run(method, vocab_size, rank=32, *, lr=None, seed=0, context=128, widt
                      lambda step: step % REFRESH or truncate(model, energy=0.99,
                                                              targets=block_layers))
     return LMRun(model, optimizer)
+
+
+def default_lr(method, peer=None):
+    """The learning rate ``build_run`` gives ``method`` unless told otherwise."""
+    projected = method in ("galore", "dct", "random") or peer is not None
+    return LEARNING_RATES["projected" if projected else "default"]
 
 
 def _sst_schedule(model, optimizer, seed):
