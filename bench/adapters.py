@@ -151,7 +151,6 @@ def step_timing(queue, steps=30):
     passes each."""
     import torch
 
-
     torch.set_num_threads(2)
     train, _, _ = _data()
     models = {name: build(CONFIGS[name][0], train) for name in ("lrkit lora", "peft lora")}

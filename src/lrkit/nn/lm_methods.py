@@ -64,7 +64,7 @@ def build_run(method, vocab_size, rank=32, *, lr=None, seed=0, context=128, widt
     check_choice("method", method, TRAIN_LM_METHODS)
     torch.manual_seed(seed)
     model = TinyGPT(vocab_size, context, width, depth, heads)
-    projected = method in ("galore", "dct", "random") or peer is not None
+    projected = _is_projected(method, peer)
     lr = lr or default_lr(method, peer)
     if peer == "galore-torch":
         return LMRun(model, _galore_torch(model, rank, lr))
@@ -92,8 +92,12 @@ def build_run(method, vocab_size, rank=32, *, lr=None, seed=0, context=128, widt
 
 def default_lr(method, peer=None):
     """The learning rate ``build_run`` gives ``method`` unless told otherwise."""
-    projected = method in ("galore", "dct", "random") or peer is not None
-    return LEARNING_RATES["projected" if projected else "default"]
+    return LEARNING_RATES["projected" if _is_projected(method, peer) else "default"]
+
+
+def _is_projected(method, peer):
+    """Whether ``method`` (or the peer optimizer) keeps the moments in a projection."""
+    return method in ("galore", "dct", "random") or peer is not None
 
 
 def _sst_schedule(model, optimizer, seed):
