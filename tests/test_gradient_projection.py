@@ -112,10 +112,54 @@ def test_basis_refresh_follows_update_every():
     assert torch.equal(bases[0], bases[2]) and not torch.equal(bases[2], bases[3])
 
 
+def _dct_refresh(moments):
+    """Two steps in DCT columns {0, 1, 2, 3}, then a refresh onto {2, 3, 4, 5}; the state, the
+    last step and gradient in DCT coordinates, and the first moment before the refresh."""
+    D = dct_matrix(16)
+    weight = torch.nn.Parameter(torch.zeros(16, 32))
+    optimizer = lnn.ProjectedAdamW([weight], rank=4, basis="dct", update_every=2, lr=0.1,
+                                   moments=moments)
+    generator = torch.Generator().manual_seed(0)
+    for columns in ([0, 1, 2, 3], [0, 1, 2, 3], [2, 3, 4, 5]):
+        weight.grad = D[:, columns] @ torch.randn(4, 32, generator=generator)
+        before = weight.detach().clone()
+        if optimizer.state:
+            first_moment = optimizer.state[weight]["exp_avg"].clone()
+        optimizer.step()
+    state = optimizer.state[weight]
+    return state, D.T @ (weight.detach() - before), D.T @ weight.grad, first_moment
+
+
+def test_rotated_moments_follow_the_dct_columns_a_refresh_keeps():
+    state, step, grad, first_moment = _dct_refresh("rotate")
+    assert state["indices"].tolist() == [2, 3, 4, 5]
+    beta1, beta2 = 0.9, 0.999
+    # kept columns 2, 3 have three steps of weight; new columns 4, 5 one, as in a fresh Adam
+    torch.testing.assert_close(state["weight"][0], torch.tensor(
+        [1 - beta1**3, 1 - beta1**3, 1 - beta1, 1 - beta1]))
+    torch.testing.assert_close(state["weight"][1], torch.tensor(
+        [1 - beta2**3, 1 - beta2**3, 1 - beta2, 1 - beta2]))
+    # so a new column's first step is α·lr·sign(g) per entry, like Adam's first step
+    torch.testing.assert_close(step[4:6], -0.25 * 0.1 * grad[4:6].sign(), atol=1e-5, rtol=0)
+    # a kept column's first moment moves along with it; dropped columns move no more
+    torch.testing.assert_close(state["exp_avg"][:2],
+                               beta1 * first_moment[2:] + (1 - beta1) * grad[2:4])
+    torch.testing.assert_close(step[:2], torch.zeros(2, 32), atol=1e-6, rtol=0)
+
+
+def test_kept_moments_stay_in_their_rows():
+    state, _, grad, first_moment = _dct_refresh("keep")
+    assert "weight" not in state
+    # GaLore's way: row i of the moments now refers to the new i-th column
+    torch.testing.assert_close(state["exp_avg"],
+                               0.9 * first_moment + 0.1 * grad[[2, 3, 4, 5]])
+
+
 @pytest.mark.parametrize("kwargs, match", [
     ({"rank": 0}, "rank must be an int in"),
     ({"basis": "qr"}, "basis must be one of"),
     ({"update_every": 0}, "update_every must be an int in"),
+    ({"moments": "reset"}, "moments must be one of"),
     ({"lr": -1.0}, "lr must be in"),
     ({"betas": (0.9, 1.0)}, r"betas\[1\] must be in"),
     ({"scale": 0.0}, "scale must be in"),

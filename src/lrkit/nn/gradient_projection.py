@@ -8,13 +8,25 @@ columns spans the side of the smaller dimension (``P`` is ``m × r`` when ``m <=
     W ← W − η (α P N + λ W)                                (or ``α N Pᵀ``)
 
 with bias-corrected ``M̂, V̂``, scale ``α`` and decoupled weight decay ``λ`` (GaLore, Zhao et
-al. 2024, paper 16). ``P`` is refreshed every ``update_every`` steps; the moments carry over.
+al. 2024, paper 16). ``P`` is refreshed every ``update_every`` steps. The moments then either
+stay as they are (``moments="keep"``, GaLore: row ``i`` of ``M`` now refers to the new
+``i``-th direction) or are carried into the new basis (``moments="rotate"``, as paper 17 and
+LDAdam do): with ``Q = P_oldᵀ P_new``,
+
+    M ← Qᵀ M,    V ← (Q ∘ Q)ᵀ V,    c ← (Q ∘ Q)ᵀ c           (or ``M Q``, ``V (Q ∘ Q)``),
+
+where ``c`` holds, per direction, the weight its moments have accumulated (``1 − βᵗ`` when
+the basis never moves), used as that direction's bias correction ``M̂ = M / c₁``,
+``V̂ = V / c₂``. For the DCT basis ``Q`` is a selection: a column kept by the refresh keeps its
+moments, a new column starts afresh as in a new Adam (not at a step ``(1 − β₁)/√(1 − β₂) ≈ 3``
+times too large, which a global bias correction gives it). ``V`` mixes by ``Q ∘ Q`` because a
+variance of ``Σ_j q_j g_j`` over independent ``g_j`` is ``Σ_j q_j² v_j``.
 The bases:
 
 - ``"svd"``: the top-``r`` singular vectors of the current gradient (GaLore);
 - ``"dct"``: SVD-free (paper 17): one orthonormal DCT-II matrix ``D`` per dimension,
   computed once and shared; a refresh keeps the ``r`` columns of ``D`` best aligned with the
-  gradient (the largest row norms of ``Dᵀ G``: one matmul and a sort), so a layer stores only
+  gradient (the largest row ℓ₁ norms of ``Dᵀ G``: one matmul and a sort), so a layer stores only
   ``r`` indices;
 - ``"random"``: a seeded random orthonormal basis (Flora/APOLLO-style baseline).
 
@@ -32,6 +44,7 @@ from torch import nn
 from lrkit._validation import check_choice, check_int, check_real
 
 BASES = ("svd", "dct", "random")
+MOMENTS = ("rotate", "keep")
 
 
 def dct_matrix(n, *, dtype=torch.float32, device=None):
@@ -55,6 +68,10 @@ class ProjectedAdamW(torch.optim.Optimizer):
         How the projection is chosen (module docstring).
     update_every : int
         Steps between basis refreshes ``T`` (GaLore's default 200).
+    moments : {"rotate", "keep"}
+        What a refresh does to the moments: keep them as they are (GaLore, the default), or
+        carry them into the new basis with per-direction bias correction (papers 17, LDAdam);
+        module docstring.
     lr, betas, eps, weight_decay
         As ``torch.optim.AdamW``.
     scale : float
@@ -74,13 +91,15 @@ class ProjectedAdamW(torch.optim.Optimizer):
     True
     """
 
-    def __init__(self, params, rank=32, *, basis="svd", update_every=200, lr=1e-3,
-                 betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, scale=0.25, seed=None):
+    def __init__(self, params, rank=32, *, basis="svd", update_every=200, moments="keep",
+                 lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, scale=0.25,
+                 seed=None):
         if isinstance(params, nn.Module):
             params = [p for p in params.parameters() if p.requires_grad]
         check_int("rank", rank, 1)
         check_choice("basis", basis, BASES)
         check_int("update_every", update_every, 1)
+        check_choice("moments", moments, MOMENTS)
         check_real("lr", lr, low=0.0)
         check_real("eps", eps, low=0.0)
         check_real("weight_decay", weight_decay, low=0.0)
@@ -90,7 +109,7 @@ class ProjectedAdamW(torch.optim.Optimizer):
         check_real("betas[1]", beta2, 0.0, 1.0, high_open=True)
         defaults = {"lr": lr, "betas": (beta1, beta2), "eps": eps,
                     "weight_decay": weight_decay, "rank": rank, "basis": basis,
-                    "update_every": update_every, "scale": scale}
+                    "update_every": update_every, "moments": moments, "scale": scale}
         super().__init__(params, defaults)
         self._generator = torch.Generator().manual_seed(0 if seed is None else int(seed))
         self._dct = {}  # (size, dtype, device) -> DCT matrix, shared by all layers
@@ -128,20 +147,33 @@ class ProjectedAdamW(torch.optim.Optimizer):
         if "exp_avg" not in state:
             state["exp_avg"] = torch.zeros_like(low)
             state["exp_avg_sq"] = torch.zeros_like(low)
+            if projected and group["moments"] == "rotate":
+                state["weight"] = low.new_zeros(2, group["rank"])  # c₁, c₂ per direction
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
         exp_avg.mul_(beta1).add_(low, alpha=1 - beta1)
         exp_avg_sq.mul_(beta2).addcmul_(low, low, value=1 - beta2)
-        corrected1 = exp_avg / (1 - beta1**step)
-        corrected2 = exp_avg_sq / (1 - beta2**step)
-        direction = corrected1 / (corrected2.sqrt() + group["eps"])
+        correction1, correction2 = self._bias_corrections(state, step, beta1, beta2)
+        direction = (exp_avg / correction1) / ((exp_avg_sq / correction2).sqrt() + group["eps"])
         if projected:
             direction = self._project_back(state, direction) * group["scale"]
         if group["weight_decay"]:
             param.mul_(1 - group["lr"] * group["weight_decay"])
         param.add_(direction, alpha=-group["lr"])
 
+    def _bias_corrections(self, state, step, beta1, beta2):
+        """``1 − βᵗ``, or per direction the weights ``c`` (shaped to divide the moments)."""
+        if "weight" not in state:
+            return 1 - beta1**step, 1 - beta2**step
+        weight = state["weight"]
+        weight.mul_(weight.new_tensor([[beta1], [beta2]])).add_(
+            weight.new_tensor([[1 - beta1], [1 - beta2]]))
+        return (weight[0, :, None], weight[1, :, None]) if state["left"] else (weight[0],
+                                                                                weight[1])
+
     def _refresh(self, state, grad, group):
-        """A new basis ``P`` for the side of the smaller dimension of ``grad``."""
+        """A new basis ``P`` for the side of the smaller dimension of ``grad``; with
+        ``moments="rotate"`` the moments follow it."""
+        old = self._basis(state, grad) if "weight" in state else None
         rank, kind = group["rank"], group["basis"]
         left = grad.shape[0] <= grad.shape[1]
         size = grad.shape[0] if left else grad.shape[1]
@@ -155,8 +187,22 @@ class ProjectedAdamW(torch.optim.Optimizer):
         else:
             D = self._dct_for(size, grad)
             coefficients = D.T @ grad if left else grad @ D  # size × other, or other × size
-            alignment = coefficients.square().sum(dim=1 if left else 0)
+            alignment = coefficients.abs().sum(dim=1 if left else 0)
             state["indices"] = torch.topk(alignment, rank).indices.sort().values
+        if old is not None:
+            self._rotate_moments(state, old.T @ self._basis(state, grad))
+
+    @staticmethod
+    def _rotate_moments(state, change):
+        """Carry ``M``, ``V`` and the weights ``c`` into the new basis (``Q = P_oldᵀ P_new``)."""
+        mix = change.square()
+        state["weight"].copy_(state["weight"] @ mix)
+        if state["left"]:  # moments are r × n: rows follow the basis
+            state["exp_avg"].copy_(change.T @ state["exp_avg"])
+            state["exp_avg_sq"].copy_(mix.T @ state["exp_avg_sq"])
+        else:  # moments are m × r: columns follow the basis
+            state["exp_avg"].copy_(state["exp_avg"] @ change)
+            state["exp_avg_sq"].copy_(state["exp_avg_sq"] @ mix)
 
     def _basis(self, state, like):
         if "indices" in state:
