@@ -112,26 +112,31 @@ def test_basis_refresh_follows_update_every():
     assert torch.equal(bases[0], bases[2]) and not torch.equal(bases[2], bases[3])
 
 
-def _dct_refresh(moments):
+def _dct_refresh(moments, tall=False):
     """Two steps in DCT columns {0, 1, 2, 3}, then a refresh onto {2, 3, 4, 5}; the state, the
-    last step and gradient in DCT coordinates, and the first moment before the refresh."""
+    last step and gradient in DCT coordinates, and the first moment before the refresh (all
+    as ``columns × 32``, also for a ``tall`` weight whose projection acts from the right)."""
     D = dct_matrix(16)
-    weight = torch.nn.Parameter(torch.zeros(16, 32))
+    orient = (lambda x: x.T) if tall else (lambda x: x)
+    weight = torch.nn.Parameter(orient(torch.zeros(16, 32)))
     optimizer = lnn.ProjectedAdamW([weight], rank=4, basis="dct", update_every=2, lr=0.1,
                                    moments=moments)
     generator = torch.Generator().manual_seed(0)
     for columns in ([0, 1, 2, 3], [0, 1, 2, 3], [2, 3, 4, 5]):
-        weight.grad = D[:, columns] @ torch.randn(4, 32, generator=generator)
+        weight.grad = orient(D[:, columns] @ torch.randn(4, 32, generator=generator))
         before = weight.detach().clone()
         if optimizer.state:
-            first_moment = optimizer.state[weight]["exp_avg"].clone()
+            first_moment = orient(optimizer.state[weight]["exp_avg"]).clone()
         optimizer.step()
-    state = optimizer.state[weight]
-    return state, D.T @ (weight.detach() - before), D.T @ weight.grad, first_moment
+    state = {key: orient(value) if key.startswith("exp_avg") else value
+             for key, value in optimizer.state[weight].items()}
+    return (state, D.T @ orient(weight.detach() - before), D.T @ orient(weight.grad),
+            first_moment)
 
 
-def test_rotated_moments_follow_the_dct_columns_a_refresh_keeps():
-    state, step, grad, first_moment = _dct_refresh("rotate")
+@pytest.mark.parametrize("tall", [False, True])
+def test_rotated_moments_follow_the_dct_columns_a_refresh_keeps(tall):
+    state, step, grad, first_moment = _dct_refresh("rotate", tall)
     assert state["indices"].tolist() == [2, 3, 4, 5]
     beta1, beta2 = 0.9, 0.999
     # kept columns 2, 3 have three steps of weight; new columns 4, 5 one, as in a fresh Adam
