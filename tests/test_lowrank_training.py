@@ -97,14 +97,19 @@ def test_sst_vectors_get_the_enhanced_gradient_and_go_back_as_unit_vectors():
     weight = layer.weight
     weight.retain_grad()
     torch.nn.functional.linear(x, weight, layer.bias).square().sum().backward()
-    # dL/dU_i = (dL/dW) V_i, without the factor s_i (paper 30's enhanced gradient)
-    torch.testing.assert_close(layer.U.grad, weight.grad @ layer.V)
-    torch.testing.assert_close(layer.V.grad, weight.grad.T @ layer.U)
-    with torch.no_grad():
-        layer.U.mul_(3.0)  # a trained vector need not stay a unit vector
+    # dL/dU_i = (dL/dW) V_i, without the factor s_i (paper 30's enhanced gradient), and
+    # tangent to the unit sphere (U_i enters W normalised)
+    def tangent(vectors, gradient):
+        return gradient - vectors * (vectors * gradient).sum(dim=0)
+
+    torch.testing.assert_close(layer.U.grad, tangent(layer.U, weight.grad @ layer.V))
+    torch.testing.assert_close(layer.V.grad, tangent(layer.V, weight.grad.T @ layer.U))
     before = layer.weight.detach().clone()
-    layer.resample(torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        layer.U.mul_(3.0)  # a trained vector's norm does not reach W ...
     torch.testing.assert_close(layer.weight, before)
+    layer.resample(torch.Generator().manual_seed(1))
+    torch.testing.assert_close(layer.weight, before)  # ... nor does a draw change W
     torch.testing.assert_close(layer.U_all.norm(dim=0), torch.ones(10))
 
 

@@ -10,11 +10,15 @@ rank-``r`` factorisation) and trains ``s`` (``k`` values) and the ``r`` active p
 - every step: AdamW on ``s`` and on the active ``U_I``, ``V_I``, the vectors with the
   paper's *enhanced gradient* ``∂L/∂U_i = (∂L/∂W) V_i`` and ``∂L/∂V_i = (∂L/∂W)ᵀ U_i``
   (without the factor ``s_i``, which would starve the small singular values' vectors);
+  the active vectors enter ``W`` as unit vectors ``U_i / ‖U_i‖`` (the paper's singular
+  vectors are unit; the magnitude lives in ``s`` alone), so each gets the tangent part of
+  its gradient and the growth of its norm under Adam's per-coordinate steps never reaches
+  ``W``;
 - every iteration of ``T`` steps (:meth:`SSTLinear.resample`, through
-  :func:`lrkit.nn.resample`): the active pairs are written back as unit vectors (their
-  norms moved into ``s``, so ``W`` is unchanged) and ``r`` new indices drawn without
-  replacement with ``p(i) = ½ (1/k + |s_i| / Σ_j |s_j|)`` (exploitation of the strong
-  directions, exploration of all); the optimizer state of the vectors is restarted;
+  :func:`lrkit.nn.resample`): the active pairs are written back as those unit vectors (so
+  ``W`` is unchanged) and ``r`` new indices drawn without replacement with
+  ``p(i) = ½ (1/k + |s_i| / Σ_j |s_j|)`` (exploitation of the strong directions,
+  exploration of all); the optimizer state of the vectors is restarted;
 - after a round of ``⌈k / r⌉`` iterations (:attr:`SSTLinear.iterations_per_round`,
   :meth:`SSTLinear.reorthogonalize`): ``U = Q_U R_U``, ``V = Q_V R_V``,
   ``R_U diag(s) R_Vᵀ = P Σ Qᵀ``, then ``U ← Q_U P``, ``s ← Σ``, ``V ← Q_V Q`` (the
@@ -66,8 +70,8 @@ class SSTLinear(TrainingLinear):
         # The enhanced gradient: the active vectors' gradients divided by their s_i.
         magnitude = self.s.detach().abs()
         scale = torch.maximum(magnitude[self.active], _TINY * magnitude.max().clamp_min(1e-30))
-        U = self.U_all.index_copy(1, self.active, _ScaledGradient.apply(self.U, 1 / scale))
-        V = self.V_all.index_copy(1, self.active, _ScaledGradient.apply(self.V, 1 / scale))
+        U = self.U_all.index_copy(1, self.active, _unit(_ScaledGradient.apply(self.U, 1 / scale)))
+        V = self.V_all.index_copy(1, self.active, _unit(_ScaledGradient.apply(self.V, 1 / scale)))
         return (U * self.s) @ V.T  # the active pairs spliced into the stored spectrum
 
     @torch.no_grad()
@@ -96,12 +100,9 @@ class SSTLinear(TrainingLinear):
         self._activate(torch.arange(self.rank, device=self.active.device))
 
     def _write_back(self):
-        """The active pairs back into the spectrum as unit vectors, their norms in ``s``."""
-        u_norm = self.U.norm(dim=0).clamp_min(1e-30)
-        v_norm = self.V.norm(dim=0).clamp_min(1e-30)
-        self.s[self.active] *= u_norm * v_norm
-        self.U_all[:, self.active] = self.U / u_norm
-        self.V_all[:, self.active] = self.V / v_norm
+        """The active pairs back into the spectrum, as the unit vectors ``W`` uses."""
+        self.U_all[:, self.active] = _unit(self.U)
+        self.V_all[:, self.active] = _unit(self.V)
 
     def _activate(self, indices):
         self.active.copy_(indices)
@@ -112,6 +113,11 @@ class SSTLinear(TrainingLinear):
 #: Singular values below this share of the largest scale their vectors' gradients as if
 #: they were this large (the enhanced gradient's ``1 / s_i`` stays bounded).
 _TINY = 1e-3
+
+
+def _unit(columns):
+    """``columns`` scaled to unit norm (differentiably: the gradient is the tangent part)."""
+    return columns / columns.norm(dim=0).clamp_min(1e-30)
 
 
 class _ScaledGradient(torch.autograd.Function):
