@@ -70,7 +70,7 @@ class ProjectedAdamW(torch.optim.Optimizer):
         Steps between basis refreshes ``T`` (GaLore's default 200).
     moments : {"rotate", "keep"}
         What a refresh does to the moments: keep them as they are (GaLore, the default), or
-        carry them into the new basis with per-direction bias correction (papers 17, LDAdam);
+        carry them into the new basis with per-direction bias correction (paper 17, LDAdam);
         module docstring.
     lr, betas, eps, weight_decay
         As ``torch.optim.AdamW``.
@@ -160,7 +160,8 @@ class ProjectedAdamW(torch.optim.Optimizer):
             param.mul_(1 - group["lr"] * group["weight_decay"])
         param.add_(direction, alpha=-group["lr"])
 
-    def _bias_corrections(self, state, step, beta1, beta2):
+    @staticmethod
+    def _bias_corrections(state, step, beta1, beta2):
         """``1 − βᵗ``, or per direction the weights ``c`` (shaped to divide the moments)."""
         if "weight" not in state:
             return 1 - beta1**step, 1 - beta2**step
