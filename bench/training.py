@@ -50,8 +50,6 @@ def method_run(method, peer, lr, steps, queue):
 
 
 def training_table():
-    from trials import kept_run
-
     from lrkit.nn.lm_methods import default_lr
 
     rows = ["| method | learning rate | trainable params | optimizer state (MB) | validation "
@@ -62,9 +60,7 @@ def training_table():
         runs = []
         for scale in LR_SCALES:
             lr = scale * default_lr(method, peer)
-            settings = {**_settings(method, lr, STEPS), "peer": peer}
-            runs.append(kept_run("training", f"{name} lr {lr:g}", settings, method_run,
-                                 method, peer, lr, STEPS))
+            runs.append(_kept(name, method, peer, lr, STEPS))
         result = results[name] = min(runs, key=lambda run: run["selection"])
         rows.append(f"| {name} | {result['lr']:g} | {result['trainable']:,} | "
                     f"{result['state_mb']:.2f} | {result['perplexity']:.2f} | "
@@ -80,23 +76,22 @@ def training_table():
                         _horizon(results)])
 
 
-def _settings(method, lr, steps):
-    return {"method": method, "peer": None, "steps": steps, "batch": BATCH,
-            "context": CONTEXT, "width": WIDTH, "depth": DEPTH, "rank": RANK, "lr": lr}
+def _kept(label, method, peer, lr, steps):
+    """``method_run``'s measurements, kept as ``bench/results/training/<label> lr <lr>``."""
+    from trials import kept_run
+
+    settings = {"method": method, "peer": peer, "steps": steps, "batch": BATCH,
+                "context": CONTEXT, "width": WIDTH, "depth": DEPTH, "rank": RANK, "lr": lr}
+    return kept_run("training", f"{label} lr {lr:g}", settings, method_run, method, peer, lr,
+                    steps)
 
 
 def _horizon(results):
     """The gaps at ``HORIZON_STEPS``: validation perplexity at each quarter of the run."""
-    from trials import kept_run
-
     from lrkit.plotting import plot_training_curves
 
-    runs = {}
-    for method in HORIZON_METHODS:
-        lr = results[f"lrkit {method}"]["lr"]
-        runs[method] = kept_run("training", f"horizon {method} lr {lr:g}",
-                                _settings(method, lr, HORIZON_STEPS), method_run, method, None,
-                                lr, HORIZON_STEPS)
+    runs = {method: _kept(f"horizon {method}", method, None, results[f"lrkit {method}"]["lr"],
+                          HORIZON_STEPS) for method in HORIZON_METHODS}
     quarters = [step for step, _ in runs["full"]["validation"]]
     rows = [f"Longer runs ({HORIZON_STEPS} steps, each method at the rate chosen above): "
             "validation perplexity as training goes on, and the gap to full AdamW.", "",

@@ -162,7 +162,8 @@ class ProjectedAdamW(torch.optim.Optimizer):
 
     @staticmethod
     def _bias_corrections(state, step, beta1, beta2):
-        """``1 − βᵗ``, or per direction the weights ``c`` (shaped to divide the moments)."""
+        """``1 − βᵗ``; or, with ``moments="rotate"``, the per-direction weights ``c``, advanced
+        by this step (``c ← β c + 1 − β``) and shaped to divide the moments."""
         if "weight" not in state:
             return 1 - beta1**step, 1 - beta2**step
         weight = state["weight"]
