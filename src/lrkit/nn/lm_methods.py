@@ -38,7 +38,10 @@ LEARNING_RATES = {"projected": 4e-3, "default": 1e-3}
 #: Steps between TRP truncations and projection refreshes.
 REFRESH = 100
 #: Steps between SST's draws of the active singular-vector pairs (the paper's iteration).
-SST_ITERATION = 10
+#: Each draw restarts the drawn vectors' Adam state; on the Shakespeare workload longer
+#: iterations train better (validation perplexity after 1 000 steps: 6.77 with 10 steps,
+#: 6.37 with 60, 6.38 with 100, 6.30 with 200).
+SST_ITERATION = 200
 
 
 @dataclass
