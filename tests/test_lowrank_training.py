@@ -119,10 +119,16 @@ def test_sst_reorthogonalize_keeps_the_weight():
     with torch.no_grad():
         layer.U.add_(0.1 * torch.randn_like(layer.U))
     before = layer.weight.detach().clone()
-    assert lnn.reorthogonalize(model) == 2
+    assert lnn.reorthogonalize(model, seed=0) == 2
     torch.testing.assert_close(layer.weight, before, atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(layer.U_all.T @ layer.U_all, torch.eye(64), atol=1e-5, rtol=0)
     assert (layer.s[:-1] >= layer.s[1:]).all()
+    # the round's first draw follows (not the top pairs): the seed decides which are active
+    active = layer.active.clone()
+    lnn.reorthogonalize(model, seed=1)
+    assert not torch.equal(layer.active, active) and layer.active.unique().numel() == 8
+    torch.testing.assert_close(layer.U, layer.U_all[:, layer.active])
+    torch.testing.assert_close(layer.weight, before, atol=1e-5, rtol=1e-4)
 
 
 def test_sst_fits_a_full_rank_target_that_plain_low_rank_cannot():

@@ -113,10 +113,11 @@ def _sst_schedule(model, optimizer, seed):
     def after_step(step):
         if step % SST_ITERATION:
             return
+        seed = int(torch.randint(2**31, (), generator=generator))
         if (step // SST_ITERATION) % per_round == 0:
-            reorthogonalize(model, optimizer)
+            reorthogonalize(model, optimizer, seed=seed)
         else:
-            resample(model, optimizer, seed=int(torch.randint(2**31, (), generator=generator)))
+            resample(model, optimizer, seed=seed)
 
     return after_step
 

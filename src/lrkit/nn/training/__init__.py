@@ -39,8 +39,8 @@ def lowrank_model(model, method="sltrain", rank=32, *, targets="all-linear", see
         random support (option ``sparsity``, default 0.03); ``"lost"``: top-``r`` part plus
         the strongest residual input channels (``sparsity``, default 0.05); ``"sst"``:
         the full ``U diag(s) Vᵀ``, every singular value and ``rank`` sampled vector pairs
-        trained (call :func:`resample` every few steps, :func:`reorthogonalize` every few
-        hundred);
+        trained (call :func:`resample` every iteration of ``T`` steps and
+        :func:`reorthogonalize` instead after ``SSTLinear.iterations_per_round`` of them);
         ``"maestro"``: ordered dropout over rank-1 components.
     rank : int
         The rank of every layer (capped at ``min(in, out)`` of each).
@@ -92,12 +92,14 @@ def resample(model, optimizer=None, *, seed=None):
                      lambda layer: (layer.U, layer.V))
 
 
-def reorthogonalize(model, optimizer=None):
-    """Re-SVD every SST layer of ``model`` (:meth:`SSTLinear.reorthogonalize`) and restart
-    ``optimizer``'s state of its singular values and vectors (they change meaning).
+def reorthogonalize(model, optimizer=None, *, seed=None):
+    """Re-SVD every SST layer of ``model`` and draw its active pairs anew
+    (:meth:`SSTLinear.reorthogonalize`), and restart ``optimizer``'s state of its singular
+    values and vectors (they change meaning).
 
     Returns the number of SST layers."""
-    return _each_sst(model, optimizer, SSTLinear.reorthogonalize,
+    generator = torch.Generator().manual_seed(int(as_generator(seed).integers(2**62)))
+    return _each_sst(model, optimizer, lambda layer: layer.reorthogonalize(generator),
                      lambda layer: (layer.U, layer.V, layer.s))
 
 
