@@ -72,7 +72,7 @@ def lowrank_model(model, method="sltrain", rank=32, *, targets="all-linear", see
         check_real("sparsity", options["sparsity"], low=0.0, high=1.0, low_open=True)
     layers = target_layers(model, targets)
     result = model if inplace else copy.deepcopy(model)
-    generator = torch.Generator().manual_seed(int(as_generator(seed).integers(2**62)))
+    generator = _torch_generator(seed)
     for name, linear in layers.items():
         layer_rank = min(rank, linear.in_features, linear.out_features)
         source = result.get_submodule(name) if name else result
@@ -87,7 +87,7 @@ def resample(model, optimizer=None, *, seed=None):
     moments and step count).
 
     Returns the number of SST layers."""
-    generator = torch.Generator().manual_seed(int(as_generator(seed).integers(2**62)))
+    generator = _torch_generator(seed)
     return _each_sst(model, optimizer, lambda layer: layer.resample(generator),
                      lambda layer: (layer.U, layer.V))
 
@@ -98,9 +98,14 @@ def reorthogonalize(model, optimizer=None, *, seed=None):
     values and vectors (they change meaning).
 
     Returns the number of SST layers."""
-    generator = torch.Generator().manual_seed(int(as_generator(seed).integers(2**62)))
+    generator = _torch_generator(seed)
     return _each_sst(model, optimizer, lambda layer: layer.reorthogonalize(generator),
                      lambda layer: (layer.U, layer.V, layer.s))
+
+
+def _torch_generator(seed):
+    """A ``torch.Generator`` seeded from ``seed`` (an int, a NumPy generator or None)."""
+    return torch.Generator().manual_seed(int(as_generator(seed).integers(2**62)))
 
 
 def _each_sst(model, optimizer, action, changed):
