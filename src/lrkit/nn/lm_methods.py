@@ -58,11 +58,12 @@ class LMRun:
 
 
 def build_run(method, vocab_size, rank=32, *, lr=None, seed=0, context=128, width=192,
-              depth=4, heads=4, peer=None):
+              depth=4, heads=4, peer=None, sst_iteration=None):
     """The :class:`LMRun` of ``method`` on a fresh :class:`~lrkit.nn.TinyGPT`.
 
     ``peer="galore-torch"`` builds galore-torch's ``GaLoreAdamW`` on the same blocks instead
-    (for the benchmark).
+    (for the benchmark). ``sst_iteration``: steps between SST's draws (default
+    ``SST_ITERATION``).
     """
     check_choice("method", method, TRAIN_LM_METHODS)
     torch.manual_seed(seed)
@@ -84,7 +85,8 @@ def build_run(method, vocab_size, rank=32, *, lr=None, seed=0, context=128, widt
                               inplace=True)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
     if method == "sst":
-        return LMRun(model, optimizer, _sst_schedule(model, optimizer, seed))
+        return LMRun(model, optimizer,
+                     _sst_schedule(model, optimizer, seed, sst_iteration or SST_ITERATION))
     if method == "trp":
         penalty = NuclearRegularizer(model, weight=1e-5, targets=block_layers)
         return LMRun(model, _Penalised(optimizer, penalty),
@@ -103,18 +105,18 @@ def _is_projected(method, peer):
     return method in ("galore", "dct", "random") or peer is not None
 
 
-def _sst_schedule(model, optimizer, seed):
-    """SST's rounds: new active pairs every ``SST_ITERATION`` steps; after a round of
+def _sst_schedule(model, optimizer, seed, iteration):
+    """SST's rounds: new active pairs every ``iteration`` steps; after a round of
     ``⌈k / r⌉`` draws (the most of any layer), a re-SVD instead."""
     generator = torch.Generator().manual_seed(seed)
     per_round = max(layer.iterations_per_round for layer in model.modules()
                     if isinstance(layer, SSTLinear))
 
     def after_step(step):
-        if step % SST_ITERATION:
+        if step % iteration:
             return
         seed = int(torch.randint(2**31, (), generator=generator))
-        if (step // SST_ITERATION) % per_round == 0:
+        if (step // iteration) % per_round == 0:
             reorthogonalize(model, optimizer, seed=seed)
         else:
             resample(model, optimizer, seed=seed)
