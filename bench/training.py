@@ -22,6 +22,9 @@ HORIZON_METHODS = ("full", "galore", "dct", "random", "lowrank", "sst")
 HORIZON_PLOT = "docs/training_horizon.png"
 #: The projected optimizers also at GaLore's rank ratio (rank 128 of width 512 at 60 M).
 HORIZON_WIDE_METHODS, WIDE_RANK = ("galore", "dct"), 48
+#: The longest runs, for SST's claim (paper 30): its draws need many iterations of
+#: ``SST_ITERATION`` steps before each vector has trained for long.
+LONG_STEPS, LONG_METHODS = 4000, ("full", "lowrank", "sst")
 
 
 def _runs():
@@ -77,7 +80,7 @@ def training_table():
     return "\n".join(rows + [""] + _claims(results)
                      + [results["lrkit full"]["welore"], _projection_cost(),
                         f"\n![training loss]({PLOT.removeprefix('docs/')})", "",
-                        _horizon(results)])
+                        _horizon(results), "", _long_runs(results)])
 
 
 def _kept(label, method, peer, lr, steps, rank=RANK):
@@ -108,19 +111,11 @@ def _horizon(results):
         runs[f"lrkit {method}, rank {WIDE_RANK}"] = _kept(
             f"horizon {method} rank {WIDE_RANK}", method, None,
             results[f"lrkit {method}"]["lr"], HORIZON_STEPS, WIDE_RANK)
-    quarters = [step for step, _ in runs["lrkit full"]["validation"]]
     rows = [f"Longer runs ({HORIZON_STEPS} steps, each method at the rate chosen above; rank "
             f"{RANK} = width / {WIDTH // RANK}, and for the projections also rank {WIDE_RANK} = "
             f"width / {WIDTH // WIDE_RANK}, GaLore's ratio at 60 M): validation perplexity as "
-            "training goes on, and the gap to full AdamW.", "",
-            "| method | learning rate | optimizer state (MB) | "
-            + " | ".join(f"step {s}" for s in quarters) + " | gap at the end |",
-            "|---|---:|---:|" + "---:|" * (len(quarters) + 1)]
+            "training goes on, and the gap to full AdamW.", "", *_validation_table(runs)]
     full = runs["lrkit full"]["perplexity"]
-    for name, run in runs.items():
-        values = " | ".join(f"{ppl:.2f}" for _, ppl in run["validation"])
-        rows.append(f"| {name} | {run['lr']:g} | {run['state_mb']:.2f} | {values} | "
-                    f"{100 * (run['perplexity'] / full - 1):+.1f} % |")
     rows += ["", f"At {HORIZON_STEPS} steps: " + _sst_line(
         runs["lrkit lowrank"]["perplexity"], runs["lrkit sst"]["perplexity"], full)]
     wide = {method: runs[f"lrkit {method}, rank {WIDE_RANK}"] for method in HORIZON_WIDE_METHODS}
@@ -133,6 +128,32 @@ def _horizon(results):
                          title=f"TinyGPT on Shakespeare, {HORIZON_STEPS} steps")
     rows.append(f"\n![training loss, longer runs]({HORIZON_PLOT.removeprefix('docs/')})")
     return "\n".join(rows)
+
+
+def _long_runs(results):
+    """Full rank, plain low rank and SST for ``LONG_STEPS``: SST's share of the gap."""
+    runs = {f"lrkit {method}": _kept(f"long {method}", method, None,
+                                     results[f"lrkit {method}"]["lr"], LONG_STEPS)
+            for method in LONG_METHODS}
+    rows = [f"Longest runs ({LONG_STEPS} steps, {LONG_STEPS // SST_ITERATION} SST draws of "
+            f"{SST_ITERATION} steps), at the rates chosen above.", "", *_validation_table(runs),
+            "", f"At {LONG_STEPS} steps: " + _sst_line(*(
+                runs[f"lrkit {method}"]["perplexity"] for method in ("lowrank", "sst", "full")))]
+    return "\n".join(rows)
+
+
+def _validation_table(runs):
+    """Rows of validation perplexity at each quarter of ``runs`` and the gap to full AdamW."""
+    quarters = [step for step, _ in runs["lrkit full"]["validation"]]
+    full = runs["lrkit full"]["perplexity"]
+    rows = ["| method | learning rate | optimizer state (MB) | "
+            + " | ".join(f"step {s}" for s in quarters) + " | gap at the end |",
+            "|---|---:|---:|" + "---:|" * (len(quarters) + 1)]
+    for name, run in runs.items():
+        values = " | ".join(f"{ppl:.2f}" for _, ppl in run["validation"])
+        rows.append(f"| {name} | {run['lr']:g} | {run['state_mb']:.2f} | {values} | "
+                    f"{100 * (run['perplexity'] / full - 1):+.1f} % |")
+    return rows
 
 
 def _claims(results):
