@@ -83,6 +83,8 @@ def test_cli_train_lm(tmp_path, capsys):
                  "--depth", "1", "--context", "32", "--rank", "4", "--plot", str(out)]) == 0
     text = capsys.readouterr().out
     assert "full" in text and "dct" in text and out.stat().st_size > 10_000
+    assert main(["train-lm", "--width", "30"]) == 1
+    assert "multiple of 4" in capsys.readouterr().err
 
 
 def test_cli_train_lm_sst_iteration(capsys):
@@ -93,5 +95,3 @@ def test_cli_train_lm_sst_iteration(capsys):
     with pytest.raises(SystemExit) as info:
         main(["train-lm", "--method", "sst", "--sst-iteration", "0"])
     assert info.value.code == 2 and "--sst-iteration" in capsys.readouterr().err
-    assert main(["train-lm", "--width", "30"]) == 1
-    assert "multiple of 4" in capsys.readouterr().err
