@@ -115,9 +115,7 @@ def _horizon(results):
             f"{RANK} = width / {WIDTH // RANK}, and for the projections also rank {WIDE_RANK} = "
             f"width / {WIDTH // WIDE_RANK}, GaLore's ratio at 60 M): validation perplexity as "
             "training goes on, and the gap to full AdamW.", "", *_validation_table(runs)]
-    full = runs["lrkit full"]["perplexity"]
-    rows += ["", f"At {HORIZON_STEPS} steps: " + _sst_line(
-        runs["lrkit lowrank"]["perplexity"], runs["lrkit sst"]["perplexity"], full)]
+    rows += ["", f"At {HORIZON_STEPS} steps: " + _sst_line(runs)]
     wide = {method: runs[f"lrkit {method}, rank {WIDE_RANK}"] for method in HORIZON_WIDE_METHODS}
     gaps = "; ".join(f"{method} {_against_full(run, runs['lrkit full'])}"
                      for method, run in wide.items())
@@ -137,8 +135,7 @@ def _long_runs(results):
             for method in LONG_METHODS}
     rows = [f"Longest runs ({LONG_STEPS} steps, {LONG_STEPS // SST_ITERATION} SST draws of "
             f"{SST_ITERATION} steps), at the rates chosen above.", "", *_validation_table(runs),
-            "", f"At {LONG_STEPS} steps: " + _sst_line(*(
-                runs[f"lrkit {method}"]["perplexity"] for method in ("lowrank", "sst", "full")))]
+            "", f"At {LONG_STEPS} steps: " + _sst_line(runs)]
     return "\n".join(rows)
 
 
@@ -157,12 +154,10 @@ def _validation_table(runs):
 
 
 def _claims(results):
-    full_ppl = results["lrkit full"]["perplexity"]
     lines = []
     for name in ("lrkit galore", "lrkit dct", "galore-torch GaLoreAdamW"):
         lines.append(f"{name}: perplexity {_against_full(results[name], results['lrkit full'])}.")
-    low, sst = results["lrkit lowrank"]["perplexity"], results["lrkit sst"]["perplexity"]
-    lines.append(_sst_line(low, sst, full_ppl))
+    lines.append(_sst_line(results))
     return [line + "\n" for line in lines]
 
 
@@ -172,8 +167,11 @@ def _against_full(run, full):
             f"with {100 * (1 - run['state_mb'] / full['state_mb']):.0f} % less optimizer state")
 
 
-def _sst_line(low, sst, full):
-    """What share of the gap between plain low rank and full rank SST closes (paper 30)."""
+def _sst_line(runs):
+    """What share of the gap between plain low rank and full rank SST closes (paper 30), in
+    ``runs`` keyed ``lrkit lowrank``, ``lrkit sst`` and ``lrkit full``."""
+    low, sst, full = (runs[f"lrkit {method}"]["perplexity"]
+                      for method in ("lowrank", "sst", "full"))
     if sst > low:
         return (f"SST ({sst:.2f}) ends {100 * (sst / low - 1):.1f} % above plain low-rank "
                 f"training ({low:.2f}): it does not close the gap to full rank ({full:.2f}).")
@@ -218,12 +216,13 @@ SECTIONS = [
      f"characters, last 5 % held out) for {STEPS} steps of {BATCH} windows; rank {RANK} for "
      "every projection and low-rank layer of the blocks (embeddings and head stay dense, as "
      "in GaLore); projections refreshed every 100 steps; SST keeps each layer's whole "
-     "spectrum and trains every singular value and 32 singular-vector pairs (the paper's "
-     f"enhanced gradient), drawn anew every {SST_ITERATION} steps, a re-SVD after a round "
-     "of 192 / 32 = 6 draws. Every method runs at its default learning rate (AdamW 1e-3, "
-     "projected 4e-3 with scale 0.25) and at 3× it, and the table shows the run with the "
-     "lower perplexity on 8 selection batches; validation perplexity over 8 other fixed "
-     "batches. Each run in its own process, in turn, 2 cores.", training_table),
+     f"spectrum and trains every singular value and {RANK} singular-vector pairs (the "
+     f"paper's enhanced gradient), drawn anew every {SST_ITERATION} steps, a re-SVD after a "
+     f"round of {WIDTH} / {RANK} = {WIDTH // RANK} draws. Every method runs at its default "
+     "learning rate (AdamW 1e-3, projected 4e-3 with scale 0.25) and at 3× it, and the table "
+     "shows the run with the lower perplexity on 8 selection batches; validation perplexity "
+     "over 8 other fixed batches. Each run in its own process, in turn, 2 cores.",
+     training_table),
 ]
 
 if __name__ == "__main__":
