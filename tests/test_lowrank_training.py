@@ -1,4 +1,4 @@
-"""Low-rank training layers (SLTrain, LOST, SST, Maestro) and Trained Rank Pruning."""
+"""Low-rank training layers (SLTrain, LOST, SST, Maestro, ReLoRA*) and Trained Rank Pruning."""
 
 import pytest
 
@@ -24,6 +24,7 @@ BIASES = 128 + 32
     ("sst", {}, lambda i, o, r: r * (i + o) + min(i, o)),
     ("maestro", {}, lambda i, o, r: r * (i + o)),
     ("lowrank", {}, lambda i, o, r: r * (i + o)),
+    ("relora", {}, lambda i, o, r: r * (i + o)),
 ])
 def test_parameter_counts_follow_the_formulas(method, options, per_layer):
     model = lnn.lowrank_model(_mlp(), method, rank=8, seed=0, **options)
@@ -31,7 +32,7 @@ def test_parameter_counts_follow_the_formulas(method, options, per_layer):
     assert trainable_count(model) == expected
 
 
-@pytest.mark.parametrize("method", ["lowrank", "sltrain", "lost", "sst", "maestro"])
+@pytest.mark.parametrize("method", ["lowrank", "sltrain", "lost", "sst", "maestro", "relora"])
 def test_layers_save_load_and_train(method, tmp_path):
     model = lnn.lowrank_model(_mlp(), method, rank=8, seed=0)
     x = torch.randn(16, 64)
@@ -131,30 +132,49 @@ def test_sst_reorthogonalize_keeps_the_weight():
     torch.testing.assert_close(layer.weight, before, atol=1e-5, rtol=1e-4)
 
 
-def test_sst_fits_a_full_rank_target_that_plain_low_rank_cannot():
+def _fit_full_rank_target(method, restart=None, every=10):
+    """Loss of a rank-4 ``method`` layer trained on a full-rank 16 × 16 linear map, with
+    ``restart(model, optimizer, seed=...)`` every ``every`` steps."""
     generator = torch.Generator().manual_seed(0)
     X = torch.randn(512, 16, generator=generator)
-    target = torch.randn(16, 16, generator=generator)
-    Y = X @ target.T
+    Y = X @ torch.randn(16, 16, generator=generator).T
+    torch.manual_seed(0)
+    model = lnn.lowrank_model(torch.nn.Sequential(torch.nn.Linear(16, 16)), method, rank=4,
+                              seed=0)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-2)
+    for step in range(1, 601):
+        loss = (model(X) - Y).square().mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if restart is not None and step % every == 0:
+            restart(model, optimizer, seed=step)
+    return _loss(model, X, Y), float(Y.square().mean())
 
-    def fit(method):
-        torch.manual_seed(0)
-        model = lnn.lowrank_model(torch.nn.Sequential(torch.nn.Linear(16, 16)), method,
-                                  rank=4, seed=0)
-        optimizer = torch.optim.Adam(model.parameters(), lr=3e-2)
-        for step in range(1, 601):
-            loss = (model(X) - Y).square().mean()
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            if method == "sst" and step % 10 == 0:
-                lnn.resample(model, optimizer, seed=step)
-        return _loss(model, X, Y)
 
-    start = float(Y.square().mean())
-    low, sst = fit("lowrank"), fit("sst")
+def test_sst_fits_a_full_rank_target_that_plain_low_rank_cannot():
+    (low, start), (sst, _) = _fit_full_rank_target("lowrank"), _fit_full_rank_target(
+        "sst", lnn.resample)
     assert low > 0.3 * start  # rank 4 of 16 leaves most of the target
     assert sst < 0.1 * low
+
+
+def test_relora_merges_keep_the_weight_and_accumulate_rank():
+    base = _mlp()
+    model = lnn.lowrank_model(base, "relora", rank=8, seed=0)
+    layer = model[0]
+    torch.testing.assert_close(layer.weight, base[0].weight)  # B = 0: the start, exactly
+    with torch.no_grad():
+        layer.B.normal_()
+    before = layer.weight.detach().clone()
+    A = layer.A.detach().clone()
+    assert lnn.merge_and_restart(model, seed=1) == 2
+    torch.testing.assert_close(layer.weight, before)
+    assert not layer.B.any() and not torch.equal(layer.A, A)
+    # LoRA from scratch learns a rank-4 change of the frozen start; ReLoRA*'s merges add up
+    (lora, start), (relora, _) = _fit_full_rank_target("relora"), _fit_full_rank_target(
+        "relora", lnn.merge_and_restart, every=50)
+    assert lora > 0.3 * start and relora < 0.1 * lora
 
 
 def _regression(seed=0, n=48, noise=0.0):

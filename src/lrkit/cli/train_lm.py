@@ -15,7 +15,7 @@ from lrkit.cli.console import (
 )
 
 METHODS = ("full", "galore", "dct", "random", "lowrank", "sltrain", "lost", "sst", "maestro",
-           "trp")
+           "lora", "relora", "trp")
 
 
 def register(sub):
@@ -35,9 +35,10 @@ def register(sub):
     parser.add_argument("--depth", type=positive_int_arg, default=4, help="transformer blocks")
     parser.add_argument("--lr", type=positive_float_arg, default=None,
                         help="learning rate (default: the method's, lrkit.nn.lm_methods)")
-    parser.add_argument("--sst-iteration", type=positive_int_arg, default=None, metavar="STEPS",
-                        help="steps between SST's draws of active singular vectors "
-                             "(default: lrkit.nn.lm_methods.SST_ITERATION, 200)")
+    parser.add_argument("--iteration", type=positive_int_arg, default=None, metavar="STEPS",
+                        help="steps between SST's draws of active singular vectors and "
+                             "between ReLoRA*'s merges (default: "
+                             "lrkit.nn.lm_methods.SST_ITERATION, 200)")
     add_seed(parser)
     parser.add_argument("--plot", metavar="OUT.png", help="save the training-loss curves")
     parser.set_defaults(func=run)
@@ -68,7 +69,7 @@ def run(args):
         for method in methods:
             run_ = build_run(method, corpus.vocab_size, args.rank, lr=args.lr, seed=args.seed,
                              context=args.context, width=args.width, depth=args.depth,
-                             sst_iteration=args.sst_iteration)
+                             iteration=args.iteration)
             task = progress.add_task(method, total=args.steps)
             history = pretrain(run_.model, corpus, run_.optimizer, args.steps,
                                batch_size=args.batch_size, seed=args.seed,

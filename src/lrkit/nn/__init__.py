@@ -43,6 +43,7 @@ _EXPORTS = {
     "ProjectedAdamW": "gradient_projection", "optimizer_state_bytes": "gradient_projection",
     "dct_matrix": "gradient_projection",
     "lowrank_model": "training", "reorthogonalize": "training", "resample": "training",
+    "merge_and_restart": "training", "ReLoRALinear": "training",
     "truncate": "training", "welore_ranks": "training",
     "NuclearRegularizer": "training", "TRAINING_LAYERS": "training",
     "SLTrainLinear": "training", "LOSTLinear": "training", "SSTLinear": "training",

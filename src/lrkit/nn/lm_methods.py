@@ -8,6 +8,10 @@ and a per-step hook built the same way.
   by low-rank training layers (:func:`~lrkit.nn.lowrank_model`), AdamW (plain ``B A``, then
   papers 20, 29, 30, 26); SST draws new active singular-vector pairs every
   ``SST_ITERATION`` steps and re-orthogonalises after a round of ``⌈k / r⌉`` draws.
+- ``lora`` / ``relora``: SST's baselines (its paper, section 3): the block matrices'
+  random starting weights frozen plus a trained ``B A`` (LoRA from scratch); ReLoRA*
+  merges ``B A`` into them and restarts ``A``, ``B`` and their Adam state every iteration
+  of ``SST_ITERATION`` steps, SST's own iteration.
 - ``trp``: every weight, AdamW plus a nuclear-norm penalty, the blocks truncated to 99 %
   energy every 100 steps (paper 39).
 """
@@ -25,19 +29,21 @@ from lrkit.nn.training import (
     NuclearRegularizer,
     SSTLinear,
     lowrank_model,
+    merge_and_restart,
     reorthogonalize,
     resample,
     truncate,
 )
 
 TRAIN_LM_METHODS = ("full", "galore", "dct", "random", "lowrank", "sltrain", "lost", "sst",
-                    "maestro", "trp")
+                    "maestro", "lora", "relora", "trp")
 #: Default learning rates: AdamW on dense or factored weights, and the projected optimizer
 #: (whose update is scaled by α = 0.25, as in GaLore).
 LEARNING_RATES = {"projected": 4e-3, "default": 1e-3}
 #: Steps between TRP truncations and projection refreshes.
 REFRESH = 100
-#: Steps between SST's draws of the active singular-vector pairs (the paper's iteration).
+#: Steps between SST's draws of the active singular-vector pairs (the paper's iteration),
+#: and between ReLoRA*'s merges.
 #: Each draw restarts the drawn vectors' Adam state; on the Shakespeare workload longer
 #: iterations train better (validation perplexity after 1 000 steps: 6.77 with 10 steps,
 #: 6.37 with 60, 6.38 with 100, 6.30 with 200).
@@ -58,12 +64,12 @@ class LMRun:
 
 
 def build_run(method, vocab_size, rank=32, *, lr=None, seed=0, context=128, width=192,
-              depth=4, heads=4, peer=None, sst_iteration=None):
+              depth=4, heads=4, peer=None, iteration=None):
     """The :class:`LMRun` of ``method`` on a fresh :class:`~lrkit.nn.TinyGPT`.
 
     ``peer="galore-torch"`` builds galore-torch's ``GaLoreAdamW`` on the same blocks instead
-    (for the benchmark). ``sst_iteration``: steps between SST's draws (default
-    ``SST_ITERATION``).
+    (for the benchmark). ``iteration``: steps between SST's draws and between ReLoRA*'s
+    merges (default ``SST_ITERATION``).
     """
     check_choice("method", method, TRAIN_LM_METHODS)
     torch.manual_seed(seed)
@@ -80,13 +86,18 @@ def build_run(method, vocab_size, rank=32, *, lr=None, seed=0, context=128, widt
                                    rank=rank, basis=basis, update_every=REFRESH, lr=lr,
                                    seed=seed)
         return LMRun(model, optimizer)
-    if method in ("lowrank", "sltrain", "lost", "sst", "maestro"):
-        model = lowrank_model(model, method, rank, targets=block_layers, seed=seed,
+    if method in ("lowrank", "sltrain", "lost", "sst", "maestro", "lora", "relora"):
+        layer = "relora" if method == "lora" else method  # LoRA: ReLoRA* never merged
+        model = lowrank_model(model, layer, rank, targets=block_layers, seed=seed,
                               inplace=True)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    iteration = iteration or SST_ITERATION
     if method == "sst":
-        return LMRun(model, optimizer,
-                     _sst_schedule(model, optimizer, seed, sst_iteration or SST_ITERATION))
+        return LMRun(model, optimizer, _sst_schedule(model, optimizer, seed, iteration))
+    if method == "relora":
+        generator = torch.Generator().manual_seed(seed)
+        return LMRun(model, optimizer, lambda step: step % iteration or merge_and_restart(
+            model, optimizer, seed=int(torch.randint(2**31, (), generator=generator))))
     if method == "trp":
         penalty = NuclearRegularizer(model, weight=1e-5, targets=block_layers)
         return LMRun(model, _Penalised(optimizer, penalty),

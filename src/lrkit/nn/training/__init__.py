@@ -1,5 +1,6 @@
 """Networks trained in low-rank form: layers that replace ``nn.Linear`` for training
-(SLTrain, LOST, Sparse Spectral Training, Maestro) and Trained Rank Pruning.
+(SLTrain, LOST, Sparse Spectral Training, Maestro, and the baselines plain ``B A`` and
+LoRA / ReLoRA* from scratch) and Trained Rank Pruning.
 
 :func:`lowrank_model` swaps the targeted linear layers of a model for one of these layers,
 initialised from their current weights (a freshly built model: training from scratch).
@@ -19,12 +20,13 @@ from lrkit.nn.training.lost import LOSTLinear
 from lrkit.nn.training.maestro import MaestroLinear
 from lrkit.nn.training.plain import FactoredLinear
 from lrkit.nn.training.rank_pruning import NuclearRegularizer, truncate, welore_ranks
+from lrkit.nn.training.relora import ReLoRALinear
 from lrkit.nn.training.sltrain import SLTrainLinear
 from lrkit.nn.training.sst import SSTLinear
 
 #: ``method=`` of :func:`lowrank_model` -> layer class.
 TRAINING_LAYERS = {cls.kind: cls for cls in (FactoredLinear, SLTrainLinear, LOSTLinear,
-                                             SSTLinear, MaestroLinear)}
+                                             SSTLinear, MaestroLinear, ReLoRALinear)}
 
 
 def lowrank_model(model, method="sltrain", rank=32, *, targets="all-linear", seed=None,
@@ -34,14 +36,16 @@ def lowrank_model(model, method="sltrain", rank=32, *, targets="all-linear", see
     Parameters
     ----------
     model : nn.Module
-    method : {"lowrank", "sltrain", "lost", "sst", "maestro"}
+    method : {"lowrank", "sltrain", "lost", "sst", "maestro", "relora"}
         ``"lowrank"``: plain ``B A`` (the baseline); ``"sltrain"``: ``B A + S`` on a fixed
         random support (option ``sparsity``, default 0.03); ``"lost"``: top-``r`` part plus
         the strongest residual input channels (``sparsity``, default 0.05); ``"sst"``:
         the full ``U diag(s) Vᵀ``, every singular value and ``rank`` sampled vector pairs
         trained (call :func:`resample` every iteration of ``T`` steps and
         :func:`reorthogonalize` instead after ``SSTLinear.iterations_per_round`` of them);
-        ``"maestro"``: ordered dropout over rank-1 components.
+        ``"maestro"``: ordered dropout over rank-1 components; ``"relora"``: the starting
+        weight frozen plus a trained ``B A`` (LoRA from scratch; ReLoRA* when
+        :func:`merge_and_restart` is called every iteration of ``T`` steps).
     rank : int
         The rank of every layer (capped at ``min(in, out)`` of each).
     targets : "all-linear", list of names or callable
@@ -88,8 +92,8 @@ def resample(model, optimizer=None, *, seed=None):
 
     Returns the number of SST layers."""
     generator = _torch_generator(seed)
-    return _each_sst(model, optimizer, lambda layer: layer.resample(generator),
-                     lambda layer: (layer.U, layer.V))
+    return _each(model, SSTLinear, optimizer, lambda layer: layer.resample(generator),
+                 lambda layer: (layer.U, layer.V))
 
 
 def reorthogonalize(model, optimizer=None, *, seed=None):
@@ -99,8 +103,19 @@ def reorthogonalize(model, optimizer=None, *, seed=None):
 
     Returns the number of SST layers."""
     generator = _torch_generator(seed)
-    return _each_sst(model, optimizer, lambda layer: layer.reorthogonalize(generator),
-                     lambda layer: (layer.U, layer.V, layer.s))
+    return _each(model, SSTLinear, optimizer, lambda layer: layer.reorthogonalize(generator),
+                 lambda layer: (layer.U, layer.V, layer.s))
+
+
+def merge_and_restart(model, optimizer=None, *, seed=None):
+    """ReLoRA*'s restart in every ReLoRA layer of ``model``: ``B A`` merged into the frozen
+    weight, ``B = 0`` and ``A`` drawn anew (:meth:`ReLoRALinear.merge`), and ``optimizer``'s
+    state of ``A`` and ``B`` restarted (zeroed: moments and step count).
+
+    Returns the number of ReLoRA layers."""
+    generator = _torch_generator(seed)
+    return _each(model, ReLoRALinear, optimizer, lambda layer: layer.merge(generator),
+                 lambda layer: (layer.A, layer.B))
 
 
 def _torch_generator(seed):
@@ -108,10 +123,12 @@ def _torch_generator(seed):
     return torch.Generator().manual_seed(int(as_generator(seed).integers(2**62)))
 
 
-def _each_sst(model, optimizer, action, changed):
+def _each(model, kind, optimizer, action, changed):
+    """``action`` on every layer of class ``kind`` in ``model``, then ``optimizer``'s state
+    of its ``changed`` parameters restarted; the number of such layers."""
     count = 0
     for module in model.modules():
-        if isinstance(module, SSTLinear):
+        if isinstance(module, kind):
             action(module)
             if optimizer is not None:
                 for parameter in changed(module):
@@ -134,5 +151,6 @@ def trainable_count(model):
 
 
 __all__ = ["FactoredLinear", "LOSTLinear", "MaestroLinear", "NuclearRegularizer",
-           "SLTrainLinear", "SSTLinear", "TRAINING_LAYERS", "TrainingLinear", "lowrank_model",
-           "reorthogonalize", "resample", "trainable_count", "truncate", "welore_ranks"]
+           "ReLoRALinear", "SLTrainLinear", "SSTLinear", "TRAINING_LAYERS", "TrainingLinear",
+           "lowrank_model", "merge_and_restart", "reorthogonalize", "resample",
+           "trainable_count", "truncate", "welore_ranks"]
