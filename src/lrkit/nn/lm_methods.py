@@ -95,9 +95,7 @@ def build_run(method, vocab_size, rank=32, *, lr=None, seed=0, context=128, widt
     if method == "sst":
         return LMRun(model, optimizer, _sst_schedule(model, optimizer, seed, iteration))
     if method == "relora":
-        generator = torch.Generator().manual_seed(seed)
-        return LMRun(model, optimizer, lambda step: step % iteration or merge_and_restart(
-            model, optimizer, seed=int(torch.randint(2**31, (), generator=generator))))
+        return LMRun(model, optimizer, _relora_schedule(model, optimizer, seed, iteration))
     if method == "trp":
         penalty = NuclearRegularizer(model, weight=1e-5, targets=block_layers)
         return LMRun(model, _Penalised(optimizer, penalty),
@@ -131,6 +129,18 @@ def _sst_schedule(model, optimizer, seed, iteration):
             reorthogonalize(model, optimizer, seed=seed)
         else:
             resample(model, optimizer, seed=seed)
+
+    return after_step
+
+
+def _relora_schedule(model, optimizer, seed, iteration):
+    """ReLoRA*'s merge and restart every ``iteration`` steps."""
+    generator = torch.Generator().manual_seed(seed)
+
+    def after_step(step):
+        if step % iteration == 0:
+            merge_and_restart(model, optimizer,
+                              seed=int(torch.randint(2**31, (), generator=generator)))
 
     return after_step
 
