@@ -117,30 +117,30 @@ def _is_projected(method, peer):
 def _sst_schedule(model, optimizer, seed, iteration):
     """SST's rounds: new active pairs every ``iteration`` steps; after a round of
     ``⌈k / r⌉`` draws (the most of any layer), a re-SVD instead."""
-    generator = torch.Generator().manual_seed(seed)
     per_round = max(layer.iterations_per_round for layer in model.modules()
                     if isinstance(layer, SSTLinear))
 
-    def after_step(step):
-        if step % iteration:
-            return
-        seed = int(torch.randint(2**31, (), generator=generator))
-        if (step // iteration) % per_round == 0:
-            reorthogonalize(model, optimizer, seed=seed)
-        else:
-            resample(model, optimizer, seed=seed)
+    def restart(count, seed):
+        action = reorthogonalize if count % per_round == 0 else resample
+        action(model, optimizer, seed=seed)
 
-    return after_step
+    return _every(iteration, seed, restart)
 
 
 def _relora_schedule(model, optimizer, seed, iteration):
     """ReLoRA*'s merge and restart every ``iteration`` steps."""
+    return _every(iteration, seed,
+                  lambda count, seed: merge_and_restart(model, optimizer, seed=seed))
+
+
+def _every(iteration, seed, action):
+    """A step hook calling ``action(count, seed)`` after every ``iteration`` steps
+    (``count`` = 1, 2, ...), each time with a fresh seed drawn from ``seed``."""
     generator = torch.Generator().manual_seed(seed)
 
     def after_step(step):
         if step % iteration == 0:
-            merge_and_restart(model, optimizer,
-                              seed=int(torch.randint(2**31, (), generator=generator)))
+            action(step // iteration, int(torch.randint(2**31, (), generator=generator)))
 
     return after_step
 
