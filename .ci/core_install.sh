@@ -16,17 +16,15 @@ lrkit="$OLDPWD/$venv/bin/lrkit"
 "$py" - <<'PY'
 import importlib, pkgutil
 import lrkit
-# Modules that need an extra: the PyTorch parts of lrkit.nn.
-needs_extra = {"lrkit.nn." + m for m in (
-    "calibration", "compression", "datasets", "eora", "evaluate", "factorization", "io",
-    "layers", "models", "surgery", "adaptation", "adapter_io", "classifier", "finetune",
-    "federated", "per_example", "adapters", "gradient_projection", "training",
-    "language_model", "lm_methods", "learned_sampling", "unrolled_rpca", "refit",
-    "sensitivity", "distillation", "flashbias", "modegpt", "modegpt_attention", "embedding_features")}
+# Modules that need an extra: the PyTorch parts of lrkit.nn and lrkit.imaging.
+torch_free = {"lrkit.nn", "lrkit.nn.compression", "lrkit.nn.compression.methods",
+              "lrkit.nn.compression.allocation", "lrkit.nn.workloads"}
+torch_imaging = {"lrkit.imaging.unrolled_rpca", "lrkit.imaging.learned_sampling"}
 names = [m.name for m in pkgutil.walk_packages(lrkit.__path__, "lrkit.")]
+needs_extra = {name for name in names if name in torch_imaging
+               or (name.startswith("lrkit.nn") and name not in torch_free)}
 for name in names:
-    if (name not in needs_extra and not name.startswith(("lrkit.nn.adapters.", "lrkit.nn.training."))
-            and not name.endswith("__main__")):
+    if name not in needs_extra and not name.endswith("__main__"):
         importlib.import_module(name)
 import lrkit.nn as lnn
 assert lnn.METHODS and lnn.ALLOCATIONS

@@ -55,8 +55,8 @@ def _targets(name, module):
 
 
 def _data():
-    from lrkit.nn import datasets, models
-    from lrkit.nn.classifier import labelled_batches
+    from lrkit.nn.workloads import datasets, models
+    from lrkit.nn.workloads.classifier import labelled_batches
 
     _, tokenizer = models.load_minilm()
     texts, labels = datasets.rotten_tomatoes("train")

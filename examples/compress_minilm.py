@@ -10,7 +10,7 @@ held-out text. The papers' ordering whiten ≥ asvd ≥ fwsvd ≥ svd is printed
 import sys
 
 import lrkit.nn as lnn
-from lrkit.nn import datasets, models
+from lrkit.nn.workloads import datasets, models
 from lrkit.plotting import plot_quality_sweep
 
 

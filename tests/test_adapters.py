@@ -12,8 +12,8 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 import lrkit.nn as lnn  # noqa: E402
-from lrkit.nn import models  # noqa: E402
 from lrkit.nn.adapters.snell import KERNELS  # noqa: E402
+from lrkit.nn.workloads import models  # noqa: E402
 
 METHODS = ["lora", "pissa", "svfit", "salt", "block_lora", "snell"]
 
@@ -240,7 +240,7 @@ def test_rank_auto_spends_the_budget_where_the_gradient_is():
     ({"rank": 500}, "exceeds"),
     ({"targets": ["nope"]}, "match no"),
     ({"targets": 3}, "targets"),
-    ({"colour": 1}, "unknown option"),
+    ({"colour": 1}, "takes no option colour"),
     ({"alpha": -1}, "alpha"),
     ({"method": "block_lora", "blocks": 3}, "blocks"),
     ({"method": "snell", "density": 0.0}, "density"),

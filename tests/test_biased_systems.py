@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from lrkit.recovery import _biased_systems
-from lrkit.recovery._biased_systems import BiasedSystems, spd_solve
+from lrkit.ratings import _biased_systems
+from lrkit.ratings._biased_systems import BiasedSystems, spd_solve
 
 
 def _direct(index, other, values, n, factors, bias, penalty):

@@ -136,7 +136,7 @@ def test_complete_and_rpca_bad_input(tmp_path, capsys, argv, message):
 
 def test_compress_cli_writes_model_and_sweep_plot(tmp_path, capsys):
     pytest.importorskip("transformers")
-    from lrkit.nn import models
+    from lrkit.nn.workloads import models
 
     if models.minilm_path() is None:
         pytest.skip("the packaged MiniLM model is not installed")

@@ -20,7 +20,7 @@ def reviews(tmp_path):
 
 
 def test_adapt_trains_writes_adapter_and_plot(tmp_path, reviews, capsys):
-    from lrkit.nn import models
+    from lrkit.nn.workloads import models
 
     if models.minilm_path() is None:
         pytest.skip("the packaged MiniLM model is not installed")

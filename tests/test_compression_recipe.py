@@ -8,10 +8,10 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 import lrkit.nn as lnn  # noqa: E402
-from lrkit.nn import models  # noqa: E402
-from lrkit.nn.allocation import damage, layer_cost  # noqa: E402
-from lrkit.nn.refit import PairedStatistics, RefitProblem, layer_stages  # noqa: E402
-from lrkit.nn.sensitivity import layer_sensitivities  # noqa: E402
+from lrkit.nn.compression.allocation import damage, layer_cost  # noqa: E402
+from lrkit.nn.compression.refit import PairedStatistics, RefitProblem, layer_stages  # noqa: E402
+from lrkit.nn.compression.sensitivity import layer_sensitivities  # noqa: E402
+from lrkit.nn.workloads import models  # noqa: E402
 
 
 def _paired(x, x_hat):
@@ -127,7 +127,7 @@ def test_sensitivity_measures_how_a_layer_error_reaches_the_output():
 
 @pytest.mark.skipif(models.minilm_path() is None, reason="needs the MiniLM package")
 def test_auto_is_the_default_and_beats_uniform_whitening_on_minilm():
-    from lrkit.nn import datasets
+    from lrkit.nn.workloads import datasets
 
     model, tokenizer = models.load_minilm()
     calibration = datasets.text_batches(tokenizer, datasets.stdlib_sentences(128))
@@ -145,7 +145,7 @@ def test_auto_is_the_default_and_beats_uniform_whitening_on_minilm():
 
 
 def test_rmt_rank_finds_the_planted_signal_rank():
-    from lrkit.nn.allocation import marchenko_pastur_rank
+    from lrkit.nn.compression.allocation import marchenko_pastur_rank
 
     rng = np.random.default_rng(0)
     for rank, dim, tokens in ((3, 64, 2000), (10, 128, 4000), (1, 96, 500)):
@@ -227,7 +227,7 @@ def test_feature_compression_keeps_the_principal_outputs_and_their_mean():
 
 
 def test_nystrom_keeps_independent_neurons_and_refits_the_down_projection():
-    from lrkit.nn.modegpt import nystrom_mlp, ridge_leverage
+    from lrkit.nn.compression.modegpt import nystrom_mlp, ridge_leverage
 
     torch.manual_seed(0)
     up, down = torch.nn.Linear(8, 12), torch.nn.Linear(12, 5)

@@ -53,7 +53,7 @@ def test_dask_fit_equals_the_in_memory_fit_and_predicts_cold_rows():
 
 @pytest.mark.parametrize("scale", [1.0, 1e200, 1e-200])
 def test_dask_fit_at_extreme_scales(scale):
-    from lrkit.recovery.dask_ratings import triplet_frame
+    from lrkit.ratings.dask_fit import triplet_frame
 
     rows, cols, values = _ratings(seed=3)
     frame = dd.from_pandas(pd.DataFrame({"r": rows, "c": cols, "v": values * scale}),
@@ -98,7 +98,7 @@ def test_dask_input_is_validated(frame, options, match):
 
 
 def test_data_beyond_the_search_sample_stop_early_on_a_held_out_split(monkeypatch):
-    from lrkit.recovery import dask_ratings
+    from lrkit.ratings import dask_fit as dask_ratings
 
     monkeypatch.setattr(dask_ratings, "SEARCH_ENTRIES", 2500)  # the data count as large
     rows, cols, values = _ratings(seed=2)
@@ -119,7 +119,7 @@ def test_data_beyond_the_search_sample_stop_early_on_a_held_out_split(monkeypatc
 
 
 def test_the_early_stopping_split_holds_out_at_most_held_out_entries(monkeypatch):
-    from lrkit.recovery import dask_ratings
+    from lrkit.ratings import dask_fit as dask_ratings
 
     rows, cols = np.divmod(np.arange(400_000), 1000)
     assert 0.045 < dask_ratings.held_out(rows, cols, 3, 0.05, False).mean() < 0.055
@@ -138,7 +138,7 @@ def test_the_early_stopping_split_holds_out_at_most_held_out_entries(monkeypatch
 def test_local_grouping_puts_each_row_in_one_group_and_keeps_every_entry(tmp_path):
     import dask
 
-    from lrkit.recovery.dask_grouping import grouped
+    from lrkit.ratings.dask_grouping import grouped
 
     rows, cols, values = _ratings()
     frame = dd.from_pandas(pd.DataFrame({"row": rows, "col": cols, "value": values}),

@@ -8,13 +8,13 @@ pytest.importorskip("transformers")
 
 import lrkit.nn as lnn  # noqa: E402
 from lrkit.cli import main  # noqa: E402
-from lrkit.nn import models  # noqa: E402
-from lrkit.nn.embedding_features import (  # noqa: E402
+from lrkit.nn.compression.embedding_features import (  # noqa: E402
     embedding_rank,
     feature_embedding,
     token_counts,
 )
 from lrkit.nn.layers import LowRankEmbedding  # noqa: E402
+from lrkit.nn.workloads import models  # noqa: E402
 
 
 def _batches(vocab=512, count=4):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import lrkit
-from lrkit.recovery.quadratic_network import _FreeConvolution
+from lrkit.estimation.quadratic_network import _FreeConvolution
 
 
 def _test_error(fit, problem, seed=1):

@@ -5,7 +5,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import lrkit.nn as lnn  # noqa: E402
-from lrkit.nn.gradient_projection import dct_matrix  # noqa: E402
+from lrkit.nn.training.gradient_projection import dct_matrix  # noqa: E402
 
 N = 128
 

@@ -245,7 +245,7 @@ def test_truncate_by_energy():
     (lambda m: lnn.lowrank_model(m, "foo"), "method must be one of"),
     (lambda m: lnn.lowrank_model(m, "sst", rank=0), "rank must be an int in"),
     (lambda m: lnn.lowrank_model(m, "sltrain", sparsity=1.5), "sparsity must be in"),
-    (lambda m: lnn.lowrank_model(m, "sst", sparsity=0.1), "takes options"),
+    (lambda m: lnn.lowrank_model(m, "sst", sparsity=0.1), "takes no option sparsity"),
     (lambda m: lnn.truncate(m), "exactly one of"),
     (lambda m: lnn.truncate(m, energy=0.0), "energy must be in"),
     (lambda m: lnn.NuclearRegularizer(m, weight=-1.0), "weight must be in"),

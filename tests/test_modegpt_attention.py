@@ -10,9 +10,7 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
 import lrkit.nn as lnn  # noqa: E402
-from lrkit.nn import models  # noqa: E402
-from lrkit.nn.layers import IndexedLinear  # noqa: E402
-from lrkit.nn.modegpt_attention import (  # noqa: E402
+from lrkit.nn.compression.modegpt_attention import (  # noqa: E402
     AttentionModule,
     attention_modules,
     compress_attention,
@@ -20,6 +18,8 @@ from lrkit.nn.modegpt_attention import (  # noqa: E402
     query_key_selection,
     value_output_factors,
 )
+from lrkit.nn.layers import IndexedLinear  # noqa: E402
+from lrkit.nn.workloads import models  # noqa: E402
 
 
 def _tiny_llama(seed=0):
@@ -151,7 +151,7 @@ def test_bert_attention_with_biases_is_exact_at_full_width_and_halves_at_half():
 def test_head_geometry_must_match_the_projections():
     from types import SimpleNamespace
 
-    from lrkit.nn.modegpt_attention import head_geometry
+    from lrkit.nn.compression.modegpt_attention import head_geometry
 
     q, kv = torch.nn.Linear(64, 64), torch.nn.Linear(64, 32)
     grouped = SimpleNamespace(head_dim=16, config=SimpleNamespace(num_attention_heads=4,

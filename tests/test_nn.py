@@ -12,7 +12,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 import lrkit.nn as lnn  # noqa: E402
-from lrkit.nn import datasets, models  # noqa: E402
+from lrkit.nn.workloads import datasets, models  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -226,7 +226,7 @@ def test_a_new_layer_type_saves_and_loads_with_no_edit_to_io(tmp_path):
 
 
 def test_quality_sweep_calibrates_once_per_kind(tiny_model_and_batches, monkeypatch):
-    from lrkit.nn import evaluate
+    from lrkit.nn.compression import evaluate
 
     model, calibration, evaluation = tiny_model_and_batches
     calls = []
@@ -256,7 +256,7 @@ def test_non_finite_calibration_is_an_error_naming_the_layer(method, bad):
 
 
 def test_cholesky_factor_is_bounded():
-    from lrkit.nn.factorization import cholesky_factor
+    from lrkit.nn.compression.factorization import cholesky_factor
 
     with pytest.raises(ValueError, match="NaN or inf"):
         cholesky_factor(torch.full((3, 3), float("nan"), dtype=torch.float64))

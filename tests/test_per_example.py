@@ -5,7 +5,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import lrkit.nn as lnn  # noqa: E402
-from lrkit.nn.per_example import per_example_gradients  # noqa: E402
+from lrkit.nn.adapters.per_example import per_example_gradients  # noqa: E402
 
 
 class TokenModel(torch.nn.Module):
@@ -63,7 +63,7 @@ def test_parameters_without_a_closed_form_are_left_to_the_caller():
 
 
 def test_dp_gradient_is_the_same_by_hooks_and_one_example_at_a_time(monkeypatch):
-    from lrkit.nn import federated
+    from lrkit.nn.adapters import federated
 
     torch.manual_seed(1)
     model = lnn.adapt(TokenModel(), "lora", 2, targets=["encoder"], modules_to_save=["head"],

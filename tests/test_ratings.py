@@ -42,7 +42,7 @@ def test_default_beats_the_bias_model_and_reports_its_choices():
 
 
 def test_the_ridge_path_walks_from_its_start_towards_lower_held_out_error():
-    from lrkit.recovery import ratings
+    from lrkit.ratings import biased_als as ratings
 
     # Noiseless rank-3 data: less ridge is better, so the path goes down from START_RIDGE.
     full, rows, cols, values = _ratings(noise=0.0, density=0.3, seed=7)

@@ -22,7 +22,7 @@ def test_the_readme_has_examples():
 def test_python_block_runs(code, tmp_path, monkeypatch):
     if "lrkit.nn" in code:
         pytest.importorskip("transformers")
-        from lrkit.nn import models
+        from lrkit.nn.workloads import models
 
         if models.minilm_path() is None:
             pytest.skip("the MiniLM model package is not installed")

@@ -5,9 +5,9 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from lrkit.cli import main  # noqa: E402
-from lrkit.nn.gradient_projection import optimizer_state_bytes  # noqa: E402
-from lrkit.nn.language_model import CharCorpus, TinyGPT, pretrain  # noqa: E402
-from lrkit.nn.lm_methods import TRAIN_LM_METHODS, build_run  # noqa: E402
+from lrkit.nn.training.gradient_projection import optimizer_state_bytes  # noqa: E402
+from lrkit.nn.training.lm_methods import TRAIN_LM_METHODS, build_run  # noqa: E402
+from lrkit.nn.workloads.language_model import CharCorpus, TinyGPT, pretrain  # noqa: E402
 
 TEXT = "to be, or not to be, that is the question. " * 200
 SMALL = {"context": 32, "width": 32, "depth": 1, "heads": 4}
@@ -43,7 +43,7 @@ def test_every_method_trains(method):
 
 
 def test_sst_schedule_draws_every_iteration_and_re_svds_after_a_round(monkeypatch):
-    from lrkit.nn import lm_methods
+    from lrkit.nn.training import lm_methods
 
     calls = []
     monkeypatch.setattr(lm_methods, "resample", lambda *a, **k: calls.append("draw"))
@@ -60,8 +60,7 @@ def test_sst_schedule_draws_every_iteration_and_re_svds_after_a_round(monkeypatc
 
 
 def test_relora_merges_every_iteration_and_lora_never(monkeypatch):
-    from lrkit.nn import lm_methods
-    from lrkit.nn.training import ReLoRALinear
+    from lrkit.nn.training import ReLoRALinear, lm_methods
 
     calls = []
     monkeypatch.setattr(lm_methods, "merge_and_restart", lambda *a, **k: calls.append(k))

@@ -1,10 +1,15 @@
-"""One result type for every recovery solver (in the spirit of SciPy's ``OptimizeResult``),
-the per-iteration record a callback sees, and the error measure they report."""
+"""The one result protocol (in the spirit of SciPy's ``OptimizeResult``): every public solve
+returns ``status``, ``converged``, ``message``, ``n_iter``, ``history`` and ``time``, plus
+what its job adds. :class:`RecoveryResult` is the recovery solvers' result; the other jobs'
+results derive from :class:`Outcome`. Also the per-iteration record a callback sees and the
+error measure they report."""
 
 from __future__ import annotations
 
 import enum
+import functools
 import math
+import time
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -19,13 +24,18 @@ class Status(enum.Enum):
     ``STAGNATED``: the objective stopped decreasing at a plateau (a noise floor), a
     converged state. ``OSCILLATING``: it stopped decreasing well above the best value it
     had reached, which is not convergence. ``ILL_POSED``: the data do not determine the
-    answer (too few measurements for the rank), whatever the solver did.
+    answer (too few measurements for the rank), whatever the solver did. ``STALLED``: the
+    objective stopped decreasing without having left its start, or after the steps had
+    vanished: the iterate stopped, not at an answer. ``OUTLIERS``: a least-squares method
+    fitted data with gross outliers, so its fit is not the answer.
     """
 
     CONVERGED = "converged"
     STAGNATED = "stagnated"
     OSCILLATING = "oscillating"
     ILL_POSED = "ill_posed"
+    STALLED = "stalled"
+    OUTLIERS = "outliers"
     MAX_ITER = "max_iter"
     DIVERGED = "diverged"
     CALLBACK = "callback"
@@ -43,6 +53,56 @@ def relative_error(estimate, truth) -> float:
         return 0.0 if float(xp.max(xp.abs(estimate))) == 0.0 else math.inf
     difference = xp.linalg.vector_norm(estimate / scale - truth / scale)
     return float(difference / xp.linalg.vector_norm(truth / scale))
+
+
+#: The fields every result carries (the contract battery checks them).
+PROTOCOL = ("status", "converged", "message", "n_iter", "history", "time")
+
+
+@dataclass(kw_only=True)
+class Outcome:
+    """The core of every result that is not a :class:`RecoveryResult`.
+
+    Attributes
+    ----------
+    status : Status
+        Why the computation stopped (``CONVERGED`` for a closed form).
+    message : str
+        The same for people.
+    n_iter : int
+        Iterations (1 for a closed form).
+    history : dict
+        Per-iteration records, where the method iterates.
+    time : float
+        Seconds the call took.
+    converged : bool
+        ``status is Status.CONVERGED``: the answer is the method's answer, not a stop short
+        of it.
+    """
+
+    status: Status = Status.CONVERGED
+    message: str = "closed form"
+    n_iter: int = 1
+    history: dict = field(default_factory=dict)
+    time: float = 0.0
+
+    @property
+    def converged(self) -> bool:
+        return self.status is Status.CONVERGED
+
+
+def timed(solve):
+    """Decorator: set ``time`` on the :class:`Outcome` that ``solve`` returns (the seconds
+    the whole call took, validation included)."""
+
+    @functools.wraps(solve)
+    def wrapper(*args, **kwargs):
+        start = time.perf_counter()
+        result = solve(*args, **kwargs)
+        result.time = time.perf_counter() - start
+        return result
+
+    return wrapper
 
 
 @dataclass
@@ -118,6 +178,11 @@ class RecoveryResult:
         """``F @ G.T``, computed once on first access."""
         F, G = self.factors
         return F @ G.T
+
+    @property
+    def time(self) -> float:
+        """Alias of ``wall_time`` (the protocol's name)."""
+        return self.wall_time
 
     @property
     def success(self) -> bool:

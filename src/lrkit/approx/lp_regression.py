@@ -29,6 +29,7 @@ import numpy as np
 from lrkit._random import as_generator
 from lrkit._validation import check_choice, check_finite_array, check_int, check_real
 from lrkit.approx.sampling import leverage_scores, lewis_weights
+from lrkit.result import Outcome, Status, timed
 
 LP_SAMPLINGS = ("root_leverage", "leverage_sensitivity", "lewis", "uniform")
 #: Newton iterations of the smooth ℓp solver, and its relative smoothing ``ε``.
@@ -38,7 +39,7 @@ BLOCK = 2048
 
 
 @dataclass
-class LpRegressionResult:
+class LpRegressionResult(Outcome):
     """Solution of a (sampled) ℓp regression.
 
     Attributes
@@ -51,18 +52,17 @@ class LpRegressionResult:
     scale : numpy.ndarray
         The factor ``q_i^{-1/p}`` of each sampled row.
     converged : bool
-        Whether the solver of the sampled problem met its tolerance.
-    message : str
+        Whether the solver of the sampled problem met its tolerance (``status``,
+        ``message``, ``time`` as in :class:`~lrkit.result.Outcome`).
     """
 
     x: np.ndarray
     cost: float
     rows: np.ndarray
     scale: np.ndarray
-    converged: bool
-    message: str
 
 
+@timed
 def lp_regression(A, b, p, m=None, *, sampling=None, seed=None) -> LpRegressionResult:
     """Solve ``min_x ||A x − b||_p`` exactly (``m=None``) or on about ``m`` sampled rows.
 
@@ -112,7 +112,8 @@ def lp_regression(A, b, p, m=None, *, sampling=None, seed=None) -> LpRegressionR
         scale = keep[rows] ** (-1.0 / p)
     x, converged, message = lp_solve(A[rows] * scale[:, None], b[rows] * scale, p)
     cost = float(np.linalg.norm(A @ x - b, ord=p))
-    return LpRegressionResult(x, cost, rows, scale, converged, message)
+    return LpRegressionResult(x, cost, rows, scale, message=message,
+                              status=Status.CONVERGED if converged else Status.MAX_ITER)
 
 
 def importance(A, p, sampling):

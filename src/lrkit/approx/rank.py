@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import integrate, optimize
 
 from lrkit._validation import check_choice, check_finite_array, check_real, check_shape
 
@@ -17,6 +16,8 @@ WELORE_THRESHOLD = 0.135
 
 def marchenko_pastur_median(beta: float) -> float:
     """Median of the Marchenko–Pastur law with aspect ratio ``beta`` (variance 1 entries)."""
+    from scipy import integrate, optimize  # loaded on first use: a light ``import lrkit``
+
     beta = check_real("beta", beta, 0.0, 1.0, low_open=True)
     lower, upper = (1 - math.sqrt(beta)) ** 2, (1 + math.sqrt(beta)) ** 2
 

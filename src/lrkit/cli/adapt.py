@@ -37,10 +37,12 @@ def register(sub):
                         help="held-out fraction of a CSV --data for the accuracy column")
     parser.add_argument("--max-examples", type=positive_int_arg,
                         help="train on at most this many examples")
-    parser.add_argument("--epochs", type=positive_int_arg, default=3)
+    parser.add_argument("--epochs", type=positive_int_arg, default=3,
+                        help="passes over the training examples")
     parser.add_argument("--lr", type=number_arg(float, 0.0, low_open=True), default=1e-3,
                         help="peak AdamW learning rate (linear warm-up and decay)")
-    parser.add_argument("--batch-size", type=positive_int_arg, default=32)
+    parser.add_argument("--batch-size", type=positive_int_arg, default=32,
+                        help="examples per optimizer step")
     parser.add_argument("--max-length", type=positive_int_arg, default=64,
                         help="tokens per sentence (longer ones are truncated)")
     parser.add_argument("-o", "--output", metavar="ADAPTER.safetensors",
@@ -54,7 +56,7 @@ def _split(args):
     """``(train, test, label names)`` as (texts, labels) pairs."""
     import numpy as np
 
-    from lrkit.nn import datasets
+    from lrkit.nn.workloads import datasets
 
     if args.data == ROTTEN_TOMATOES:
         return datasets.rotten_tomatoes("train"), datasets.rotten_tomatoes("test"), \

@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 
 import lrkit
+from lrkit.calibration.api import CALIBRATION_METHODS
 from lrkit.cli.console import (
     add_solver_limits,
     add_verb,
@@ -17,7 +18,6 @@ from lrkit.cli.console import (
     share_arg,
     solver_progress,
 )
-from lrkit.recovery.calibration import CALIBRATION_METHODS
 
 
 def register(sub):

@@ -19,7 +19,7 @@ from lrkit.cli.console import (
     summary_table,
 )
 from lrkit.io import check_output, load_index_table, load_matrix, save_arrays
-from lrkit.recovery.estimator import BIASED, FILL_RULES
+from lrkit.ratings.options import BIASED, FILL_RULES
 from lrkit.recovery.registry import solvers_needing
 
 

@@ -17,8 +17,8 @@ from lrkit.cli.console import (
 )
 from lrkit.cli.nn_inputs import load_model, read_sentences
 from lrkit.io import check_writable
-from lrkit.nn.allocation import ALLOCATIONS
-from lrkit.nn.methods import METHODS
+from lrkit.nn.compression.allocation import ALLOCATIONS
+from lrkit.nn.compression.methods import METHODS
 
 
 def register(sub):
@@ -51,7 +51,8 @@ def register(sub):
     parser.add_argument("--sweep", metavar="R1,R2,...",
                         help="compare all methods at these ratios instead of compressing once")
     parser.add_argument("--plot", metavar="OUT.png", help="with --sweep: quality-vs-ratio plot")
-    parser.add_argument("-o", "--output", metavar="OUT.safetensors")
+    parser.add_argument("-o", "--output", metavar="OUT.safetensors",
+                        help="write the compressed weights here (never over an input)")
     add_seed(parser)
     parser.set_defaults(func=run)
 
@@ -73,7 +74,7 @@ def run(args):
         check_writable(args.output, (".safetensors",), inputs, what="-o")
     import torch
 
-    from lrkit.nn import datasets
+    from lrkit.nn.workloads import datasets
 
     torch.manual_seed(args.seed)
     model, tokenizer = load_model(args.model)
@@ -120,7 +121,7 @@ class StageBars:
 
 def report_table(report):
     """A rich table of a :class:`~lrkit.nn.CompressionReport`."""
-    from lrkit.nn.report import COLUMNS
+    from lrkit.nn.compression.report import COLUMNS
 
     table = Table(title=report.title)
     for column in COLUMNS:

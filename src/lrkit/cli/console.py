@@ -199,10 +199,22 @@ fraction_arg = number_arg(float, 0.0, low_open=True, high=1.0, high_open=True)
 share_arg = number_arg(float, 0.0, high=1.0, high_open=True)
 
 
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """``--help`` with each option's default, once: not where the help text already says
+    its default, nor for a default of None or a flag's False."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if ("default" in text or action.default in (None, False, argparse.SUPPRESS)
+                or action.option_strings == [] and action.nargs in ("?", "*")):
+            return text
+        return f"{text} (default: %(default)s)".lstrip()
+
+
 def add_verb(sub, name, help):
-    """A sub-parser whose ``--help`` shows every option's default."""
+    """A sub-parser whose ``--help`` shows every option's default once."""
     return sub.add_parser(name, help=help, description=help,
-                          formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                          formatter_class=DefaultsHelpFormatter)
 
 
 def add_solver_limits(parser, max_iter, what="the solver"):

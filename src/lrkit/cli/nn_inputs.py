@@ -11,7 +11,7 @@ ROTTEN_TOMATOES = "rotten-tomatoes"
 
 def load_model(name):
     """``(model, tokenizer)`` of ``'minilm'`` (the packaged all-MiniLM-L6-v2) or a folder."""
-    from lrkit.nn import models
+    from lrkit.nn.workloads import models
 
     if name == "minilm":
         return models.load_minilm()
@@ -22,7 +22,7 @@ def load_model(name):
 
 def read_sentences(path, count, split):
     """Sentences of a text file (one a line), or standard-library docstrings."""
-    from lrkit.nn import datasets
+    from lrkit.nn.workloads import datasets
 
     if path is None:
         return datasets.stdlib_sentences(count, split)

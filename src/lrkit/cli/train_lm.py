@@ -23,7 +23,7 @@ def register(sub):
                       "train a small character-level transformer on Shakespeare's plays with "
                       "low-rank methods, side by side")
     parser.add_argument("--method", nargs="+", choices=[*METHODS, "all"], default=["full",
-                        "galore", "dct"], help="methods to compare (lrkit.nn.lm_methods)")
+                        "galore", "dct"], help="methods to compare (lrkit.nn.training.lm_methods)")
     parser.add_argument("--rank", type=positive_int_arg, default=32,
                         help="rank of the projections and low-rank layers")
     parser.add_argument("--steps", type=positive_int_arg, default=300, help="training steps")
@@ -36,11 +36,11 @@ def register(sub):
     parser.add_argument("--heads", type=positive_int_arg, default=4,
                         help="attention heads (a divisor of --width)")
     parser.add_argument("--lr", type=positive_float_arg, default=None,
-                        help="learning rate (default: the method's, lrkit.nn.lm_methods)")
+                        help="learning rate (default: the method's, lrkit.nn.training.lm_methods)")
     parser.add_argument("--iteration", type=positive_int_arg, default=None, metavar="STEPS",
                         help="steps between SST's draws of active singular vectors and "
                              "between ReLoRA*'s merges (default: "
-                             "lrkit.nn.lm_methods.SST_ITERATION, 200)")
+                             "lrkit.nn.training.lm_methods.SST_ITERATION, 200)")
     add_seed(parser)
     parser.add_argument("--plot", metavar="OUT.png", help="save the training-loss curves")
     parser.set_defaults(func=run)
@@ -54,10 +54,10 @@ def run(args):
         check_plot_path(args.plot)
     if args.width % args.heads:
         raise ValueError(f"--width {args.width} must be a multiple of --heads {args.heads}")
-    from lrkit.nn.datasets import shakespeare
-    from lrkit.nn.gradient_projection import optimizer_state_bytes
-    from lrkit.nn.language_model import CharCorpus, pretrain
-    from lrkit.nn.lm_methods import build_run
+    from lrkit.nn.training.gradient_projection import optimizer_state_bytes
+    from lrkit.nn.training.lm_methods import build_run
+    from lrkit.nn.workloads.datasets import shakespeare
+    from lrkit.nn.workloads.language_model import CharCorpus, pretrain
 
     corpus = CharCorpus(shakespeare())
     methods = METHODS if "all" in args.method else tuple(dict.fromkeys(args.method))

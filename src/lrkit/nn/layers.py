@@ -89,7 +89,7 @@ class LowRankLinear(nn.Module):
         method except ``"svd"``). At full rank ``min(in, out)`` the output is reproduced to
         rounding error.
         """
-        from lrkit.nn.factorization import factorize
+        from lrkit.nn.compression.factorization import factorize
 
         B, A = factorize(linear.weight.detach(), rank, method, statistics)
         bias = None if linear.bias is None else linear.bias.detach()
@@ -230,7 +230,7 @@ class IndexedLinear(nn.Module):
     ``y[outputs] = W x[inputs] + b`` and ``y = 0`` on the other outputs.
 
     It stands in for a layer whose attention heads MoDeGPT narrowed (types II and III,
-    :mod:`lrkit.nn.modegpt_attention`): the attention kernel keeps its head size, the
+    :mod:`lrkit.nn.compression.modegpt_attention`): the attention kernel keeps its head size, the
     dropped coordinates carry zeros (which add nothing to ``q·k`` or to the value sums),
     and only the kept rows and columns are stored.
 

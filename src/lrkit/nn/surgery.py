@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from lrkit.nn.calibration import check_finite, collect_statistics
+from lrkit.nn.statistics import check_finite, collect_statistics
 
 #: Default layer-name filters: the attention and MLP layers of BERT-style encoders
 #: (``attention``, ``intermediate``, ``output``) and LLaMA-style decoders (``self_attn``,
@@ -81,7 +81,7 @@ def put_module(model, name, module):
 
 
 def calibrate(model, layers, batches, loss_fn=None, progress=None):
-    """:func:`~lrkit.nn.calibration.collect_statistics` with a clear error when a batch
+    """:func:`~lrkit.nn.statistics.collect_statistics` with a clear error when a batch
     does not fit the model; ``progress(batches done)`` after each batch."""
     try:
         stats = collect_statistics(model, batches, layers, loss_fn=loss_fn, progress=progress,

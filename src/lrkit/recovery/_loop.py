@@ -33,7 +33,7 @@ def descend(run, problem, factors, update, loss, *, tol):
             break
         F, G, residual = F_new, (F_new if symmetric else G_new), new_residual
         change = rules.change(new)
-        stop = rules.check(t, new, change)
+        stop = rules.check(t, new, change, step)
         run.record(new, (F, G), step_size=step, change=change)
         if stop is not None:
             run.stop(*stop)

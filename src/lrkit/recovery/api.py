@@ -9,6 +9,7 @@ from lrkit._random import as_generator
 from lrkit._stats import data_scale_exponent
 from lrkit._validation import check_finite_array, check_int, check_rank, check_real
 from lrkit.operators import SensingOperator
+from lrkit.recovery.audit import audit
 from lrkit.recovery.harness import Run
 from lrkit.recovery.registry import get_solver, solver_names
 from lrkit.result import Status
@@ -97,7 +98,8 @@ def recover(operator, y, rank, method="gd", *, max_iter=3000, tol=1e-10, truth=N
         y, truth = y / 4.0**half, None if truth is None else truth / 4.0**half
         values = solver.rescale_options(values, 4.0**half)
     run.truth = None if truth is None else like(truth, y)
-    result = solver.solve(run, operator, y, rank, values, rng)
+    result = audit(solver.solve(run, operator, y, rank, values, rng), solver, operator, y,
+                   rank, values)
     F, G = result.factors
     F_back = like(F * 2.0**half if half else F, reference)
     G_back = F_back if G is F else like(G * 2.0**half if half else G, reference)

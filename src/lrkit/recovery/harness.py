@@ -23,6 +23,9 @@ from lrkit.result import IterationInfo, RecoveryResult, Status, relative_error
 
 #: Statuses whose iterate is reported as ``converged=True``.
 GOOD_STATUSES = (Status.CONVERGED, Status.STAGNATED)
+#: Statuses that also warn (a ``ConvergenceWarning``).
+WARNED_STATUSES = (Status.MAX_ITER, Status.OSCILLATING, Status.ILL_POSED, Status.STALLED,
+                   Status.OUTLIERS)
 
 
 class Run:
@@ -116,7 +119,7 @@ class Run:
         """
         if self.status is None:
             self.stop(Status.MAX_ITER, f"reached max_iter={self.max_iter} before converging")
-        if self.status in (Status.MAX_ITER, Status.OSCILLATING, Status.ILL_POSED):
+        if self.status in WARNED_STATUSES:
             warnings.warn(f"{self.method}: {self.message}", ConvergenceWarning, stacklevel=3)
         if self.symmetrize:  # sym(F Gᵀ) = [F, G] [G, F]ᵀ / 2, carried as factors of 2k columns
             F, G = factors
@@ -152,12 +155,18 @@ class ObjectiveRules:
     STAGNATION_WINDOW = 200
     #: A stagnated objective this many times above its best is oscillating, not converged.
     OSCILLATION_FACTOR = 2.0
+    #: Stagnation counts as a noise floor only once the best objective is this fraction
+    #: below the start, and while the steps are above this fraction of the first one times
+    #: the objective's own decrease (steps that shrink with the objective, as Polyak-type
+    #: steps do, have not vanished; a geometric schedule's can).
+    PROGRESS, VANISHED_STEP = 1e-3, 1e-8
 
     def __init__(self, initial, floor_reference, tol):
         self.initial, self.tol = initial, tol
         self.floor = floor_reference * (100 * np.finfo(np.float64).eps) ** 2
         self.current = self.best = initial
         self.best_t, self.small_changes = 0, 0
+        self.first_step = math.nan
 
     def diverged(self, t, new):
         """``(Status.DIVERGED, message)`` when ``new`` is non-finite or exploded, else None."""
@@ -172,8 +181,10 @@ class ObjectiveRules:
         self.current = new
         return change
 
-    def check(self, t, new, change):
+    def check(self, t, new, change, step=math.nan):
         """``(status, message)`` when a stopping rule fires at iteration ``t``, else None."""
+        if t == 1:
+            self.first_step = step
         if new <= self.floor:
             return Status.CONVERGED, "objective reached machine precision"
         moving = change < self.tol and new < 0.9 * self.initial
@@ -188,6 +199,14 @@ class ObjectiveRules:
                         f"objective oscillating: no decrease in {self.STAGNATION_WINDOW} "
                         f"iterations and now {new / self.best:.3g}x its best value; lower the "
                         "step size or the rank")
+            if self.best > (1 - self.PROGRESS) * self.initial:
+                return (Status.STALLED,
+                        f"objective stalled at its starting value ({self.initial:.3g}) for "
+                        f"{t} iterations: the steps are too small to move the iterate")
+            if step < self.VANISHED_STEP * self.first_step * self.best / self.initial:
+                return (Status.STALLED,
+                        f"the steps vanished ({step:.2g}, from {self.first_step:.2g}) before "
+                        "the objective converged: use a slower step decay")
             return (Status.STAGNATED,
                     f"objective stagnated: no decrease in {self.STAGNATION_WINDOW} iterations")
         return None

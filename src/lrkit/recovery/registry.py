@@ -12,38 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from lrkit._validation import check_choice, check_int, check_real
+from lrkit.registry import Method, Option, Registry, choice, integer, real
 
-
-@dataclass(frozen=True)
-class Option:
-    """One keyword option of a solver: its default and the check that normalises a value."""
-
-    default: object
-    check: Callable[[str, object], object]
-    doc: str = ""
-    #: The power of the data's scale the value carries (a step ``∝ 1/σ`` has -1, a ridge
-    #: or a λ ``∝ σ`` has 1), so a problem solved rescaled can rescale the value too.
-    unit: int = 0
-
-    def validate(self, name, value):
-        """``value`` checked; None passes where the default is None (an optional option)."""
-        return value if value is None and self.default is None else self.check(name, value)
-
-
-def integer(low=None, high=None):
-    """Constraint: an int in ``[low, high]``."""
-    return lambda name, value: check_int(name, value, low, high)
-
-
-def real(low=None, high=None, *, low_open=False, high_open=False):
-    """Constraint: a finite real number in the interval."""
-    return lambda name, value: check_real(name, value, low, high, low_open, high_open)
-
-
-def choice(*values):
-    """Constraint: one of ``values``."""
-    return lambda name, value: check_choice(name, value, values)
+__all__ = ["Option", "SOLVERS", "Solver", "choice", "get_solver", "integer", "real",
+           "register", "solver_names", "solvers_needing"]
 
 
 @dataclass(frozen=True)
@@ -68,6 +40,11 @@ class Solver:
         Supports ``parameterization="symmetric"`` (``X Xᵀ``).
     summary : str
         One line for tables and ``--help``.
+    loss : {"l2", "l1", "l2+nuclear"}
+        The loss it fits. Plain least-squares fits (``"l2"``) are checked for gross
+        outliers after the solve (:mod:`lrkit.recovery.audit`); ``"l1"`` is robust to them
+        (``"subgm"``); a penalised fit's own bias has a heavy-tailed residual, so it is
+        not checked.
     """
 
     name: str
@@ -77,6 +54,14 @@ class Solver:
     array_api: bool = True
     symmetric: bool = False
     summary: str = ""
+    loss: str = "l2"
+
+    @property
+    def inputs(self):
+        """Inputs beside NumPy arrays (the contract battery checks each)."""
+        return frozenset({"torch"})
+
+    validate = Method.validate
 
     def rescale_options(self, values, scale):
         """``values`` for the problem with its data divided by ``scale``."""
@@ -84,32 +69,24 @@ class Solver:
                 if name in self.options and self.options[name].unit and value is not None
                 else value for name, value in values.items()}
 
-    def validate(self, given):
-        """Check ``given`` keyword options; return every declared option with its value."""
-        unknown = sorted(set(given) - set(self.options))
-        if unknown:
-            valid = ", ".join(sorted(self.options)) or "none"
-            raise ValueError(f"method={self.name!r} takes no option {', '.join(unknown)}; "
-                             f"its options are: {valid}")
-        return {name: option.validate(name, given.get(name, option.default))
-                for name, option in self.options.items()}
 
-
-_SOLVERS: dict[str, Solver] = {}
+#: The family of :func:`lrkit.recover`.
+SOLVERS = Registry("recover", "solvers of recover(operator, y, rank)")
+_SOLVERS = SOLVERS._methods
 
 
 def register(solver: Solver) -> Solver:
     """Add ``solver`` to the registry (its name must be new)."""
-    if solver.name in _SOLVERS:
-        raise ValueError(f"a solver named {solver.name!r} is already registered")
-    _SOLVERS[solver.name] = solver
-    return solver
+    return SOLVERS.register(solver)
 
 
 def get_solver(name) -> Solver:
     """The registered solver ``name``; an unknown name lists the valid ones."""
-    check_choice("method", name, solver_names())
-    return _SOLVERS[name]
+    if name not in SOLVERS:
+        from lrkit._validation import check_choice
+
+        check_choice("method", name, solver_names())
+    return SOLVERS.get(name)
 
 
 def solver_names(needs=None) -> tuple:

@@ -8,8 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lrkit._backend import foreign_array, like
-from lrkit._linalg import implicit_top_svd
-from lrkit._stats import data_scale_exponent, robust_scale
+from lrkit._stats import data_scale_exponent
 from lrkit._validation import (
     as_real_matrix,
     check_choice,
@@ -18,27 +17,22 @@ from lrkit._validation import (
     check_rank,
     check_real,
 )
-from lrkit.approx.truncated_svd import choose_svd_method, spectral_norm
-from lrkit.approx.truncated_svd import svd as truncated_svd
 from lrkit.recovery.harness import Run
+from lrkit.recovery.robust.altproj import _altproj, _check_altproj_split
+from lrkit.recovery.robust.pcp import _check_pcp_regime, _pcp
+from lrkit.registry import Method, Option, Registry, integer, real
 from lrkit.result import RecoveryResult, Status
 
-RPCA_METHODS = ("pcp", "altproj")
-#: Augmented-Lagrangian penalty growth of the inexact ALM (Lin, Chen & Ma 2010, Alg. 5).
-PCP_RHO = 1.5
-#: PCP's partial SVDs: rank increment (fraction of min(n1, n2)) when every computed value
-#: exceeded the threshold, oversampling columns, and power iterations from a warm (previous
-#: step's) or cold (random) start.
-RANK_STEP = 0.05
-OVERSAMPLE = 10
-WARM_POWER = 1
-COLD_POWER = 3
-#: AltProj stages below the target rank stop at this relative change of L, or after
-#: ``STAGE_ITERS`` iterations; only the last stage is solved to ``tol``.
-STAGE_TOL = 1e-3
-STAGE_ITERS = 20
-#: AltProj's first threshold is at most this many robust standard deviations of the entries.
-INIT_Z = 5.0
+RPCA_METHODS = Registry("rpca", "robust PCA: M = L + S, L low rank, S sparse")
+RPCA_METHODS.register(Method(
+    "pcp", options={"lam": Option(None, real(0.0, low_open=True), "weight of ||S||_1")},
+    inputs=frozenset({"torch", "pandas", "mask"}),
+    summary="principal component pursuit by the inexact ALM (Candès et al. 2011)"))
+RPCA_METHODS.register(Method(
+    "altproj", options={"rank": Option(None, integer(1), "the rank of L (needed)"),
+                        "beta": Option(None, real(0.0, low_open=True), "threshold constant")},
+    inputs=frozenset({"torch", "pandas", "mask"}),
+    summary="alternating projections with known rank (Netrapalli et al. 2014)"))
 
 
 @dataclass(repr=False)
@@ -154,8 +148,10 @@ def rpca(M, method="pcp", *, rank=None, lam=None, mask=None, tol=1e-7, max_iter=
         run.stop(Status.CONVERGED, "the observed entries are all zero: L = S = 0")
     elif method == "pcp":
         L, parts, S = _pcp(run, M / scale, observed, lam, tol, seed)
+        _check_pcp_regime(run, parts[1], S, observed)
     else:
         L, parts, S = _altproj(run, M / scale, observed, rank, beta, tol, seed)
+        _check_altproj_split(run, M / scale - L - S, M / scale, observed)
     U, s, Vt = parts  # the last iterate's own SVD: L = U diag(s) Vt
     if len(s) == 0:
         U, s, Vt = np.zeros((M.shape[0], 1)), np.zeros(1), np.zeros((1, M.shape[1]))
@@ -176,140 +172,6 @@ def _check_mask(mask, shape):
     return mask
 
 
-def _top_svd(X, k, seed):
-    """Top-``k`` SVD of a dense ``X``: all of LAPACK's where :func:`choose_svd_method` says
-    exact (nothing to save), else a truncated SVD."""
-    if choose_svd_method(X, k) == "exact":
-        return np.linalg.svd(X, full_matrices=False)
-    return truncated_svd(X, min(k, min(X.shape) - 1), seed=seed)
-
-
-class _WarmSVT:
-    """The SVT steps of one PCP run: partial SVDs by subspace iteration warm-started from
-    the previous step's right singular vectors, with a bounded rank.
-
-    Each step computes ``k`` singular triplets of ``X`` from the block ``[V_prev, Ω]``
-    (``Ω`` Gaussian, ``OVERSAMPLE`` columns) with ``WARM_POWER`` power iterations; X moves
-    little between ALM steps, so the old subspace is nearly right. As in Lin, Chen & Ma's
-    code, ``k`` is predicted rather than searched: one more than the values above ``τ``
-    found last time, or ``RANK_STEP · min(n1, n2)`` more when all ``k`` exceeded ``τ`` (the
-    SVT is then truncated for that step, which the inexact ALM tolerates). Where
-    :func:`choose_svd_method` says a full SVD is as cheap, it is used.
-    """
-
-    def __init__(self, shape, seed):
-        self.rng = np.random.default_rng(seed)
-        self.n = min(shape)
-        self.k = min(max(10, round(RANK_STEP * self.n)), self.n)
-        self.basis = None
-
-    def __call__(self, X, tau):
-        if choose_svd_method(X, self.k) == "exact":
-            U, s, Vt = np.linalg.svd(X, full_matrices=False)
-        else:
-            U, s, Vt = self._subspace(X)
-        kept = int(np.count_nonzero(s > tau))
-        if kept < len(s):
-            self.k = min(kept + 1, self.n)
-        else:  # every computed value is above τ: there may be more next time
-            self.k = min(len(s) + round(RANK_STEP * self.n), self.n)
-        self.basis = Vt[:max(kept, 1)].T
-        return U[:, :kept], s[:kept] - tau, Vt[:kept]
-
-    def _subspace(self, X):
-        return implicit_top_svd(lambda V: X @ V, lambda U: X.T @ U, X.shape, self.k, X,
-                                power_iters=WARM_POWER if self.basis is not None else COLD_POWER,
-                                oversample=OVERSAMPLE, seed=self.rng, start=self.basis)
-
-
-def _record(run, loss, parts, S, change):
-    """One history entry and callback (factors of L from its SVD ``parts``)."""
-    U, s, Vt = parts
-    root = np.sqrt(s)
-    return run.record(loss, (U * root, Vt.T * root), change=change,
-                      estimate=(U * s) @ Vt if run.truth is not None else None,
-                      state={"sparse": S})
-
-
-def _pcp(run, M, observed, lam, tol, seed):
-    """Inexact ALM for principal component pursuit (Lin, Chen & Ma 2010, Alg. 5)."""
-    norm_two = spectral_norm(M, seed=seed)
-    norm_fro = float(np.linalg.norm(M))
-    Y = M / max(norm_two, np.abs(M).max() / lam)
-    mu, mu_max = 1.25 / norm_two, 1.25e7 / norm_two
-    S = np.zeros_like(M)
-    svt = _WarmSVT(M.shape, seed)
-    L, parts = np.zeros_like(M), (np.zeros((M.shape[0], 0)), np.zeros(0), np.zeros((0, M.shape[1])))
-    for _ in run.iterations():
-        parts = svt(M - S + Y / mu, 1 / mu)
-        L = (parts[0] * parts[1]) @ parts[2]
-        target = M - L + Y / mu
-        S = np.sign(target) * np.maximum(np.abs(target) - lam / mu, 0.0)
-        S[~observed] = target[~observed]  # unobserved: the constraint does not bind
-        residual = M - L - S
-        Y += mu * residual
-        mu = min(PCP_RHO * mu, mu_max)
-        primal = float(np.linalg.norm(residual)) / norm_fro
-        objective = float(parts[1].sum()) + lam * float(np.abs(S[observed]).sum())
-        _record(run, objective, parts, _observed_part(S, observed), primal)
-        if primal < tol:
-            run.stop(Status.CONVERGED, f"constraint residual below tol={tol:g}")
-    return L, parts, _observed_part(S, observed)
-
-
-def _observed_part(S, observed):
-    S = S.copy()
-    S[~observed] = 0.0
-    return S
-
-
-def _stage_ranks(rank):
-    """Ranks of AltProj's stages: 1, 2, 4, … then ``rank``.
-
-    The paper adds one rank per stage (``rank`` stages); doubling keeps the stage-wise
-    peeling of large singular values, which protects ill-conditioned L, with
-    ``log2(rank)`` stages instead.
-    """
-    ranks = [1]
-    while ranks[-1] < rank:
-        ranks.append(min(2 * ranks[-1], rank))
-    return ranks
-
-
-def _altproj(run, M, observed, rank, beta, tol, seed):
-    """Stage-wise alternating projections (Netrapalli et al. 2014, Alg. 1), with missing
-    entries filled by the current low-rank estimate before each projection."""
-    def filled(L):
-        return np.where(observed, M, L)
-
-    def hard_threshold(X, zeta):
-        return np.where(observed & (np.abs(X) > zeta), X, 0.0)
-
-    # The paper's first threshold β σ_1(M) assumes ||S||_2 ≲ σ_1(L); with a few percent of
-    # gross errors ||S||_2 grows like √n and that threshold would keep no outlier at all.
-    # A robust entry scale (median absolute value) caps it.
-    entry_scale = robust_scale(M[observed])
-    S = hard_threshold(M, min(beta * spectral_norm(M, seed=seed), INIT_Z * entry_scale))
-    L = np.zeros_like(M)
-    norm_observed = max(float(np.linalg.norm(M)), 1e-300)
-    for k in _stage_ranks(rank):
-        for t, _ in enumerate(run.iterations()):
-            U, s, Vt = _top_svd(filled(L) - S, k + 1, seed)
-            parts = (U[:, :k], s[:k], Vt[:k])
-            L_new = (parts[0] * parts[1]) @ parts[2]
-            zeta = beta * (s[k] + 0.5**t * s[k - 1])
-            S = hard_threshold(filled(L_new) - L_new, zeta)
-            change = float(np.linalg.norm(L_new - L)) / max(float(np.linalg.norm(L_new)), 1e-300)
-            L = L_new
-            residual = float(np.linalg.norm(np.where(observed, M - L - S, 0.0))) / norm_observed
-            _record(run, residual, parts, S, change)
-            if k == rank and change < tol:
-                run.stop(Status.CONVERGED, f"relative change of L below tol={tol:g} at rank {rank}")
-            elif k < rank and (change < STAGE_TOL or t >= STAGE_ITERS):
-                break
-        if run.status is not None:
-            break
-    return L, parts, S
 
 
 __all__ = ["RPCA_METHODS", "RobustPCAResult", "rpca"]

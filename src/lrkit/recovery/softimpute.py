@@ -179,5 +179,5 @@ register(Solver(
     {"lam": Option(None, real(0.0),
                    "nuclear-norm weight λ; default: the path stops where the rank reaches rank",
                    unit=1)},
-    needs=frozenset({"entries"}), array_api=False,
+    needs=frozenset({"entries"}), array_api=False, loss="l2+nuclear",
     summary="nuclear-norm path, sparse plus low-rank, never dense (Mazumder et al. 2010)"))

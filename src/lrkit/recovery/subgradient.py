@@ -77,5 +77,5 @@ register(Solver(
                          "median-based Polyak-type steps, or the paper's η_0 q^t"),
         decay=Option(SUBGM_DECAY, real(0.0, 1.0, low_open=True),
                      "geometric decay q of step_rule='geometric'")),
-    symmetric=True,
+    symmetric=True, loss="l1",
     summary="sub-gradient method on the ℓ1 loss: robust to outliers (paper 3)"))

@@ -8,14 +8,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from lrkit._validation import check_finite_array, check_int, check_real
+from lrkit.result import Outcome, timed
 
 #: Smallest number of eigenvalues allowed in the fitted tail.
 MIN_TAIL = 10
 
 
 @dataclass
-class PowerLawFit:
-    """``p(λ) ∝ λ^{-alpha}`` for ``λ ≥ xmin``.
+class PowerLawFit(Outcome):
+    """``p(λ) ∝ λ^{-alpha}`` for ``λ ≥ xmin`` (closed form; the protocol's fields from
+    :class:`~lrkit.result.Outcome`).
 
     Attributes
     ----------
@@ -53,6 +55,7 @@ def peak_of_log_histogram(values) -> float:
     return float(10 ** ((edges[top] + edges[top + 1]) / 2))
 
 
+@timed
 def fit_power_law(eigenvalues, xmin=None, xmin_rule="ks") -> PowerLawFit:
     """Fit a power law to the tail of ``eigenvalues`` (Clauset, Shalizi & Newman 2009).
 

@@ -19,9 +19,11 @@ from torch import nn
 from torch.nn import functional as F
 
 from lrkit.nn.layers import serializable
+from lrkit.registry import Method, Registry
 
-#: ``method -> adapter class`` (every class also registers as a serialisable layer).
-ADAPTERS: dict[str, type] = {}
+#: The family of :func:`lrkit.nn.adapt`: ``method -> declaration`` whose ``target`` is the
+#: adapter class (every class also registers as a serialisable layer).
+ADAPTERS = Registry("adapt", "adapter layers: a frozen nn.Linear plus a trainable update")
 
 #: Tensors of an adapter layer that belong to the base model, not to the adapter.
 BASE_TENSORS = ("weight", "bias")
@@ -29,7 +31,7 @@ BASE_TENSORS = ("weight", "bias")
 
 def register_adapter(cls):
     """Class decorator: make ``cls`` available as ``adapt(..., method=cls.kind)``."""
-    ADAPTERS[cls.kind] = serializable(cls)
+    ADAPTERS.register(Method.of_class(serializable(cls)))
     return cls
 
 

@@ -13,7 +13,7 @@ import copy
 import torch
 
 from lrkit._random import as_generator
-from lrkit._validation import check_choice, check_int, check_real
+from lrkit._validation import check_int, check_real
 from lrkit.nn.surgery import put_module
 from lrkit.nn.training.base import TrainingLinear
 from lrkit.nn.training.lost import LOSTLinear
@@ -23,10 +23,12 @@ from lrkit.nn.training.rank_pruning import NuclearRegularizer, truncate, welore_
 from lrkit.nn.training.relora import ReLoRALinear
 from lrkit.nn.training.sltrain import SLTrainLinear
 from lrkit.nn.training.sst import SSTLinear
+from lrkit.registry import Method, Registry
 
 #: ``method=`` of :func:`lowrank_model` -> layer class.
-TRAINING_LAYERS = {cls.kind: cls for cls in (FactoredLinear, SLTrainLinear, LOSTLinear,
-                                             SSTLinear, MaestroLinear, ReLoRALinear)}
+TRAINING_LAYERS = Registry("lowrank_model", "layers that train nn.Linear in low-rank form")
+for _layer in (FactoredLinear, SLTrainLinear, LOSTLinear, SSTLinear, MaestroLinear, ReLoRALinear):
+    TRAINING_LAYERS.register(Method.of_class(_layer))
 
 
 def lowrank_model(model, method="sltrain", rank=32, *, targets="all-linear", seed=None,
@@ -63,15 +65,11 @@ def lowrank_model(model, method="sltrain", rank=32, *, targets="all-linear", see
     --------
     >>> model = lowrank_model(model, method="sltrain", rank=32, sparsity=0.03)  # doctest: +SKIP
     """
-    from lrkit.nn.adaptation import target_layers
+    from lrkit.nn.adapters.adaptation import target_layers
 
-    check_choice("method", method, tuple(TRAINING_LAYERS))
+    cls = TRAINING_LAYERS.get(method).target
+    TRAINING_LAYERS.validate(method, options)
     rank = check_int("rank", rank, 1)
-    cls = TRAINING_LAYERS[method]
-    unknown = set(options) - set(cls.OPTIONS)
-    if unknown:
-        raise ValueError(f"method={method!r} takes options {sorted(cls.OPTIONS)}; got "
-                         f"{sorted(unknown)}")
     if "sparsity" in options:
         check_real("sparsity", options["sparsity"], low=0.0, high=1.0, low_open=True)
     layers = target_layers(model, targets)

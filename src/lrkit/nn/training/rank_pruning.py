@@ -18,7 +18,7 @@ from lrkit.nn.training.maestro import MaestroLinear
 
 
 def _weights(model, targets):
-    from lrkit.nn.adaptation import target_layers
+    from lrkit.nn.adapters.adaptation import target_layers
 
     return target_layers(model, targets)
 

@@ -1,0 +1,67 @@
+"""Pruning baselines and EoRA compensation of any compressed model."""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+
+from lrkit.nn.compression.factorization import eora_factors
+from lrkit.nn.layers import CompensatedLinear
+from lrkit.nn.surgery import calibrate, replace_module, select_layers
+
+PATTERNS = ("2:4", "magnitude")
+
+
+def prune(model, sparsity=0.5, pattern="2:4", layers=None, inplace=False):
+    """Zero weights of the targeted linear layers by magnitude.
+
+    ``pattern="2:4"``: in every group of 4 consecutive inputs keep the 2 largest (the
+    semi-structured sparsity GPUs accelerate; ``sparsity`` is then 0.5). ``"magnitude"``:
+    zero the ``sparsity`` fraction of smallest-magnitude entries of each layer.
+    """
+    if pattern not in PATTERNS:
+        raise ValueError(f"pattern must be one of {PATTERNS}; got {pattern!r}")
+    if not 0.0 < sparsity < 1.0:
+        raise ValueError(f"sparsity must be in (0, 1); got {sparsity}")
+    target = model if inplace else copy.deepcopy(model)
+    for name, module in select_layers(target, layers).items():
+        W = module.weight.detach()
+        if pattern == "2:4":
+            if W.shape[1] % 4:
+                raise ValueError(f"2:4 pruning needs in_features divisible by 4 ({name})")
+            groups = W.abs().reshape(W.shape[0], -1, 4)
+            keep = torch.zeros_like(groups, dtype=torch.bool)
+            keep.scatter_(2, groups.topk(2, dim=2).indices, True)
+            mask = keep.reshape(W.shape)
+        else:
+            count = int(sparsity * W.numel())
+            threshold = W.abs().flatten().kthvalue(count).values if count else -1.0
+            mask = W.abs() > threshold
+        with torch.no_grad():
+            module.weight.mul_(mask)
+    return target
+
+
+def compensate(original, compressed, calibration, rank, layers=None):
+    """Add EoRA low-rank compensation to every targeted layer of ``compressed``.
+
+    For each layer, ``W`` comes from ``original`` and ``Ŵ`` from ``compressed`` (any module
+    with a ``weight``); the input covariance is gathered on the compressed model, so later
+    layers see the inputs their compressed predecessors produce. The layer becomes
+    ``Ŵ x + B (A x)`` (:class:`CompensatedLinear`) with ``B A`` from
+    :func:`~lrkit.nn.compression.factorization.eora_factors`. Returns a new model.
+    """
+    result = copy.deepcopy(compressed)
+    names = list(select_layers(original, layers))
+    modules = dict(result.named_modules())
+    missing = [n for n in names if n not in modules or not hasattr(modules[n], "weight")]
+    if missing:
+        raise ValueError(f"compressed model lacks layers {missing[:3]}: not the same architecture")
+    stats = calibrate(result, {n: modules[n] for n in names}, calibration)
+    originals = dict(original.named_modules())
+    for name in names:
+        W = originals[name].weight.detach()
+        B, A = eora_factors(W, modules[name].weight.detach(), rank, stats[name])
+        replace_module(result, name, CompensatedLinear(modules[name], B.to(W.dtype), A.to(W.dtype)))
+    return result
