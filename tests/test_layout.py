@@ -94,6 +94,17 @@ def test_moved_modules_still_import(old):
         assert module is importlib.import_module(_moved.MOVED[old])
 
 
+def test_no_moved_path_shadows_a_public_name():
+    import lrkit.nn as lnn
+    import lrkit.recovery as recovery
+
+    public = {"lrkit": set(lrkit.__all__), "lrkit.recovery": set(recovery.__all__)
+              | set(recovery._MOVED_NAMES), "lrkit.nn": set(lnn.VERBS) | set(lnn._MORE)}
+    for old in _moved.MOVED:
+        parent, leaf = old.rsplit(".", 1)
+        assert leaf not in public.get(parent, set()), f"{old} would replace {parent}.{leaf}"
+
+
 def test_public_names_of_0_1_still_load():
     with warnings.catch_warnings():
         warnings.simplefilter("error")

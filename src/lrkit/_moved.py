@@ -2,10 +2,11 @@
 still imports, as the same module object, with a :class:`DeprecationWarning` naming the
 new one. The table is the record of the moves (see ``CHANGELOG.md``).
 
-``lrkit.recovery.sparse_bayes`` and ``lrkit.recovery.sparse_regression`` are not aliased:
-those names are the public functions (an imported module of the same name would replace
-them on the package); their modules are :mod:`lrkit.sparse.bayesian` and
-:mod:`lrkit.sparse.regression`.
+``lrkit.recovery.sparse_bayes``, ``lrkit.recovery.sparse_regression`` and
+``lrkit.nn.finetune`` are not aliased: those names are public functions (an imported module
+of the same name would replace them on the package); their modules are
+:mod:`lrkit.sparse.bayesian`, :mod:`lrkit.sparse.regression` and
+:mod:`lrkit.nn.adapters.finetune`.
 """
 
 from __future__ import annotations
@@ -52,7 +53,6 @@ MOVED = {
     "lrkit.nn.sensitivity": "lrkit.nn.compression.sensitivity",
     "lrkit.nn.adaptation": "lrkit.nn.adapters.adaptation",
     "lrkit.nn.adapter_io": "lrkit.nn.adapters.adapter_io",
-    "lrkit.nn.finetune": "lrkit.nn.adapters.finetune",
     "lrkit.nn.federated": "lrkit.nn.adapters.federated",
     "lrkit.nn.per_example": "lrkit.nn.adapters.per_example",
     "lrkit.nn.gradient_projection": "lrkit.nn.training.gradient_projection",
