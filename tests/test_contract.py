@@ -139,8 +139,6 @@ CASES = {
 }
 #: Families of PyTorch layers and rank rules: declared and checked in tests/nn.
 TORCH_FAMILIES = {"compress", "allocation", "adapt", "lowrank_model", "projection"}
-#: Confident wrong answers on the hard problems that are not fixed yet: (family, method).
-KNOWN_CONFIDENT_WRONG = set()
 
 #: The answer of a result, by the first attribute it has.
 OUTPUTS = ("low_rank", "gains", "coef", "q", "estimate")
@@ -178,8 +176,6 @@ def test_easy_problem_converges_to_a_good_answer(family, name):
 
 @pytest.mark.parametrize(("family", "name"), NUMERIC)
 def test_hard_problem_gives_no_confident_wrong_answer(family, name):
-    if (family, name) in KNOWN_CONFIDENT_WRONG:
-        pytest.xfail("a known confident wrong answer")
     case = CASES[family](name, hard=True, seed=1)
     with np.errstate(all="ignore"):
         result = case.solve(name, case.data)

@@ -5,8 +5,8 @@ A family is a :class:`Registry` (``lrkit.recover``'s solvers, RPCA, calibration,
 methods, denoisers, Q-estimators, compression factorisations, allocations, adapters,
 training layers, projected optimizers). Its public function validates the caller's options
 from the declaration (:meth:`Registry.validate`) and dispatches; the command line takes its
-``choices`` and ``--help`` text from the same declaration (:meth:`Registry.help`); the
-documentation's method tables come from :meth:`Registry.table`; and the contract battery
+``choices`` from the registry itself; :meth:`Registry.help` and :meth:`Registry.table` say
+each method in a sentence or a Markdown table; and the contract battery
 (``tests/test_contract.py``) walks :func:`registries`. A new method is one module ending in
 ``FAMILY.register(Method(...))``.
 
@@ -75,15 +75,6 @@ def real(low=None, high=None, *, low_open=False, high_open=False):
 def choice(*values):
     """Constraint: one of ``values``."""
     return lambda name, value: check_choice(name, value, values)
-
-
-def boolean():
-    """Constraint: True or False."""
-    def check(name, value):
-        if not isinstance(value, bool):
-            raise ValueError(f"{name} must be True or False; got {value!r}")
-        return value
-    return check
 
 
 def _as_given(name, value):
@@ -166,7 +157,7 @@ class Registry(Mapping):
         self._methods[name] = method
         return method
 
-    def get(self, name, default=None):
+    def get(self, name):
         """The declaration of ``name``; an unknown name lists the valid ones."""
         check_choice(self.parameter, name, tuple(self._methods))
         return self._methods[name]

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from lrkit._validation import check_choice
 from lrkit.registry import Method, Option, Registry, choice, integer, real
 
 __all__ = ["Option", "SOLVERS", "Solver", "choice", "get_solver", "integer", "real",
@@ -82,11 +83,8 @@ def register(solver: Solver) -> Solver:
 
 def get_solver(name) -> Solver:
     """The registered solver ``name``; an unknown name lists the valid ones."""
-    if name not in SOLVERS:
-        from lrkit._validation import check_choice
-
-        check_choice("method", name, solver_names())
-    return SOLVERS.get(name)
+    check_choice("method", name, solver_names())
+    return SOLVERS[name]
 
 
 def solver_names(needs=None) -> tuple:
