@@ -34,7 +34,7 @@ def test_learned_pattern_beats_a_random_one_of_the_same_budget(digits):
     for name, mask in (("learned", None), ("random", kspace_mask((28, 28), 40, seed=0))):
         model = lnn.LearnedSampling((28, 28), 40, mask=mask, channels=8, seed=0)
         history = model.fit(train, epochs=4, seed=0)
-        assert history["loss"][-1] < history["loss"][0]
+        assert history.epoch_losses[-1] < history.epoch_losses[0]
         assert model.mask.sum() == 40
         errors[name] = model.error(held_out)
     assert errors["learned"] < 0.8 * errors["random"], errors

@@ -23,7 +23,7 @@ def test_trained_network_beats_pcp_on_held_out_scenes():
     train, held_out = small_targets(384, seed=0), small_targets(100, seed=1)
     net = lnn.RPCANet(stages=4, channels=16, seed=0)
     history = net.fit(train.images, train.masks, epochs=8, seed=0)
-    assert history["loss"][-1] < 0.6 * history["loss"][0]
+    assert history.epoch_losses[-1] < 0.6 * history.epoch_losses[0]
     net_f1 = _f1(net.detect(held_out.images), held_out.masks)
     sparse = np.stack([lrkit.rpca(image).sparse for image in held_out.images])
     pcp_f1 = max(_f1(sparse > t, held_out.masks) for t in np.linspace(0.02, 0.2, 19))

@@ -30,6 +30,7 @@ from torch.nn import functional as F
 
 from lrkit._random import as_generator
 from lrkit._validation import check_int, check_real
+from lrkit.nn.loop import per_epoch_report, train_steps
 
 #: Learning rate of the sampling logits relative to the network's (DPS trains them faster).
 LOGIT_LR_FACTOR = 100.0
@@ -142,7 +143,8 @@ class LearnedSampling(nn.Module):
     def fit(self, images, *, epochs=10, batch_size=64, lr=1e-3, seed=0, progress=None):
         """Train the pattern (if learned) and the network on ``images`` (n, h, w) with Adam
         on the mean-squared reconstruction error; the logits learn ``LOGIT_LR_FACTOR``
-        times faster. Returns ``{"loss": per-epoch mean}``."""
+        times faster. Returns the :class:`~lrkit.nn.loop.TrainingHistory` (``epoch_losses``:
+        the mean per epoch)."""
         images = self._as_images(images)
         epochs = check_int("epochs", epochs, 1)
         batch_size = check_int("batch_size", batch_size, 1)
@@ -150,25 +152,25 @@ class LearnedSampling(nn.Module):
         groups = [{"params": self.refine.parameters(), "lr": lr}]
         if self.learned:
             groups.append({"params": [self.logits], "lr": LOGIT_LR_FACTOR * lr})
-        optimizer = torch.optim.Adam(groups)
         order_rng = as_generator(seed)
-        history = {"loss": []}
-        self.train()
-        for epoch in range(epochs):
-            self._frozen = epoch >= epochs - round(FINE_TUNE_FRACTION * epochs)
-            order = torch.as_tensor(order_rng.permutation(len(images)))
-            total = 0.0
-            for start in range(0, len(images), batch_size):
-                batch = images[order[start:start + batch_size]]
-                loss = F.mse_loss(self(batch), batch)
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                total += loss.item() * len(batch)
-            history["loss"].append(total / len(images))
-            if progress is not None:
-                progress(epoch, history["loss"][-1])
-        self._frozen = False
+        per_epoch = -(-len(images) // batch_size)
+        frozen_from = epochs - round(FINE_TUNE_FRACTION * epochs)
+        order = []
+
+        def compute(step):
+            epoch, start = divmod(step, per_epoch)
+            if start == 0:
+                self._frozen = epoch >= frozen_from
+                order[:] = [torch.as_tensor(order_rng.permutation(len(images)))]
+            batch = images[order[0][start * batch_size:(start + 1) * batch_size]]
+            return F.mse_loss(self(batch), batch)
+
+        try:
+            history = train_steps(self, compute, epochs * per_epoch,
+                                  optimizer=torch.optim.Adam(groups), steps_per_epoch=per_epoch,
+                                  callback=per_epoch_report(progress, per_epoch), progress=False)
+        finally:
+            self._frozen = False
         self.eval()
         return history
 

@@ -33,6 +33,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from lrkit._validation import check_int, check_real
+from lrkit.nn.loop import per_epoch_report, train_steps
 
 #: Window of the local-contrast prior (pixels).
 CONTRAST_WINDOW = 7
@@ -136,8 +137,8 @@ class RPCANet(nn.Module):
 
         Returns
         -------
-        dict
-            ``loss``: mean training loss per epoch.
+        TrainingHistory
+            ``losses`` per step, ``epoch_losses`` per epoch.
         """
         images, masks = _as_pair(images, masks)
         epochs = check_int("epochs", epochs, 1)
@@ -145,26 +146,23 @@ class RPCANet(nn.Module):
         lr = check_real("lr", lr, 0.0, low_open=True)
         weight = check_real("reconstruction_weight", reconstruction_weight, 0.0)
         generator = torch.Generator().manual_seed(check_int("seed", seed, 0))
+        per_epoch = math.ceil(len(images) / batch_size)
+        order = []
+
+        def compute(step):
+            if step % per_epoch == 0:
+                order[:] = [torch.randperm(len(images), generator=generator)]
+            start = (step % per_epoch) * batch_size
+            index = order[0][start:start + batch_size]
+            T, D = self(images[index])
+            return soft_iou_loss(T, masks[index]) + weight * F.mse_loss(D, images[index])
+
         optimizer = torch.optim.Adam(self.parameters(), lr=lr)
-        steps = epochs * math.ceil(len(images) / batch_size)
-        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
-        history = {"loss": []}
-        self.train()
-        for epoch in range(epochs):
-            order = torch.randperm(len(images), generator=generator)
-            total = 0.0
-            for start in range(0, len(images), batch_size):
-                index = order[start:start + batch_size]
-                T, D = self(images[index])
-                loss = soft_iou_loss(T, masks[index]) + weight * F.mse_loss(D, images[index])
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                schedule.step()
-                total += loss.item() * len(index)
-            history["loss"].append(total / len(images))
-            if progress is not None:
-                progress(epoch, history["loss"][-1])
+        history = train_steps(
+            self, compute, epochs * per_epoch, optimizer=optimizer,
+            schedule=torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs * per_epoch),
+            steps_per_epoch=per_epoch, callback=per_epoch_report(progress, per_epoch),
+            progress=False)
         self.eval()
         return history
 

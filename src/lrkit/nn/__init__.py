@@ -18,7 +18,8 @@ The top level holds the verbs; the rest lives in one subpackage per job:
   packaged models and corpora);
 
 over the shared :mod:`lrkit.nn.layers`, :mod:`lrkit.nn.surgery`,
-:mod:`lrkit.nn.statistics` and :mod:`lrkit.nn.io`.
+:mod:`lrkit.nn.statistics`, :mod:`lrkit.nn.io` and :mod:`lrkit.nn.loop` (the one training
+loop that fine-tuning, pre-training, distillation, federated clients, RPCANet and DPS share).
 
 Every name loads on first use, so ``import lrkit.nn`` and the method declarations
 (:mod:`lrkit.nn.compression.methods`, :mod:`lrkit.nn.compression.allocation`) need no
@@ -94,6 +95,7 @@ _MORE = {
     **_names("lrkit.imaging.unrolled_rpca", "RPCANet", "soft_iou_loss"),
     **_names(f"{_NN}.attention", "biased_attention", "bias_factors", "distance_bias_factors"),
     **_names(f"{_NN}.surgery", "linear_layers", "replace_module", "select_layers"),
+    **_names(f"{_NN}.loop", "TrainingHistory", "train_steps"),
 }
 _SUBMODULES = {
     "compression": _COMPRESSION, "adapters": _ADAPTERS, "training": _TRAINING,

@@ -5,13 +5,11 @@ The data are grouped once into two copies on disk: one by row, one by column, so
 row (column) has all its entries in one group (:func:`.dask_grouping.grouped`). A half step
 of ALS-WR is then one task per group, in parallel and with no reduction: the task reads its
 entries, receives the other side's factors and biases (small: ``n × rank``), builds its rows'
-``(k+1) × (k+1)`` systems and solves them for every model of the ensemble: the systems of
-the in-memory solver (:func:`~lrkit.ratings.biased_als.solve_side`), here with batched BLAS
-products (:class:`~lrkit.recovery._row_systems.RowSystems`) that run in parallel threads,
-where the in-memory solver's single sparse product would hold the GIL. The driver
-keeps only the factors. The tasks run on whatever Dask scheduler is active: the threaded one
-by default, or a ``distributed`` cluster (``LocalCluster`` in the tests, a real cluster
-unchanged) when a client exists.
+``(k+1) × (k+1)`` systems and solves them for every model of the ensemble with the
+in-memory solver's own engine (:func:`~lrkit.ratings.biased_als.solve_side`), so the two
+paths cannot drift apart. The driver keeps only the factors. The tasks run on whatever
+Dask scheduler is active: the threaded one by default, or a ``distributed`` cluster
+(``LocalCluster`` in the tests, a real cluster unchanged) when a client exists.
 
 Rank and ridge are chosen as in memory (:func:`ratings.fit_ratings`), on a uniform sample
 of at most ``SEARCH_ENTRIES`` entries held in memory (all of them when the data are small,
@@ -33,18 +31,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from lrkit._random import as_generator
+from lrkit.ratings._biased_systems import BiasedSystems
 from lrkit.ratings.biased_als import (
     FINAL_SWEEPS,
     HOLDOUT,
     _search,
     average_model,
-    biased_penalty,
     finish_fit,
     random_start,
+    solve_side,
 )
 from lrkit.ratings.dask_grouping import grouped
 from lrkit.ratings.early_stopping import sweep_until_stop
-from lrkit.recovery._row_systems import RowSystems
 from lrkit.recovery.harness import Run
 
 #: The held-out search runs in memory on a uniform sample of at most this many entries.
@@ -239,25 +237,18 @@ def _half_step(parts, own, other, n, other_factors, other_bias, mean, scale, rid
 
 def _solve_partition(part, own, other, shared, mean, scale, ridge, score, split):
     """The rows of one partition (all their entries are in it): ``(ids, (factors, bias) of
-    every model, [train SSE, train count, held-out SSE, held-out count])``: the systems of
-    :func:`ratings.solve_side`, on the entries outside the held-out split."""
+    every model, [train SSE, train count, held-out SSE, held-out count])``: the in-memory
+    solver's systems (:func:`~lrkit.ratings.biased_als.solve_side`), on the entries outside
+    the held-out split."""
     other_factors, other_bias = shared
     own_index, other_index = part[own].to_numpy(), part[other].to_numpy()
     values = part["value"].to_numpy() / scale
     held = (held_out(own_index, other_index, *split, own == "col") if split is not None
             else np.zeros(len(values), dtype=bool))
     ids, local = np.unique(own_index[~held], return_inverse=True)
-    # Per model with batched BLAS products, which run in parallel on the threaded
-    # scheduler (the in-memory solver's one sparse product would hold the GIL).
-    systems = RowSystems(local, other_index[~held], values[~held], len(ids))
-    models, _, rank = other_factors.shape
-    penalty = biased_penalty(systems.counts, rank, ridge)
-    factors, bias = np.empty((models, len(ids), rank)), np.empty((models, len(ids)))
-    for m in range(models):
-        systems.set_values(values[~held] - mean - other_bias[m, other_index[~held]])
-        design = np.hstack([other_factors[m], np.ones((other_factors.shape[1], 1))])
-        solution = systems.solve_exact(design, penalty)
-        factors[m], bias[m] = solution[:, :rank], solution[:, rank]
+    systems = BiasedSystems(local, other_index[~held], len(ids), other_factors.shape[1])
+    factors, bias = solve_side(systems, systems.with_values(values[~held] - mean),
+                               other_factors, other_bias, ridge)
     errors = np.zeros(4)
     if score and len(values):
         position = np.minimum(np.searchsorted(ids, own_index), max(len(ids) - 1, 0))

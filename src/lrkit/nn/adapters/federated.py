@@ -26,8 +26,9 @@ other trainable parameters make it take them one example at a time.
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
@@ -35,17 +36,23 @@ from lrkit._validation import check_choice, check_int, check_real
 from lrkit.nn.adapters.adaptation import adapt, adapter_layers
 from lrkit.nn.adapters.lora import LoRALinear
 from lrkit.nn.adapters.per_example import per_example_gradients
+from lrkit.nn.loop import judge, train_steps
+from lrkit.result import Outcome
 
 METHODS = ("fedsvd", "fedavg", "ffa")
 
 
-@dataclass
-class FederatedResult:
-    """The global model after training, and the mean client loss after every round."""
+@dataclass(kw_only=True)
+class FederatedResult(Outcome):
+    """The global model after training; ``history["loss"]`` is the mean client loss after
+    every round (``converged``: it fell below the loss before the first round)."""
 
     model: torch.nn.Module
     method: str
-    losses: list = field(default_factory=list)
+
+    @property
+    def losses(self):
+        return self.history.setdefault("loss", [])
 
 
 def fedsvd(model, clients, loss_fn, *, rank=8, rounds=10, local_steps=5, lr=0.05,
@@ -89,7 +96,8 @@ def fedsvd(model, clients, loss_fn, *, rank=8, rounds=10, local_steps=5, lr=0.05
         for layer in adapter_layers(global_model).values():
             layer.lora_A.requires_grad_(False)
     sizes = [sum(_batch_size(b) for b in c) for c in clients]
-    result = FederatedResult(global_model, method)
+    result = FederatedResult(model=global_model, method=method, n_iter=rounds)
+    start, before = time.perf_counter(), _mean_loss(global_model, clients, loss_fn)
     for _ in range(rounds):
         states = []
         for batches in clients:
@@ -100,6 +108,8 @@ def fedsvd(model, clients, loss_fn, *, rank=8, rounds=10, local_steps=5, lr=0.05
         if method == "fedsvd":
             _refactorise(global_model)
         result.losses.append(_mean_loss(global_model, clients, loss_fn))
+    judge(result, before, result.losses[-1], f"{rounds} rounds")
+    result.time = time.perf_counter() - start
     return result
 
 
@@ -118,20 +128,21 @@ def _example(batch, i):
 
 
 def _local_training(model, batches, loss_fn, steps, lr, noise, clip, generator):
+    """A client's ``steps`` plain SGD steps (DP-SGD with ``noise > 0``)."""
     parameters = [p for p in model.parameters() if p.requires_grad]
-    model.train()
-    for step in range(steps):
+
+    def compute(step):
         batch = batches[step % len(batches)]
-        if noise > 0:
-            grads = _private_gradient(model, parameters, batch, loss_fn, noise, clip, generator)
-        else:
-            model.zero_grad(set_to_none=True)
-            loss_fn(model, batch).backward()
-            grads = [p.grad for p in parameters]
+        if noise == 0:
+            return loss_fn(model, batch)
+        grads = _private_gradient(model, parameters, batch, loss_fn, noise, clip, generator)
+        for parameter, grad in zip(parameters, grads, strict=True):
+            parameter.grad = grad
         with torch.no_grad():
-            for p, g in zip(parameters, grads, strict=True):
-                if g is not None:
-                    p.sub_(lr * g)
+            return loss_fn(model, batch)
+
+    train_steps(model, compute, steps, optimizer=torch.optim.SGD(parameters, lr=lr),
+                progress=False)
 
 
 def _private_gradient(model, parameters, batch, loss_fn, noise, clip, generator):

@@ -6,42 +6,15 @@ gradient clipping, a progress bar, and a record of what happened.
 
 from __future__ import annotations
 
-import math
 import random
-import sys
-import time
-from dataclasses import dataclass, field
 
 import torch
 
 from lrkit._validation import check_int, check_real
+from lrkit.nn.loop import TrainingHistory, train_steps, warmup_decay
 
-
-@dataclass
-class FinetuneHistory:
-    """What :func:`finetune` did.
-
-    Attributes
-    ----------
-    losses : list of float
-        Training loss of every step.
-    epoch_seconds : list of float
-        Wall time of every epoch.
-    steps : int
-    """
-
-    losses: list = field(default_factory=list)
-    epoch_seconds: list = field(default_factory=list)
-    steps: int = 0
-
-    @property
-    def seconds_per_step(self):
-        return sum(self.epoch_seconds) / max(self.steps, 1)
-
-    def final_loss(self, window=20):
-        """Mean loss of the last ``window`` steps."""
-        tail = self.losses[-window:]
-        return sum(tail) / max(len(tail), 1)
+#: What :func:`finetune` returns (the one :class:`~lrkit.nn.loop.TrainingHistory`).
+FinetuneHistory = TrainingHistory
 
 
 def finetune(model, batches, loss_fn, epochs=3, *, lr=1e-3, weight_decay=0.0, warmup=0.06,
@@ -69,7 +42,8 @@ def finetune(model, batches, loss_fn, epochs=3, *, lr=1e-3, weight_decay=0.0, wa
 
     Returns
     -------
-    FinetuneHistory
+    TrainingHistory
+        ``losses`` per step, ``epoch_seconds``, ``converged`` when the loss fell.
     """
     check_int("epochs", epochs, 1)
     check_real("lr", lr, 0.0, low_open=True)
@@ -80,62 +54,21 @@ def finetune(model, batches, loss_fn, epochs=3, *, lr=1e-3, weight_decay=0.0, wa
     if not parameters:
         raise ValueError("model has no trainable parameters (adapt it, or unfreeze some)")
     if seed is not None:
-        torch.manual_seed(check_int("seed", seed, 0))
+        check_int("seed", seed, 0)
     order_rng = random.Random(seed)
-    optimizer = torch.optim.AdamW(parameters, lr=lr, weight_decay=weight_decay)
-    total = epochs * len(batches)
-    ramp = max(1, math.ceil(warmup * total))
+    per_epoch = len(batches)
+    order = []
 
-    def factor(step):  # linear warm-up over `ramp` steps, then linear decay to zero
-        return min((step + 1) / ramp, max(0.0, (total - step) / max(total - ramp, 1)))
-
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-    history = FinetuneHistory()
-    report, close = _progress(progress, total)
-    was_training = model.training
-    model.train()
-    try:
-        for _ in range(epochs):
-            order = list(range(len(batches)))
+    def compute(step):
+        if step % per_epoch == 0:
+            order[:] = range(per_epoch)
             if shuffle:
                 order_rng.shuffle(order)
-            start = time.perf_counter()
-            for index in order:
-                loss = loss_fn(model, batches[index])
-                if not torch.isfinite(loss):
-                    raise ValueError(f"the loss became {loss.item()} at step {history.steps}; "
-                                     "lower lr")
-                optimizer.zero_grad(set_to_none=True)
-                if loss.requires_grad:  # not when deactivation switched every adapter off
-                    loss.backward()
-                    if max_grad_norm is not None:
-                        torch.nn.utils.clip_grad_norm_(parameters, max_grad_norm)
-                    optimizer.step()
-                schedule.step()
-                history.steps += 1
-                history.losses.append(loss.item())
-                report(history.steps, total, history.losses[-1])
-                if callback is not None and callback(history.steps, history.losses[-1]) is False:
-                    history.epoch_seconds.append(time.perf_counter() - start)
-                    return history
-            history.epoch_seconds.append(time.perf_counter() - start)
-    finally:
-        close()
-        model.train(was_training)
-    return history
+        return loss_fn(model, batches[order[step % per_epoch]])
 
-
-def _progress(progress, total):
-    """``(report(step, total, loss), close())`` for the progress option."""
-    if callable(progress):
-        return progress, lambda: None
-    if not progress or not sys.stderr.isatty():
-        return (lambda *_: None), lambda: None
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-    bar = Progress(TextColumn("fine-tuning"), BarColumn(), TextColumn("{task.completed}/"
-                   "{task.total}"), TextColumn("loss {task.fields[loss]:.4f}"),
-                   TimeRemainingColumn(), transient=True)
-    task = bar.add_task("fine-tuning", total=total, loss=float("nan"))
-    bar.start()
-    return (lambda step, _, loss: bar.update(task, completed=step, loss=loss)), bar.stop
+    optimizer = torch.optim.AdamW(parameters, lr=lr, weight_decay=weight_decay)
+    total = epochs * per_epoch
+    return train_steps(model, compute, total, optimizer=optimizer,
+                       schedule=warmup_decay(total, warmup), max_grad_norm=max_grad_norm,
+                       seed=seed, steps_per_epoch=per_epoch, callback=callback,
+                       progress=progress, label="fine-tuning")

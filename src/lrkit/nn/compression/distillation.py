@@ -18,23 +18,29 @@ same loop with ``perturbation=0``.
 
 from __future__ import annotations
 
-import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
 from lrkit._validation import check_int, check_real
 from lrkit.nn.compression.sensitivity import model_output
 from lrkit.nn.layers import LowRankLinear
+from lrkit.nn.loop import TrainingHistory, train_steps
 from lrkit.nn.statistics import _move, _token_mask
 
 
-@dataclass
-class DistillHistory:
-    """Loss per step: ``feature`` (distillation) and ``perturbation`` (regulariser)."""
+@dataclass(kw_only=True)
+class DistillHistory(TrainingHistory):
+    """The :class:`~lrkit.nn.loop.TrainingHistory` of :func:`distill`, with the two parts
+    of the loss per step: ``feature`` (distillation) and ``perturbation`` (regulariser)."""
 
-    feature: list = field(default_factory=list)
-    perturbation: list = field(default_factory=list)
+    @property
+    def feature(self):
+        return self.history.get("feature", [])
+
+    @property
+    def perturbation(self):
+        return self.history.get("perturbation", [])
 
 
 def _features(model, batch):
@@ -101,7 +107,6 @@ def distill(student, teacher, batches, *, steps=100, lr=1e-4, perturbation=1.0,
     if missing and perturbation:
         raise ValueError("the teacher lacks the student's factorised layers: it must be the "
                          "model the student was compressed from (or set perturbation=0)")
-    torch.manual_seed(seed)
     flags = [(p, p.requires_grad) for p in student.parameters()]
     for parameter in student.parameters():
         parameter.requires_grad_(False)
@@ -112,39 +117,30 @@ def distill(student, teacher, batches, *, steps=100, lr=1e-4, perturbation=1.0,
                  for module, original in pairs if original is not None]
     optimizer = torch.optim.AdamW(trainable, lr=lr, weight_decay=weight_decay)
     warmup = max(1, steps // 10)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warmup))
     device = next(student.parameters()).device
-    history = DistillHistory()
-    was_training = student.training
-    student.eval()  # no dropout: the targets are deterministic features
     teacher.eval()
-    try:
-        for step, batch in zip(range(steps), itertools.cycle(batches)):
-            batch = _move(batch, device)
-            mask = _token_mask(batch)
-            with torch.no_grad():
-                targets = [_masked(t, mask) for t in _features(teacher, batch)]
-            outputs = [_masked(s, mask) for s in _features(student, batch)]
-            feature = sum(torch.mean((s - t) ** 2) / torch.mean(t**2).clamp_min(1e-12)
-                          for s, t in zip(outputs, targets, strict=True))
-            penalty = torch.zeros((), device=device)
-            if perturbation:
-                penalty = sum(torch.sum((m.weight - W) ** 2) / max(norm, 1e-12)
-                              for m, W, norm in originals)
-            loss = feature + perturbation * penalty
-            if not torch.isfinite(loss):
-                raise ValueError(f"the distillation loss became {float(loss)} at step {step}: "
-                                 "lower lr")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            history.feature.append(float(feature.detach()))
-            history.perturbation.append(float(penalty.detach()))
-            if progress is not None:
-                progress(step + 1, float(loss.detach()))
+
+    def compute(step):
+        batch = _move(batches[step % len(batches)], device)
+        mask = _token_mask(batch)
+        with torch.no_grad():
+            targets = [_masked(t, mask) for t in _features(teacher, batch)]
+        outputs = [_masked(s, mask) for s in _features(student, batch)]
+        feature = sum(torch.mean((s - t) ** 2) / torch.mean(t**2).clamp_min(1e-12)
+                      for s, t in zip(outputs, targets, strict=True))
+        penalty = torch.zeros((), device=device)
+        if perturbation:
+            penalty = sum(torch.sum((m.weight - W) ** 2) / max(norm, 1e-12)
+                          for m, W, norm in originals)
+        return feature + perturbation * penalty, {"feature": feature, "perturbation": penalty}
+
+    try:  # eval mode: no dropout, the targets are deterministic features
+        history = train_steps(student, compute, steps, optimizer=optimizer,
+                              schedule=lambda s: min(1.0, (s + 1) / warmup), seed=seed,
+                              progress=(lambda s, _, loss: progress(s, loss)) if progress
+                              else False, label="distilling", mode="eval",
+                              history=DistillHistory())
     finally:
-        student.train(was_training)
         for parameter, flag in flags:
             parameter.requires_grad_(flag)
     return student, history

@@ -15,6 +15,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from lrkit._validation import check_int
+from lrkit.nn.loop import TrainingHistory, train_steps
+
 #: Substrings naming the linear layers inside the transformer blocks.
 BLOCK_LAYERS = ("attention.", "mlp.")
 
@@ -123,27 +126,20 @@ def lm_loss(model, inputs, targets):
                                        targets.reshape(-1))
 
 
-@dataclass
-class PretrainHistory:
-    """What :func:`pretrain` measured.
+@dataclass(kw_only=True)
+class PretrainHistory(TrainingHistory):
+    """What :func:`pretrain` measured: the :class:`~lrkit.nn.loop.TrainingHistory` of the
+    run, whose ``evaluations`` are ``(step, validation perplexity)``."""
 
-    Attributes
-    ----------
-    losses : list of float
-        Training loss of every step.
-    validation : list of (int, float)
-        ``(step, perplexity)`` on the held-out split.
-    seconds_per_step : float
-    """
-
-    losses: list
-    validation: list
-    seconds_per_step: float
+    @property
+    def validation(self):
+        """``(step, perplexity)`` on the held-out split."""
+        return self.evaluations
 
     @property
     def perplexity(self):
         """The last validation perplexity."""
-        return self.validation[-1][1]
+        return self.evaluations[-1][1]
 
 
 @torch.no_grad()
@@ -164,31 +160,21 @@ def pretrain(model, corpus, optimizer, steps, *, batch_size=16, seed=0, eval_eve
 
     ``step_callback(step)`` runs after each optimizer step (periodic re-orthogonalisation or
     truncation); ``progress(step, loss)`` reports. Validation perplexity is measured every
-    ``eval_every`` steps (default: 4 times) and at the end.
+    ``eval_every`` steps (default: 4 times) and at the end, outside the steps' timing.
     """
-    import time
-
-    if steps < 1:
-        raise ValueError(f"steps must be >= 1; got {steps}")
+    steps = check_int("steps", steps, 1)
     eval_every = eval_every or max(1, steps // 4)
     generator = torch.Generator().manual_seed(seed)
-    losses, validation, elapsed = [], [], 0.0
-    model.train()
-    for step in range(1, steps + 1):
-        start = time.perf_counter()
-        loss = lm_loss(model, *corpus.batch("train", batch_size, model.context, generator))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        if step_callback is not None:
-            step_callback(step)
-        elapsed += time.perf_counter() - start
-        losses.append(loss.item())
-        if not np.isfinite(losses[-1]):
-            raise FloatingPointError(f"the training loss diverged at step {step}; lower "
-                                     "the learning rate")
+    history = PretrainHistory()
+
+    def compute(_):
+        return lm_loss(model, *corpus.batch("train", batch_size, model.context, generator))
+
+    def evaluate(step, loss):
         if step % eval_every == 0 or step == steps:
-            validation.append((step, perplexity(model, corpus)))
+            history.evaluations.append((step, perplexity(model, corpus)))
         if progress is not None:
-            progress(step, losses[-1])
-    return PretrainHistory(losses, validation, elapsed / steps)
+            progress(step, loss)
+
+    return train_steps(model, compute, steps, optimizer=optimizer, after_step=step_callback,
+                       callback=evaluate, progress=False, history=history)
