@@ -52,7 +52,7 @@ def allocation_table(model, calibration, evaluation):
     rows = ["| allocation (whiten) | " + " | ".join(f"{r:.0%} removed" for r in RATIOS)
             + " | dense layers at 30 % | time at 30 % (s) |",
             "|---|" + "---:|" * (len(RATIOS) + 2)]
-    statistics = lnn.calibrate(model, lnn.linear_layers(model), calibration)
+    statistics = lnn.collect_statistics(model, calibration, lnn.linear_layers(model))
     runs = [(a, False, RATIOS) for a in lnn.ALLOCATIONS if a != "rmt"]
     runs += [("uniform", True, (0.3,)), ("sensitivity", True, (0.3,))]
     for allocation, refit, ratios in runs:
@@ -236,7 +236,7 @@ def module_table():
     from lrkit.nn.surgery import replace_module
 
     model, _, calibration, evaluation = _setup()
-    statistics = lnn.calibrate(model, lnn.linear_layers(model), calibration)
+    statistics = lnn.collect_statistics(model, calibration, lnn.linear_layers(model))
     header = " | ".join(f"{r:.0%} removed" for r in RATIOS)
     rows = [f"| linear layers | {header} | time (s) |", "|---|" + "---:|" * (len(RATIOS) + 1)]
     gains = None
@@ -308,7 +308,7 @@ def probe_table():
     batches = {name: datasets.text_batches(tokenizer, texts, batch_size=64, max_length=64)
                for name, (texts, _) in splits.items()}
     variants, gains = {"original": model}, None
-    statistics = lnn.calibrate(model, lnn.linear_layers(model), calibration)
+    statistics = lnn.collect_statistics(model, calibration, lnn.linear_layers(model))
     for ratio in RATIOS:
         variants[f"auto, {ratio:.0%} of the linear layers removed"], report = lnn.compress(
             model, ratio, calibration=calibration, statistics=statistics, sensitivities=gains)
@@ -431,7 +431,7 @@ def llm_table():
     evaluation = _token_windows(tokenizer, datasets.stdlib_sentences(900, "evaluation"), 32)
     layers = lnn.linear_layers(model)
     start = time.perf_counter()
-    statistics = lnn.calibrate(model, layers, calibration)
+    statistics = lnn.collect_statistics(model, calibration, layers)
     calibration_seconds = time.perf_counter() - start
     rows = [f"Original perplexity {_perplexity(model, evaluation):.2f} ({len(layers)} linear "
             f"layers targeted; calibration pass {calibration_seconds:.0f} s, shared).", "",
@@ -441,7 +441,7 @@ def llm_table():
         cells, seconds, gains, shared = [], [], None, statistics
         if method == "fwsvd":  # Fisher weights: squared gradients of the next-token loss
             start = time.perf_counter()
-            shared = lnn.calibrate(model, layers, calibration, _next_token_loss)
+            shared = lnn.collect_statistics(model, calibration, layers, _next_token_loss)
             fisher_seconds = time.perf_counter() - start
         for ratio in LLM_RATIOS:
             start = time.perf_counter()

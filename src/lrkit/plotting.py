@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 
@@ -61,13 +59,13 @@ def plot_convergence(panels, path, title=None):
 
 def marchenko_pastur_density(eigenvalues, shape, noise):
     """Marchenko–Pastur density of the eigenvalues of WᵀW for an n1×n2 noise matrix W with
-    entries of std ``noise``, evaluated at ``eigenvalues``."""
+    entries of std ``noise``, evaluated at ``eigenvalues`` (the standard law of
+    :func:`lrkit.approx.rank.marchenko_pastur_density`, rescaled)."""
+    from lrkit.approx.rank import marchenko_pastur_density as standard
+
     small, large = sorted(shape)
-    beta, scale = small / large, noise**2 * large
-    x = np.asarray(eigenvalues) / scale
-    lower, upper = (1 - math.sqrt(beta)) ** 2, (1 + math.sqrt(beta)) ** 2
-    inside = np.clip((upper - x) * (x - lower), 0.0, None)
-    return np.sqrt(inside) / (2 * math.pi * beta * np.maximum(x, 1e-300)) / scale
+    scale = noise**2 * large
+    return standard(np.asarray(eigenvalues) / scale, small / large) / scale
 
 
 def plot_esd(reports, path, title=None):

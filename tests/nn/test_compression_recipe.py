@@ -117,7 +117,7 @@ def test_sensitivity_measures_how_a_layer_error_reaches_the_output():
     model = torch.nn.Sequential(first, _Scale(), second).double()
     batches = [torch.randn(64, 16, dtype=torch.float64) for _ in range(2)]
     layers = {"0": model[0], "2": model[2]}
-    stats = lnn.calibrate(model, layers, batches)
+    stats = lnn.collect_statistics(model, batches, layers)
     decompositions = {n: lnn.Decomposition(m.weight, "whiten", stats[n]) for n, m in layers.items()}
     gains = layer_sensitivities(model, layers, decompositions, {"0": 8, "2": 8}, batches)
     assert gains["0"] == pytest.approx(100.0, rel=1e-6)
@@ -221,8 +221,8 @@ def test_feature_compression_keeps_the_principal_outputs_and_their_mean():
         error = torch.linalg.norm(small(x) - model(x)) / torch.linalg.norm(model(x))
     assert report.layers[0].rank < 24 and error < 0.01  # rank ≥ 6 keeps every direction
     # without the bias shift the dropped directions would lose their (large) mean
-    decomposition = lnn.Decomposition(layer.weight, "features",
-                                      lnn.calibrate(model, {"attention": layer}, [x])["attention"])
+    statistics = lnn.collect_statistics(model, [x], {"attention": layer})["attention"]
+    decomposition = lnn.Decomposition(layer.weight, "features", statistics)
     assert float(decomposition.bias_shift(3).norm()) > 0
 
 
@@ -272,7 +272,7 @@ def test_measured_sensitivities_are_reported_and_reused():
     generator = torch.Generator().manual_seed(0)
     batches = [{"input_ids": (ids := torch.randint(5, 500, (8, 16), generator=generator)),
                 "attention_mask": torch.ones_like(ids)} for _ in range(4)]
-    statistics = lnn.calibrate(model, lnn.linear_layers(model), batches)
+    statistics = lnn.collect_statistics(model, batches, lnn.linear_layers(model))
     _, first = lnn.compress(model, 0.3, calibration=batches)
     assert set(first.sensitivities) == {n for n in lnn.linear_layers(model)
                                         if "attention" in n}  # the MLPs go by Nyström

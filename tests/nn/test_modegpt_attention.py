@@ -55,7 +55,7 @@ def test_query_key_selection_keeps_the_largest_norm_products_of_the_cr_bound():
                              rotary=False)
     q, k = torch.nn.Linear(10, 12), torch.nn.Linear(10, 6)
     x = torch.randn(500, 10) * torch.linspace(3, 0.1, 10)
-    stats = lnn.calibrate(torch.nn.Sequential(q), {"q": q}, [x])["q"]
+    stats = lnn.collect_statistics(torch.nn.Sequential(q), [x], {"q": q})["q"]
     energy_q, energy_k = output_energy(q, stats), output_energy(k, stats)
     with torch.no_grad():  # the energies are the squared output norms, bias included
         assert torch.allclose(energy_q, q(x).double().square().sum(0), rtol=1e-4)
@@ -92,7 +92,7 @@ def test_narrowed_attention_is_exact_at_full_width_with_grouped_queries_and_rota
     model = _tiny_llama()
     batches = _token_batches()
     layers = lnn.linear_layers(model)
-    stats = lnn.calibrate(model, layers, batches)
+    stats = lnn.collect_statistics(model, batches, layers)
     found = attention_modules(model, layers)
     assert [(m.heads, m.kv_heads, m.head_dim, m.rotary) for m in found] == [(4, 2, 16, True)] * 2
     narrowed = copy.deepcopy(model)
@@ -134,7 +134,7 @@ def test_bert_attention_with_biases_is_exact_at_full_width_and_halves_at_half():
         if isinstance(layer, torch.nn.Linear):
             torch.nn.init.normal_(layer.bias, std=0.5)
     layers = {n: m for n, m in lnn.linear_layers(model).items() if "attention" in n}
-    stats = lnn.calibrate(model, layers, batches)
+    stats = lnn.collect_statistics(model, batches, layers)
     narrowed = copy.deepcopy(model)
     for module in attention_modules(model, layers):
         new, _ = compress_attention(module, layers, stats, module.head_dim, module.head_dim)

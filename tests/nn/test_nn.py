@@ -174,7 +174,7 @@ def test_bad_input(tiny_model_and_batches):
         lnn.compress(torch.nn.Sequential(torch.nn.ReLU()), 0.3, "svd")
     with pytest.raises(ValueError, match="calibration"):
         lnn.compress(model, 0.3, "whiten")
-    with pytest.raises(ValueError, match="calibration data do not fit"):
+    with pytest.raises(ValueError, match="does not fit the model"):
         lnn.compress(model, 0.3, "whiten", calibration=[torch.zeros(2, 3, 5)])
     with pytest.raises(ValueError, match="loss_fn"):
         lnn.compress(model, 0.3, "fwsvd", calibration=calibration)
@@ -230,8 +230,8 @@ def test_quality_sweep_calibrates_once_per_kind(tiny_model_and_batches, monkeypa
 
     model, calibration, evaluation = tiny_model_and_batches
     calls = []
-    real = evaluate.calibrate
-    monkeypatch.setattr(evaluate, "calibrate",
+    real = evaluate.collect_statistics
+    monkeypatch.setattr(evaluate, "collect_statistics",
                         lambda *a, **k: calls.append(a[3]) or real(*a, **k))
     monkeypatch.setattr(evaluate, "mean_pooled",
                         lambda m, b: m(**b).last_hidden_state.mean(1))
@@ -294,3 +294,14 @@ def test_parameters_are_validated_and_compression_never_grows_a_model():
         lnn.factorize(torch.ones(4, 4), 2.0)
     small, report = lnn.compress(block, 0.3, "svd", eora=True, eora_rank=2, calibration=batches)
     assert report.params_after < report.params_before
+
+
+def test_the_old_calibrate_name_warns_and_gives_the_same_statistics():
+    layer = torch.nn.Linear(4, 3)
+    model = torch.nn.Sequential(layer)
+    batches = [torch.randn(5, 4, generator=torch.Generator().manual_seed(0))]
+    with pytest.warns(DeprecationWarning, match="collect_statistics"):
+        old = lnn.calibrate(model, {"0": layer}, batches)
+    new = lnn.collect_statistics(model, batches, {"0": layer})
+    torch.testing.assert_close(old["0"].covariance, new["0"].covariance)
+    assert "calibrate" not in lnn.__all__ and "collect_statistics" in lnn.__all__

@@ -10,8 +10,10 @@ from lrkit.approx.rank import (
     welore_rank,
 )
 from lrkit.approx.sampling import (
-    CUR,
-    Nystrom,
+    CUR,  # noqa: F401 — the 0.1 name of CURFactors
+    CURFactors,
+    Nystrom,  # noqa: F401 — the 0.1 name of NystromFactors
+    NystromFactors,
     approximation_error,
     cur,
     leverage_scores,
@@ -21,11 +23,11 @@ from lrkit.approx.sampling import (
 from lrkit.approx.truncated_svd import choose_svd_method, svd
 
 __all__ = [
-    "CUR",
+    "CURFactors",
     "IncrementalSVD",
     "LP_SAMPLINGS",
     "LpRegressionResult",
-    "Nystrom",
+    "NystromFactors",
     "approximation_error",
     "choose_svd_method",
     "cluster_for_compression",

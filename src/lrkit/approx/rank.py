@@ -14,6 +14,17 @@ RANK_RULES = ("energy", "gavish_donoho", "marchenko_pastur", "welore")
 WELORE_THRESHOLD = 0.135
 
 
+def marchenko_pastur_density(x, beta):
+    """The Marchenko–Pastur density at ``x`` (array-like) of the eigenvalues of ``WᵀW / n``
+    for an ``n × βn`` matrix ``W`` of variance-1 entries (``0 < β ≤ 1``):
+    ``√((λ₊ − x)(x − λ₋)) / (2π β x)`` on ``[λ₋, λ₊] = [(1 − √β)², (1 + √β)²]``, zero
+    outside."""
+    x = np.asarray(x, dtype=np.float64)
+    lower, upper = (1 - math.sqrt(beta)) ** 2, (1 + math.sqrt(beta)) ** 2
+    inside = np.clip((upper - x) * (x - lower), 0.0, None)
+    return np.sqrt(inside) / (2 * math.pi * beta * np.maximum(x, 1e-300))
+
+
 def marchenko_pastur_median(beta: float) -> float:
     """Median of the Marchenko–Pastur law with aspect ratio ``beta`` (variance 1 entries)."""
     from scipy import integrate, optimize  # loaded on first use: a light ``import lrkit``
@@ -21,11 +32,9 @@ def marchenko_pastur_median(beta: float) -> float:
     beta = check_real("beta", beta, 0.0, 1.0, low_open=True)
     lower, upper = (1 - math.sqrt(beta)) ** 2, (1 + math.sqrt(beta)) ** 2
 
-    def density(x):
-        return math.sqrt(max((upper - x) * (x - lower), 0.0)) / (2 * math.pi * beta * x)
-
     def mass_below(x):
-        return integrate.quad(density, lower, x)[0] - 0.5
+        return integrate.quad(lambda t: float(marchenko_pastur_density(t, beta)), lower,
+                              x)[0] - 0.5
 
     return optimize.brentq(mass_below, lower, upper)
 

@@ -14,7 +14,7 @@ SAMPLINGS = ("leverage", "sensitivity", "uniform")
 LEWIS_ITERATIONS = 30
 
 
-class Nystrom(NamedTuple):
+class NystromFactors(NamedTuple):
     """``A ≈ C pinv(W) R``: ``C = A[:, S]``, ``W = A[S, S]``, ``R = A[S, :]``."""
 
     C: np.ndarray
@@ -22,12 +22,17 @@ class Nystrom(NamedTuple):
     R: np.ndarray
 
 
-class CUR(NamedTuple):
+class CURFactors(NamedTuple):
     """``A ≈ C U R``: ``C = A[:, J]``, ``R = A[I, :]``, ``U = pinv(C) A pinv(R)``."""
 
     C: np.ndarray
     U: np.ndarray
     R: np.ndarray
+
+
+#: The 0.1 names of the factor types (one letter's case from the functions ``nystrom`` and
+#: ``cur``); kept importable, not listed.
+Nystrom, CUR = NystromFactors, CURFactors
 
 
 def leverage_scores(basis) -> np.ndarray:
@@ -80,7 +85,7 @@ def _check_matrix(A, k, count):
     return A, k, count
 
 
-def nystrom(A, k, *, count=None, sampling="leverage", p=1.0, seed=None) -> Nystrom:
+def nystrom(A, k, *, count=None, sampling="leverage", p=1.0, seed=None) -> NystromFactors:
     """Nyström approximation of a symmetric positive semi-definite matrix from ``count``
     sampled columns (default ``k``), ``A ≈ C W⁺ Cᵀ`` (Williams & Seeger 2001; the Nyström
     step of MoDeGPT, Lin et al. 2025).
@@ -97,10 +102,10 @@ def nystrom(A, k, *, count=None, sampling="leverage", p=1.0, seed=None) -> Nystr
     _, vectors = np.linalg.eigh(A)
     scores = _scores(vectors[:, ::-1][:, :k], sampling, check_real("p", p, low=1.0))
     index = sample_indices(scores, count, seed)
-    return Nystrom(A[:, index], A[np.ix_(index, index)], A[index, :])
+    return NystromFactors(A[:, index], A[np.ix_(index, index)], A[index, :])
 
 
-def cur(A, k, *, count=None, sampling="leverage", p=1.0, seed=None) -> CUR:
+def cur(A, k, *, count=None, sampling="leverage", p=1.0, seed=None) -> CURFactors:
     """CUR decomposition ``A ≈ C U R`` from ``count`` sampled columns and rows (default
     ``4k``), ``U = C⁺ A R⁺`` (the best middle factor for the chosen C and R).
 
@@ -120,14 +125,14 @@ def cur(A, k, *, count=None, sampling="leverage", p=1.0, seed=None) -> CUR:
     rows = sample_indices(_scores(U[:, :k], sampling, p), count, rng)
     C, R = A[:, cols], A[rows, :]
     middle = np.linalg.pinv(C) @ A @ np.linalg.pinv(R)
-    return CUR(C, middle, R)
+    return CURFactors(C, middle, R)
 
 
 def approximation_error(A, factors, k) -> dict:
-    """Frobenius error of a :class:`Nystrom` or :class:`CUR` approximation, and its ratio to
-    the optimal rank-``k`` error ``(Σ_{i>k} σ_i²)^{1/2}`` (Eckart–Young)."""
+    """Frobenius error of a :class:`NystromFactors` or :class:`CURFactors` approximation,
+    and its ratio to the optimal rank-``k`` error ``(Σ_{i>k} σ_i²)^{1/2}`` (Eckart–Young)."""
     A = np.asarray(A, dtype=np.float64)
-    if isinstance(factors, Nystrom):
+    if isinstance(factors, NystromFactors):
         approx = factors.C @ np.linalg.pinv(factors.W, hermitian=True) @ factors.R
     else:
         approx = factors.C @ factors.U @ factors.R

@@ -127,7 +127,7 @@ def run(args):
 def results_table(args, tuned, history, before, after, seconds, held_out):
     import lrkit.nn as lnn
 
-    count = lnn.trainable_parameters(tuned, verbose=True)
+    count = lnn.trainable_parameters(tuned)
     table = Table(title=f"lrkit adapt {args.model}: {args.method}, rank {args.rank}")
     table.add_column("quantity")
     table.add_column("value", justify="right")

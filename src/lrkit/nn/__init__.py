@@ -51,7 +51,7 @@ VERBS = {
     "load_adapter": f"{_ADAPTERS}.adapter_io",
     "lowrank_model": _TRAINING,
     "pretrain": f"{_WORKLOADS}.language_model",
-    "calibrate": f"{_NN}.surgery",
+    "collect_statistics": f"{_NN}.statistics",
     "save": f"{_NN}.io",
     "load": f"{_NN}.io",
 }
@@ -64,7 +64,7 @@ def _names(module, *names):
 #: Names of 0.1 handed on from here (each also lives in its subpackage).
 _MORE = {
     **_names(f"{_COMPRESSION}.allocation", "ALLOCATIONS", "break_even_rank"),
-    **_names(f"{_NN}.statistics", "LayerStatistics", "collect_statistics"),
+    **_names(f"{_NN}.statistics", "LayerStatistics", "calibrate"),
     **_names(f"{_COMPRESSION}.report", "CompressionReport", "LayerReport"),
     **_names(f"{_COMPRESSION}.eora", "compensate", "prune"),
     **_names(f"{_COMPRESSION}.evaluate", "SweepPoint", "embed", "embedding_similarity",

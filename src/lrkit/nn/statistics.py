@@ -7,6 +7,7 @@ inputs to running sums. With a loss, squared gradients of each weight are summed
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -81,6 +82,8 @@ def collect_statistics(model, batches, layers, loss_fn=None, progress=None, chec
         Called with the number of batches done.
     check : bool, default True
         Refuse statistics with NaN or inf (:func:`check_finite`), naming the layer.
+
+    A batch the model cannot take raises a one-line ``ValueError`` naming the batch.
     """
     device = next(model.parameters()).device
     stats = {}
@@ -113,11 +116,15 @@ def collect_statistics(model, batches, layers, loss_fn=None, progress=None, chec
         for count, batch in enumerate(batches, start=1):
             batch = _move(batch, device)
             state["mask"] = _token_mask(batch)
-            if loss_fn is None:
-                with torch.no_grad():
-                    _call(model, batch)
-            else:
-                _accumulate_fisher(model, batch, layers, stats, loss_fn)
+            try:
+                if loss_fn is None:
+                    with torch.no_grad():
+                        _call(model, batch)
+                else:
+                    _accumulate_fisher(model, batch, layers, stats, loss_fn)
+            except (RuntimeError, TypeError, IndexError, ValueError, AttributeError) as error:
+                raise ValueError(f"calibration batch {count} does not fit the model: "
+                                 f"{error}") from error
             if progress is not None:
                 progress(count)
     finally:
@@ -152,3 +159,12 @@ def _accumulate_fisher(model, batch, layers, stats, loss_fn):
         entry = stats[name]
         entry.fisher = squared if entry.fisher is None else entry.fisher + squared
     model.zero_grad(set_to_none=True)
+
+
+def calibrate(model, layers, batches, loss_fn=None, progress=None):
+    """The 0.1 name of :func:`collect_statistics` (arguments ``layers, batches`` in the old
+    order); ``lrkit.calibrate`` is sensor-gain calibration, the one ``calibrate``."""
+    warnings.warn("lrkit.nn.calibrate(model, layers, batches) is now "
+                  "lrkit.nn.collect_statistics(model, batches, layers)", DeprecationWarning,
+                  stacklevel=2)
+    return collect_statistics(model, batches, layers, loss_fn=loss_fn, progress=progress)

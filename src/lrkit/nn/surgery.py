@@ -10,8 +10,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from lrkit.nn.statistics import check_finite, collect_statistics
-
 #: Default layer-name filters: the attention and MLP layers of BERT-style encoders
 #: (``attention``, ``intermediate``, ``output``) and LLaMA-style decoders (``self_attn``,
 #: ``mlp``); poolers and output heads stay.
@@ -80,12 +78,3 @@ def put_module(model, name, module):
     return model
 
 
-def calibrate(model, layers, batches, loss_fn=None, progress=None):
-    """:func:`~lrkit.nn.statistics.collect_statistics` with a clear error when a batch
-    does not fit the model; ``progress(batches done)`` after each batch."""
-    try:
-        stats = collect_statistics(model, batches, layers, loss_fn=loss_fn, progress=progress,
-                                   check=False)
-    except (RuntimeError, TypeError, IndexError, ValueError, AttributeError) as error:
-        raise ValueError(f"calibration data do not fit the model: {error}") from error
-    return check_finite(stats)

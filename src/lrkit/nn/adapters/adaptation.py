@@ -11,7 +11,6 @@ layer from :data:`lrkit.nn.adapters.ADAPTERS` that starts at the pretrained func
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -167,36 +166,38 @@ def merge(model, inplace=False):
     return merged
 
 
-@dataclass
-class ParameterCount:
-    """Trainable parameters of a model, per module (``str`` gives a table)."""
+class ParameterCount(int):
+    """The number of trainable parameters of a model (an ``int``), with its breakdown:
+    ``rows`` of ``(module, trainable, size)`` and the model's ``total``; ``str`` gives the
+    table by module."""
 
-    rows: list
-    trainable: int
-    total: int
+    def __new__(cls, trainable, rows=(), total=0):
+        count = super().__new__(cls, trainable)
+        count.rows, count.total = list(rows), total
+        return count
+
+    @property
+    def trainable(self):
+        return int(self)
 
     @property
     def fraction(self):
-        return self.trainable / max(self.total, 1)
-
-    def __int__(self):
-        return self.trainable
+        return int(self) / max(self.total, 1)
 
     def __str__(self):
         width = max([len("module")] + [len(name) for name, _, _ in self.rows])
         lines = [f"{'module':<{width}}  {'trainable':>10}  {'total':>11}"]
         lines += [f"{name:<{width}}  {t:>10,}  {n:>11,}" for name, t, n in self.rows]
-        lines.append(f"{'all':<{width}}  {self.trainable:>10,}  {self.total:>11,}  "
+        lines.append(f"{'all':<{width}}  {int(self):>10,}  {self.total:>11,}  "
                      f"({100 * self.fraction:.3f} % trainable)")
         return "\n".join(lines)
 
 
-def trainable_parameters(model, verbose=False):
-    """Number of trainable parameters (an int); with ``verbose=True`` a
-    :class:`ParameterCount` whose ``str`` is a table by module."""
+def trainable_parameters(model, verbose=None):
+    """The trainable parameters of ``model``: a :class:`ParameterCount`, an ``int`` whose
+    ``str`` is a table by module (``verbose`` is accepted for 0.1 callers and changes
+    nothing)."""
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    if not verbose:
-        return trainable
     rows = []
     for name, module in model.named_modules():
         own = list(module.parameters(recurse=False))
@@ -209,4 +210,4 @@ def trainable_parameters(model, verbose=False):
     total = sum(p.numel() for p in model.parameters())
     total += sum(b.numel() for m in adapter_layers(model).values()
                  for b in (m.weight, m.bias) if b is not None)
-    return ParameterCount(rows, trainable, total)
+    return ParameterCount(trainable, rows, total)

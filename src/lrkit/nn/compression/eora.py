@@ -8,7 +8,8 @@ import torch
 
 from lrkit.nn.compression.factorization import eora_factors
 from lrkit.nn.layers import CompensatedLinear
-from lrkit.nn.surgery import calibrate, replace_module, select_layers
+from lrkit.nn.statistics import collect_statistics
+from lrkit.nn.surgery import replace_module, select_layers
 
 PATTERNS = ("2:4", "magnitude")
 
@@ -58,7 +59,7 @@ def compensate(original, compressed, calibration, rank, layers=None):
     missing = [n for n in names if n not in modules or not hasattr(modules[n], "weight")]
     if missing:
         raise ValueError(f"compressed model lacks layers {missing[:3]}: not the same architecture")
-    stats = calibrate(result, {n: modules[n] for n in names}, calibration)
+    stats = collect_statistics(result, calibration, {n: modules[n] for n in names})
     originals = dict(original.named_modules())
     for name in names:
         W = originals[name].weight.detach()

@@ -10,7 +10,8 @@ import torch
 
 from lrkit.nn.compression.methods import METHODS, get_factorization
 from lrkit.nn.compression.pipeline import compress
-from lrkit.nn.surgery import calibrate, select_layers
+from lrkit.nn.statistics import collect_statistics
+from lrkit.nn.surgery import select_layers
 from lrkit.nn.workloads.classifier import mean_pooled
 
 
@@ -69,8 +70,8 @@ def quality_sweep(model, calibration, evaluation, ratios, methods=("auto", *METH
         needs_loss = get_factorization(
             "whiten" if method in ("auto", "modegpt") else method).needs_loss
         if needs_loss not in calibrations:
-            calibrations[needs_loss] = calibrate(model, layers, calibration,
-                                                 contrastive_loss if needs_loss else None)
+            calibrations[needs_loss] = collect_statistics(
+                model, calibration, layers, contrastive_loss if needs_loss else None)
         return calibrations[needs_loss]
 
     reference = embed(model, evaluation)

@@ -22,7 +22,8 @@ from lrkit.nn.compression.refit import RefitProblem, layer_stages, paired_statis
 from lrkit.nn.compression.report import CompressionReport, LayerReport
 from lrkit.nn.compression.sensitivity import layer_sensitivities
 from lrkit.nn.layers import CompensatedLinear, LowRankLinear
-from lrkit.nn.surgery import calibrate, replace_module, select_layers
+from lrkit.nn.statistics import collect_statistics
+from lrkit.nn.surgery import replace_module, select_layers
 
 #: Rank of the EoRA compensation added by ``compress(..., eora=True)`` unless given.
 EORA_RANK = 16
@@ -105,7 +106,7 @@ def compress(model, ratio, method="auto", *, calibration=None, allocation=None, 
         computed, ``("sensitivity", done, layers)`` while sensitivities are measured, then
         ``("layers", done, layers)`` as they are replaced.
     statistics : dict of name -> LayerStatistics, optional
-        Statistics from an earlier :func:`lrkit.nn.calibrate` of the same model and
+        Statistics from an earlier :func:`lrkit.nn.collect_statistics` of the same model and
         layers: reused instead of calibrating again (a sweep over ratios or methods
         calibrates once).
     sensitivities : dict of name -> float, optional
@@ -168,10 +169,10 @@ def compress(model, ratio, method="auto", *, calibration=None, allocation=None, 
         stats = statistics or {}
     elif calibration is not None:
         total = len(calibration) if hasattr(calibration, "__len__") else None
-        stats = calibrate(target, layers, calibration,
-                          loss_fn if factorization.needs_loss else None,
-                          progress=progress and (lambda done: progress("calibration", done,
-                                                                       total)))
+        stats = collect_statistics(target, calibration, layers,
+                                   loss_fn if factorization.needs_loss else None,
+                                   progress=progress and (
+                                       lambda done: progress("calibration", done, total)))
     else:
         stats = {}
     module_reports, order = {}, list(layers)
