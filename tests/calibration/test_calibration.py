@@ -109,8 +109,13 @@ def test_callback_and_history():
 def test_torch_in_torch_out():
     torch = pytest.importorskip("torch")
     problem = lrkit.problems.calibration(n=8, m=16, p=6, seed=8)
-    result = lrkit.calibrate(torch.from_numpy(problem.sensing), torch.from_numpy(problem.y))
+    result = lrkit.calibrate(torch.from_numpy(problem.sensing), torch.from_numpy(problem.y),
+                             truth=problem.truth)
     assert isinstance(result.gains, torch.Tensor) and isinstance(result.signal, torch.Tensor)
+    on_numpy = lrkit.calibrate(problem.sensing, problem.y, truth=problem.truth)
+    np.testing.assert_allclose(result.gains.numpy(), on_numpy.gains, rtol=1e-10)
+    np.testing.assert_allclose(result.signal.numpy(), on_numpy.signal, rtol=1e-10)
+    assert result.converged and result.rel_error < 1e-6
 
 
 @pytest.mark.parametrize("kwargs, match", [

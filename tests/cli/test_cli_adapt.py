@@ -31,7 +31,16 @@ def test_adapt_trains_writes_adapter_and_plot(tmp_path, reviews, capsys):
                  "--epochs", "2", "--lr", "1e-2", "--batch-size", "8", "--max-length", "16",
                  "-o", str(out), "--plot", str(plot)]) == 0
     text = capsys.readouterr().out
-    assert "trainable parameters" in text and "held-out accuracy" in text
+    values = {cells[0]: cells[1] for cells in (
+        [c.strip() for c in line.strip().strip("│").split("│")] for line in text.splitlines()
+        if line.count("│") == 3)}
+    assert values["trainable parameters"].startswith(f"{4 * 36 + 384 * 2 + 2:,} ")
+    loss = next(v for k, v in values.items() if k.startswith("training loss: first / last"))
+    first, last = (float(v) for v in loss.split("/"))
+    assert last < first  # the adapter learned
+    accuracy = next(v for k, v in values.items() if k.startswith("held-out accuracy"))
+    before, after = (float(v.strip(" %")) for v in accuracy.split("/"))
+    assert after >= before
     assert plot.stat().st_size > 5_000
     encoder, _ = models.load_minilm()
     loaded = lnn.load_adapter(lnn.SentenceClassifier(encoder), out)

@@ -41,12 +41,14 @@ def test_svd_projection_comes_within_twice_adamw_on_a_planted_low_rank_regressio
     assert galore <= 2 * adamw
 
 
-@pytest.mark.parametrize("basis", ["dct", "random"])
-def test_cheaper_bases_still_descend(basis):
+def test_the_dct_basis_beats_a_random_basis_of_the_same_rank():
+    """The SVD-free claim: choosing the DCT columns most aligned with the gradient keeps more
+    of it than a random subspace, so at equal rank and refresh it descends further."""
     start = float(_planted()[1].square().mean())
-    final = _train(lambda m: lnn.ProjectedAdamW(m, rank=8, basis=basis, update_every=10,
-                                                lr=0.1))
-    assert final < 0.6 * start
+    final = {basis: _train(lambda m, b=basis: lnn.ProjectedAdamW(m, rank=8, basis=b,
+                                                                 update_every=10, lr=0.1))
+             for basis in ("dct", "random")}
+    assert final["dct"] < 0.8 * final["random"] < 0.3 * start
 
 
 def _mlp():
@@ -81,10 +83,12 @@ def test_dct_stores_only_indices_and_finds_an_aligned_gradient():
     optimizer.step()
     state = optimizer.state[weight]
     assert "basis" not in state and state["indices"].tolist() == columns.tolist()
-    # the projection loses nothing, so the step follows the gradient's direction exactly
-    step = -weight.detach()
-    cosine = torch.nn.functional.cosine_similarity(step.flatten(), weight.grad.flatten(), 0)
-    assert float(cosine) > 0.5
+    # the projection loses nothing: the first step is exactly GaLore's
+    # ΔW = −lr · scale · P (R / (|R| + ε)) with R = Pᵀ G (Adam's bias-corrected first step)
+    P = D[:, columns]
+    R = P.T @ weight.grad
+    expected = -0.1 * 0.25 * P @ (R / (R.abs() + 1e-8))
+    torch.testing.assert_close(weight.detach(), expected, rtol=1e-5, atol=1e-7)
 
 
 def test_small_and_vector_parameters_get_plain_adamw():

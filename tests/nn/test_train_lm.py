@@ -33,13 +33,34 @@ def test_model_is_causal():
     torch.testing.assert_close(model(ids)[:, :-1], model(changed)[:, :-1])
 
 
-@pytest.mark.parametrize("method", TRAIN_LM_METHODS)
-def test_every_method_trains(method):
+def _perplexity_after_30_steps(method):
     corpus = CharCorpus(TEXT)
     run = build_run(method, corpus.vocab_size, rank=4, lr=3e-3, **SMALL)
     history = pretrain(run.model, corpus, run.optimizer, 30, batch_size=8,
                        step_callback=run.step_callback)
-    assert history.losses[-1] < history.losses[0] and history.perplexity < corpus.vocab_size
+    assert history.converged, history.message
+    return history.perplexity
+
+
+@pytest.fixture(scope="module")
+def full_rank_perplexity():
+    return _perplexity_after_30_steps("full")
+
+
+def _unigram_perplexity(text):
+    counts = torch.tensor([text.count(c) for c in set(text)], dtype=torch.float64)
+    p = counts / counts.sum()
+    return float(torch.exp(-(p * p.log()).sum()))
+
+
+@pytest.mark.parametrize("method", TRAIN_LM_METHODS)
+def test_every_method_learns_context_and_stays_near_full_rank(method, full_rank_perplexity):
+    """After the same 30 steps, every method predicts better than character frequencies
+    alone (it learned context) and within 1.75× the perplexity of full-rank training at
+    rank 4 of width 32 (measured: 1.45–1.66×; full-rank 4.0, unigram 11.0)."""
+    perplexity = _perplexity_after_30_steps(method)
+    assert perplexity < 0.8 * _unigram_perplexity(TEXT)
+    assert perplexity < 1.75 * full_rank_perplexity
 
 
 def test_sst_schedule_draws_every_iteration_and_re_svds_after_a_round(monkeypatch):

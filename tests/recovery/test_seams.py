@@ -52,7 +52,13 @@ def test_numpy_only_solvers_convert_once_and_return_the_input_namespace(method):
                                                           seed=0))
     res = lrkit.recover(prob.operator, torch.as_tensor(prob.y), 2, method=method,
                         truth=prob.truth, seed=0)
-    assert isinstance(res.factors[0], torch.Tensor) and res.rel_error < 1e-2
+    assert isinstance(res.factors[0], torch.Tensor) and res.converged
+    # the same numbers as the NumPy run: the seam converts, it does not change the solve
+    on_numpy = lrkit.recover(prob.operator, prob.y, 2, method=method, truth=prob.truth, seed=0)
+    np.testing.assert_allclose(res.estimate.numpy(), on_numpy.estimate, rtol=0,
+                               atol=1e-12 * np.abs(on_numpy.estimate).max())
+    assert res.rel_error == pytest.approx(on_numpy.rel_error, rel=1e-9)
+    assert res.rel_error < ACCURACY.get(method, 1e-10)
 
 
 def test_a_new_solver_is_one_registration(monkeypatch):
@@ -88,6 +94,12 @@ def test_unknown_method_and_option_and_capability_errors_name_the_fix():
         lrkit.recover(prob.operator, prob.y, 1, method="gd", ridge=1.0)
     with pytest.raises(ValueError, match="needs an operator with entries.*Use one of 'gd'"):
         lrkit.recover(prob.operator, prob.y, 1, method="altmin")
+
+
+#: Accuracy on the seams' noiseless problems where it is not exact recovery (to rounding):
+#: Soft-Impute's nuclear-norm shrinkage biases its answer; AltProj stops at its tolerance
+#: with part of the 5 % gross errors still in L.
+ACCURACY = {"softimpute": 5e-2, "rpca-altproj": 3e-2}
 
 
 def _problem_for(method, completion, sensing=None):
@@ -126,7 +138,7 @@ def test_one_history_schema_and_status_for_every_solver(truth):
         # wall_time covers the whole call: set-up and initialisation too.
         assert res.wall_time >= res.history["time"][-1], name
         if truth:
-            assert res.rel_error < 5e-2, name  # softimpute: nuclear-norm shrinkage bias
+            assert res.rel_error < ACCURACY.get(name, 1e-6), name
 
 
 def test_statuses_max_iter_callback_diverged(asym_problem):

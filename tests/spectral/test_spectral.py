@@ -45,8 +45,17 @@ def test_analyze_counts_spikes_and_ranks():
     W += 20 * rng.standard_normal((200, 3)) @ rng.standard_normal((3, 300)) / np.sqrt(300)
     report = analyze(W)
     assert report.n_outliers == 3
-    assert report.shape == (200, 300) and 1 <= report.stable_rank <= 200
-    assert 0 < report.entropy < 1 and report.effective_rank > report.stable_rank
+    assert report.shape == (200, 300)
+    # the definitions, recomputed here from the singular values
+    s = np.linalg.svd(W, compute_uv=False)
+    p, q = s / s.sum(), s**2 / np.sum(s**2)
+    assert report.stable_rank == pytest.approx(np.sum(s**2) / s[0] ** 2, rel=1e-10)
+    assert report.effective_rank == pytest.approx(np.exp(-np.sum(p * np.log(p))), rel=1e-10)
+    assert report.entropy == pytest.approx(-np.sum(q * np.log(q)) / np.log(200), rel=1e-10)
+    # three spikes of strength 20 carry most of the energy: a stable rank near 3 + bulk/σ₁²
+    bulk = np.sum(s[3:] ** 2)
+    assert report.stable_rank == pytest.approx(np.sum(s[:3] ** 2) / s[0] ** 2 + bulk / s[0] ** 2)
+    assert 3 < report.stable_rank < 12 < report.effective_rank
     assert set(report.as_dict()) >= {"alpha", "farms_alpha", "mp_edge", "nuclear_norm_metric"}
 
 

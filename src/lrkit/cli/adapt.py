@@ -128,15 +128,15 @@ def results_table(args, tuned, history, before, after, seconds, held_out):
     import lrkit.nn as lnn
 
     count = lnn.trainable_parameters(tuned)
+    window = max(1, min(20, history.steps // 2))  # two windows that do not overlap
     table = Table(title=f"lrkit adapt {args.model}: {args.method}, rank {args.rank}")
     table.add_column("quantity")
     table.add_column("value", justify="right")
     for label, value in [
         ("trainable parameters", f"{count.trainable:,} ({100 * count.fraction:.3f} %)"),
         ("steps", f"{history.steps} ({args.epochs} epochs)"),
-        ("training loss: first / last 20 steps",
-         f"{sum(history.losses[:20]) / len(history.losses[:20]):.4f} / "
-         f"{history.final_loss():.4f}"),
+        (f"training loss: first / last {window} steps",
+         f"{sum(history.losses[:window]) / window:.4f} / {history.final_loss(window):.4f}"),
         (f"held-out accuracy ({held_out} examples): before / after",
          f"{before:.3f} / {after:.3f}"),
         ("seconds per epoch", f"{seconds / args.epochs:.1f}"),
