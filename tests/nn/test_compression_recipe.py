@@ -125,6 +125,7 @@ def test_sensitivity_measures_how_a_layer_error_reaches_the_output():
     assert model[0] is first and model[2] is second  # restored
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(models.minilm_path() is None, reason="needs the MiniLM package")
 def test_auto_is_the_default_and_beats_uniform_whitening_on_minilm():
     from lrkit.nn.workloads import datasets

@@ -318,3 +318,13 @@ def test_the_old_calibrate_name_warns_and_gives_the_same_statistics():
     new = lnn.collect_statistics(model, batches, {"0": layer})
     torch.testing.assert_close(old["0"].covariance, new["0"].covariance)
     assert "calibrate" not in lnn.__all__ and "collect_statistics" in lnn.__all__
+
+
+def test_auto_is_the_default_method_and_needs_calibration(tiny_model_and_batches):
+    """The mechanics of the default; its quality claim on MiniLM is a slow test
+    (test_compression_recipe.py)."""
+    model, calibration, _ = tiny_model_and_batches
+    _, report = lnn.compress(model, 0.3, calibration=calibration)
+    assert report.method.startswith("auto") and report.achieved_ratio >= 0.3 - 1e-9
+    with pytest.raises(ValueError, match="calibration"):
+        lnn.compress(model, 0.3)
