@@ -7,8 +7,9 @@ import json
 
 import torch
 
+import lrkit.nn.layers as _layer_kinds  # noqa: F401 — registers the layer kinds
 from lrkit.io import atomic_write
-from lrkit.nn.layers import build_module, is_lrkit_layer, module_spec
+from lrkit.nn.base import build_module, is_lrkit_layer, module_spec
 from lrkit.nn.surgery import replace_module
 
 _METADATA_KEY = "lrkit_layers"

@@ -1,10 +1,9 @@
 """Drop-in replacements for ``torch.nn.Linear`` (and ``nn.Embedding``) built from low-rank
 factors.
 
-Every lrkit layer owns its serialisation: ``spec()`` describes it as JSON (enough to
-rebuild an empty one) and the class method ``from_spec(spec)`` rebuilds it; the
-``@serializable`` decorator registers the class under its ``kind``, so
-:func:`lrkit.nn.save` / :func:`lrkit.nn.load` handle any registered layer.
+Each is a :class:`~lrkit.nn.base.LinearLayer` (or an embedding) registered under its
+``kind`` (:func:`~lrkit.nn.base.serializable`), so :func:`lrkit.nn.save` /
+:func:`lrkit.nn.load` handle it.
 """
 
 from __future__ import annotations
@@ -12,42 +11,18 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-#: ``kind -> class`` of every serialisable lrkit layer.
-LAYER_TYPES: dict[str, type] = {}
-
-
-def serializable(cls):
-    """Class decorator: register an lrkit layer (with ``kind``, ``spec``, ``from_spec``)."""
-    LAYER_TYPES[cls.kind] = cls
-    return cls
-
-
-def is_lrkit_layer(module) -> bool:
-    return type(module) in LAYER_TYPES.values()
-
-
-def module_spec(module):
-    """``spec()`` of an lrkit layer, or the description of a plain ``nn.Linear``."""
-    if is_lrkit_layer(module):
-        return module.spec()
-    if type(module) is nn.Linear:
-        return {"type": "linear", "in": module.in_features, "out": module.out_features,
-                "bias": module.bias is not None}
-    raise ValueError(f"cannot describe a {type(module).__name__} for saving")
-
-
-def build_module(spec):
-    """An empty module of the described structure (weights are loaded afterwards)."""
-    kind = spec["type"]
-    if kind == "linear":
-        return nn.Linear(spec["in"], spec["out"], bias=spec["bias"])
-    if kind not in LAYER_TYPES:
-        raise ValueError(f"unknown layer type {kind!r} (known: {sorted(LAYER_TYPES)})")
-    return LAYER_TYPES[kind].from_spec(spec)
+from lrkit.nn.base import (  # noqa: F401 — the registry's 0.1 home
+    LAYER_TYPES,
+    LinearLayer,
+    build_module,
+    is_lrkit_layer,
+    module_spec,
+    serializable,
+)
 
 
 @serializable
-class LowRankLinear(nn.Module):
+class LowRankLinear(LinearLayer):
     """``y = B (A x) + b`` with ``A`` (rank × in) and ``B`` (out × rank): a rank-``rank``
     ``torch.nn.Linear`` holding ``rank (in + out)`` weights instead of ``in · out``.
 
@@ -115,13 +90,12 @@ class LowRankLinear(nn.Module):
     def forward(self, x):
         return self.up(self.down(x))
 
-    def extra_repr(self):
-        return (f"in_features={self.in_features}, out_features={self.out_features}, "
-                f"rank={self.rank}, bias={self.up.bias is not None}")
+    def describe(self):
+        return {"rank": self.rank, "bias": self.up.bias is not None}
 
 
 @serializable
-class SparseLowRankLinear(nn.Module):
+class SparseLowRankLinear(LinearLayer):
     """``y = B (A x) + S x + b``: low-rank factors plus a sparse residual ``S`` (the
     sparse + low-rank split of a weight).
 
@@ -133,6 +107,7 @@ class SparseLowRankLinear(nn.Module):
 
     def __init__(self, low_rank: LowRankLinear, sparse: torch.Tensor):
         super().__init__()
+        self.in_features, self.out_features = low_rank.in_features, low_rank.out_features
         self.low_rank = low_rank
         self.register_buffer("sparse", sparse.coalesce())
 
@@ -175,7 +150,7 @@ class SparseLowRankLinear(nn.Module):
 
 
 @serializable
-class CompensatedLinear(nn.Module):
+class CompensatedLinear(LinearLayer):
     """``y = Ŵ x + B (A x) + b``: a compressed (e.g. pruned) weight ``Ŵ`` plus a low-rank
     compensation, the form EoRA produces."""
 
@@ -183,6 +158,7 @@ class CompensatedLinear(nn.Module):
 
     def __init__(self, base: nn.Linear, B: torch.Tensor, A: torch.Tensor):
         super().__init__()
+        self.in_features, self.out_features = base.in_features, base.out_features
         self.base = base
         self.compensation = LowRankLinear.from_factors(B, A)
 
@@ -225,7 +201,7 @@ class ResizedLinear(nn.Linear):
 
 
 @serializable
-class IndexedLinear(nn.Module):
+class IndexedLinear(LinearLayer):
     """A linear layer on a subset of its input and output coordinates:
     ``y[outputs] = W x[inputs] + b`` and ``y = 0`` on the other outputs.
 
@@ -277,14 +253,19 @@ class IndexedLinear(nn.Module):
         dense[self.outputs[:, None], self.inputs] = self.weight
         return dense
 
+    def dense_bias(self):
+        """The length-``out`` bias it adds, zeros included."""
+        if self.bias is None:
+            return None
+        return self.bias.new_zeros(self.out_features).index_copy(0, self.outputs, self.bias)
+
     def forward(self, x):
         y = nn.functional.linear(x.index_select(-1, self.inputs), self.weight, self.bias)
         return y.new_zeros(*y.shape[:-1], self.out_features).index_copy(-1, self.outputs, y)
 
-    def extra_repr(self):
-        return (f"in_features={self.in_features}, out_features={self.out_features}, "
-                f"kept_in={len(self.inputs)}, kept_out={len(self.outputs)}, "
-                f"bias={self.bias is not None}")
+    def describe(self):
+        return {"kept_in": len(self.inputs), "kept_out": len(self.outputs),
+                "bias": self.bias is not None}
 
 
 @serializable

@@ -15,10 +15,9 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import nn
 from torch.nn import functional as F
 
-from lrkit.nn.layers import serializable
+from lrkit.nn.base import LinearLayer, serializable
 from lrkit.registry import Method, Registry
 
 #: The family of :func:`lrkit.nn.adapt`: ``method -> declaration`` whose ``target`` is the
@@ -35,7 +34,7 @@ def register_adapter(cls):
     return cls
 
 
-class AdapterLinear(nn.Module):
+class AdapterLinear(LinearLayer):
     """Base class: a frozen ``nn.Linear`` (``weight``, ``bias`` buffers) plus an adapter.
 
     Subclasses declare ``kind``, ``OPTIONS`` (``name -> default``) and implement
@@ -109,15 +108,9 @@ class AdapterLinear(nn.Module):
         with torch.no_grad():
             return self.weight + self.delta().to(self.weight.dtype)
 
-    def to_linear(self):
-        """The equivalent plain ``nn.Linear`` (same outputs)."""
-        linear = nn.Linear(self.in_features, self.out_features, bias=self.bias is not None,
-                           device=self.weight.device, dtype=self.weight.dtype)
-        with torch.no_grad():
-            linear.weight.copy_(self.merged_weight())
-            if self.bias is not None:
-                linear.bias.copy_(self.bias)
-        return linear
+    def dense_weight(self):
+        """The merged ``W₀ + Δ(θ)`` (what :meth:`to_linear` keeps)."""
+        return self.merged_weight()
 
     # -- serialisation --------------------------------------------------------------------
     def adapter_state(self):
@@ -135,10 +128,8 @@ class AdapterLinear(nn.Module):
         return cls(spec["in"], spec["out"], spec["rank"], bias=spec["bias"],
                    alpha=spec["alpha"], **spec.get("options", {}))
 
-    def extra_repr(self):
-        options = "".join(f", {k}={v}" for k, v in self.options.items())
-        return (f"in_features={self.in_features}, out_features={self.out_features}, "
-                f"rank={self.rank}, alpha={self.alpha:g}{options}")
+    def describe(self):
+        return {"rank": self.rank, "alpha": f"{self.alpha:g}", **self.options}
 
 
 def kaiming_uniform(shape, generator, like):

@@ -8,10 +8,10 @@ import math
 import torch
 from torch import nn
 
-from lrkit.nn.layers import serializable
+from lrkit.nn.base import LinearLayer, serializable
 
 
-class TrainingLinear(nn.Module):
+class TrainingLinear(LinearLayer):
     """Base of the low-rank training layers: ``y = x Wᵀ + b`` with ``W`` built by
     :meth:`weight` from the layer's own parameters.
 
@@ -55,9 +55,6 @@ class TrainingLinear(nn.Module):
     def weight(self):
         raise NotImplementedError
 
-    def forward(self, x):
-        return nn.functional.linear(x, self.weight, self.bias)
-
     def spec(self):
         return {"type": self.kind, "in": self.in_features, "out": self.out_features,
                 "rank": self.rank, "bias": self.bias is not None, "options": self.options}
@@ -67,10 +64,8 @@ class TrainingLinear(nn.Module):
         return cls(spec["in"], spec["out"], spec["rank"], bias=spec["bias"],
                    **spec["options"])
 
-    def extra_repr(self):
-        options = "".join(f", {k}={v}" for k, v in self.options.items())
-        return (f"in_features={self.in_features}, out_features={self.out_features}, "
-                f"rank={self.rank}{options}")
+    def describe(self):
+        return {"rank": self.rank, **self.options}
 
 
 def top_factors(weight, rank):
