@@ -264,3 +264,21 @@ def test_welore_ranks_find_the_low_rank_layer():
     ranks = lnn.welore_ranks(model)
     assert ranks["0"][0] <= 3 and ranks["0"][1] == 64
     assert ranks["2"][0] > 10
+
+
+def test_truncate_by_energy_shortens_a_maestro_layer():
+    """Issue 39.9: truncate(energy=…) kept a Maestro layer's full rank, silently."""
+    from lrkit.nn.training import MaestroLinear
+
+    torch.manual_seed(0)
+    layer = MaestroLinear(16, 12, 6)
+    with torch.no_grad():
+        layer.A.copy_(torch.linalg.qr(torch.randn(16, 6))[0].T)
+        layer.B.copy_(torch.linalg.qr(torch.randn(12, 6))[0]
+                      * torch.tensor([10.0, 5.0, 1.0, 0.1, 0.1, 0.1]))
+    model = torch.nn.Sequential(layer)
+    # energies 100, 25, 1, 0.01 ×3 of 126.03: 99.5 % needs the first three components
+    assert lnn.truncate(model, energy=0.995) == {"0": 3} and layer.eval_rank == 3
+    assert lnn.truncate(model, energy=0.99) == {"0": 2}
+    assert lnn.truncate(model, energy=0.5) == {"0": 1}
+    assert lnn.truncate(model, rank=5) == {"0": 5}

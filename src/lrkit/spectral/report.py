@@ -64,13 +64,15 @@ class SpectralReport:
         return out
 
 
-def analyze(W, xmin_rule="ks") -> SpectralReport:
+def analyze(W, xmin_rule="ks", farms_xmin_rule="median") -> SpectralReport:
     """All spectral diagnostics of ``W`` (one SVD, plus the FARMS windows).
 
-    ``xmin_rule`` is passed to :func:`~lrkit.spectral.fit_power_law` for both exponents:
-    ``"ks"`` (default, WeightWatcher's rule), ``"peak"`` (search near the log-histogram
-    peak) or ``"median"`` (fixed xmin, the stable choice when comparing matrices of
-    different shapes).
+    ``xmin_rule`` is passed to :func:`~lrkit.spectral.fit_power_law` for ``alpha``: ``"ks"``
+    (default, WeightWatcher's rule), ``"peak"`` (search near the log-histogram peak) or
+    ``"median"`` (fixed xmin, the stable choice when comparing matrices of different
+    shapes). ``farms_xmin_rule`` is the rule for ``farms_alpha``; its default ``"median"``
+    is the one under which FARMS removes the aspect-ratio bias (under ``"ks"`` the windowed
+    fit is *more* biased than the plain one: see :func:`~lrkit.spectral.farms_alpha`).
     """
     W = as_real_matrix("W", W, sparse="pass W.toarray() (a spectrum needs every singular "
                        "value)")
@@ -80,7 +82,7 @@ def analyze(W, xmin_rule="ks") -> SpectralReport:
     eigenvalues = s**2
     fit = fit_power_law(eigenvalues, xmin_rule=xmin_rule)
     try:
-        farms = fit_power_law(farms_esd(W), xmin_rule=xmin_rule).alpha
+        farms = fit_power_law(farms_esd(W), xmin_rule=farms_xmin_rule).alpha
     except ValueError:
         farms = math.nan
     edge = marchenko_pastur_edge(W.shape, noise_from_median(s, W.shape))

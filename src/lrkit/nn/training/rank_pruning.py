@@ -76,7 +76,8 @@ def truncate(model, energy=None, *, rank=None, targets="all-linear"):
     kept = {}
     for name, module in model.named_modules():
         if isinstance(module, MaestroLinear):
-            module.eval_rank = min(rank or module.rank, module.rank)
+            module.eval_rank = (_prefix_rank(module, energy) if energy is not None
+                                else min(rank, module.rank))
             kept[name] = module.eval_rank
     if any(type(m) is nn.Linear for m in model.modules()):
         for name, layer in _weights(model, targets).items():
@@ -89,6 +90,22 @@ def truncate(model, energy=None, *, rank=None, targets="all-linear"):
             layer.weight.copy_(((U[:, :k] * s[:k]) @ Vh[:k]).to(layer.weight.dtype))
             kept[name] = k
     return kept
+
+
+def _prefix_rank(layer, energy):
+    """The fewest leading components ``k`` of a Maestro layer whose ``W_k = B_k A_k`` holds
+    ``energy`` of ``‖B A‖_F²`` (ordered dropout makes the leading components the
+    important ones)."""
+    B, A = layer.B.float(), layer.A.float()
+    total = float(torch.linalg.matrix_norm(B @ A) ** 2)
+    if total == 0.0:
+        return 1
+    partial = torch.zeros(B.shape[0], A.shape[1])
+    for k in range(layer.rank):
+        partial += torch.outer(B[:, k], A[k])
+        if float(torch.linalg.matrix_norm(partial) ** 2) >= (energy - 1e-7) * total:
+            return k + 1
+    return layer.rank
 
 
 @torch.no_grad()
