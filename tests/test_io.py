@@ -89,13 +89,25 @@ def test_compress_refuses_to_write_into_its_model_folder(tmp_path, capsys):
     assert (folder / "model.safetensors").read_bytes() == b"weights"
 
 
+def test_missing_output_folders_are_created(tmp_path, capsys):
+    """Issue 39: `lrkit demo --plot out/demo.png` failed where out/ did not exist."""
+    path = tmp_path / "x.npy"
+    np.save(path, np.eye(4))
+    assert main(["complete", str(path), "--rank", "1", "-o",
+                 str(tmp_path / "new" / "dir" / "y.npy")]) == 0
+    assert np.load(tmp_path / "new" / "dir" / "y.npy").shape == (4, 4)
+    assert main(["demo", "--plot", str(tmp_path / "plots" / "demo.png")]) == 0
+    assert (tmp_path / "plots" / "demo.png").stat().st_size > 10_000
+
+
 @pytest.mark.parametrize("output, message", [
-    ("missing/dir/y.npy", "does not exist; create it first"),
+    ("afile.npy/y.npy", "cannot be created"),
     (".", "must end in"),
     ("adir.npy", "is a directory"),
 ])
 def test_bad_output_paths_are_refused_before_work(tmp_path, capsys, output, message):
     (tmp_path / "adir.npy").mkdir()
+    (tmp_path / "afile.npy").write_bytes(b"")
     path = tmp_path / "x.npy"
     np.save(path, np.eye(4))
     assert main(["complete", str(path), "-o", str(tmp_path / output)]) == 1

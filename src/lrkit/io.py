@@ -166,7 +166,8 @@ def check_output(path, several, inputs=()):
 
 def check_writable(path, suffixes, inputs=(), what="output"):
     """Refuse, before any work, an output path with the wrong suffix, one that is (or lies
-    inside) an input, a directory, or one whose folder is missing or not writable."""
+    inside) an input, a directory, or one whose folder cannot be created or written; a
+    missing folder is created."""
     path = Path(path)
     if path.suffix.lower() not in suffixes:
         raise ValueError(f"{what} {path} must end in {' or '.join(suffixes)}")
@@ -179,8 +180,12 @@ def check_writable(path, suffixes, inputs=(), what="output"):
     if path.is_dir():
         raise ValueError(f"{what} {path} is a directory; give a file name")
     folder = target.parent
-    if not folder.is_dir():
-        raise ValueError(f"{what} folder {folder} does not exist; create it first")
+    if not folder.is_dir():  # created, as `mkdir -p` would (a file in the way is an error)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise ValueError(f"{what} folder {folder} cannot be created "
+                             f"({error.strerror})") from None
     if not os.access(folder, os.W_OK):
         raise ValueError(f"{what} folder {folder} is not writable")
 

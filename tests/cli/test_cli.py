@@ -266,3 +266,18 @@ def test_outputs_have_normal_permissions(tmp_path):
     os.umask(mask)
     assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~mask
     assert sorted(p.name for p in tmp_path.iterdir()) == ["filled.npz", "x.npy"]  # no temp left
+
+
+def test_compress_rmt_allocation_runs_without_a_ratio(capsys):
+    """Issue 39: the CLI always passed a ratio, which allocation='rmt' refuses."""
+    pytest.importorskip("transformers")
+    from lrkit.nn.workloads import models
+
+    if models.minilm_path() is None:
+        pytest.skip("the packaged MiniLM model is not installed")
+    assert main(["compress", "minilm", "--allocation", "rmt", "--method", "whiten",
+                 "--n-calib", "8", "--n-eval", "4"]) == 0
+    said = float(capsys.readouterr().out.split("held-out sentences:")[1].split()[0])
+    assert 0 < said <= 1
+    assert main(["compress", "minilm", "--allocation", "rmt", "--ratio", "0.3"]) == 1
+    assert "drop --ratio" in capsys.readouterr().err

@@ -328,3 +328,17 @@ def test_auto_is_the_default_method_and_needs_calibration(tiny_model_and_batches
     assert report.method.startswith("auto") and report.achieved_ratio >= 0.3 - 1e-9
     with pytest.raises(ValueError, match="calibration"):
         lnn.compress(model, 0.3)
+
+
+def test_collect_statistics_takes_a_list_of_names():
+    """Issue 39: a list of names read as "calibration data do not fit the model"."""
+    layer = torch.nn.Linear(4, 3)
+    model = torch.nn.Sequential(layer)
+    batches = [torch.randn(5, 4, generator=torch.Generator().manual_seed(0))]
+    by_name = lnn.collect_statistics(model, batches, ["0"])
+    by_dict = lnn.collect_statistics(model, batches, {"0": layer})
+    torch.testing.assert_close(by_name["0"].covariance, by_dict["0"].covariance)
+    with pytest.raises(ValueError, match="does not have: \\['1'\\]"):
+        lnn.collect_statistics(model, batches, ["1"])
+    with pytest.raises(ValueError, match="list of layer names"):
+        lnn.collect_statistics(model, batches, "0")

@@ -25,8 +25,9 @@ def register(sub):
     parser = add_verb(sub, "compress",
                       "compress a pretrained network with low-rank factors (needs lrkit[nn])")
     parser.add_argument("model", help="'minilm' (the packaged all-MiniLM-L6-v2) or a model folder")
-    parser.add_argument("--ratio", type=fraction_arg, default=0.3,
-                        help="fraction of the attention/MLP parameters to remove")
+    parser.add_argument("--ratio", type=fraction_arg, default=None,
+                        help="fraction of the attention/MLP parameters to remove (default "
+                             "0.3; none with --allocation rmt, which picks every rank)")
     parser.add_argument("--method", choices=["auto", "modegpt", *METHODS], default="auto",
                         help="factorisation (lrkit.nn.METHODS), 'modegpt' (MLP neurons by "
                              "Nystrom, attention heads narrowed), or 'auto': the best "
@@ -57,6 +58,10 @@ def register(sub):
     parser.set_defaults(func=run)
 
 
+#: ``--ratio`` when it is not given (and the allocation needs one).
+DEFAULT_RATIO = 0.3
+
+
 def run(args):
     import lrkit.nn as lnn
 
@@ -64,6 +69,11 @@ def run(args):
     if args.embeddings and args.method != "features":
         raise ValueError("--embeddings compresses the token table by its output features; "
                          "add --method features")
+    if args.allocation == "rmt" and args.ratio is not None:
+        raise ValueError("--allocation rmt picks every rank from the Marchenko–Pastur edge of "
+                         "the layer inputs; drop --ratio")
+    if args.ratio is None and args.allocation != "rmt":
+        args.ratio = DEFAULT_RATIO
     if args.plot and not args.sweep:
         raise ValueError("--plot draws the quality-vs-ratio curve of --sweep; add --sweep "
                          "R1,R2,... or drop --plot")

@@ -75,7 +75,7 @@ def collect_statistics(model, batches, layers, loss_fn=None, progress=None, chec
     batches : iterable
         Model inputs: dicts of tensors (``model(**batch)``; an ``attention_mask`` drops
         padding tokens from the statistics) or tensors (``model(batch)``).
-    layers : dict of str -> nn.Linear
+    layers : dict of str -> nn.Linear, or a list of layer names
     loss_fn : callable(model, batch) -> scalar tensor, optional
         When given, gradients are taken and their squares summed per weight (Fisher).
     progress : callable(int), optional
@@ -85,6 +85,7 @@ def collect_statistics(model, batches, layers, loss_fn=None, progress=None, chec
 
     A batch the model cannot take raises a one-line ``ValueError`` naming the batch.
     """
+    layers = _named_layers(model, layers)
     device = next(model.parameters()).device
     stats = {}
     state = {"mask": None}
@@ -134,6 +135,21 @@ def collect_statistics(model, batches, layers, loss_fn=None, progress=None, chec
     if not stats:
         raise ValueError("calibration saw no input: batches is empty or the layers never ran")
     return check_finite(stats) if check else stats
+
+
+def _named_layers(model, layers):
+    """``{name: module}`` from a dict, or from a list of names of ``model``'s modules."""
+    if isinstance(layers, dict):
+        return layers
+    if isinstance(layers, str) or not hasattr(layers, "__iter__"):
+        raise ValueError("layers must be a dict {name: module} or a list of layer names; "
+                         f"got {type(layers).__name__}")
+    modules = dict(model.named_modules())
+    unknown = [name for name in layers if name not in modules]
+    if unknown:
+        raise ValueError(f"layers names modules the model does not have: {unknown[:3]} "
+                         "(see lrkit.nn.linear_layers(model) for the names)")
+    return {name: modules[name] for name in layers}
 
 
 def check_finite(stats):

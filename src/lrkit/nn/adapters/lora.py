@@ -25,6 +25,19 @@ from torch import nn
 from lrkit.nn.adapters.base import AdapterLinear, kaiming_uniform, register_adapter, top_singular
 
 
+class _Detached(torch.autograd.Function):
+    """``y`` itself, attached to the graph through ``parameters`` that get no gradient."""
+
+    @staticmethod
+    def forward(ctx, y, *parameters):
+        ctx.count = len(parameters)
+        return y.view_as(y)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return (grad, *[None] * ctx.count)
+
+
 @register_adapter
 class LoRALinear(AdapterLinear):
     """``y = W x + b + (α/r) B (A x)`` (LoRA), optionally with CE-SSL's random deactivation
@@ -39,10 +52,13 @@ class LoRALinear(AdapterLinear):
             raise ValueError(f"deactivation must be in [0, 1); got {p}")
         self.lora_A = nn.Parameter(torch.zeros(self.rank, self.in_features))
         self.lora_B = nn.Parameter(torch.zeros(self.out_features, self.rank))
+        self.coin = torch.Generator()  # the deactivation draws; seeded by initialize
 
     def initialize(self, W, generator):
         self.lora_A.copy_(kaiming_uniform(self.lora_A.shape, generator, self.lora_A))
         self.lora_B.zero_()
+        if self.options.get("deactivation", 0.0) > 0:  # adapt(seed=...) seeds the coins too
+            self.coin.manual_seed(int(torch.randint(0, 2**62, (), generator=generator)))
 
     def update(self, x):
         scale = self.scaling
@@ -52,8 +68,12 @@ class LoRALinear(AdapterLinear):
 
     def forward(self, x):
         p = self.options.get("deactivation", 0.0)
-        if self.training and p > 0 and torch.rand(()).item() < p:
-            return F.linear(x, self.weight, self.bias)  # switched off: no adapter products
+        if self.training and p > 0 and float(torch.rand((), generator=self.coin)) < p:
+            # switched off: no adapter products, and no gradient for the adapter (its
+            # parameters keep grad None, so the optimizer skips them), but the output stays
+            # on the graph, so a step in which every adapter is off can still backward()
+            return _Detached.apply(F.linear(x, self.weight, self.bias), self.lora_A,
+                                   self.lora_B)
         return super().forward(x)
 
     def delta(self):
