@@ -76,6 +76,22 @@ def check_rank(rank, shape):
     return check_int("rank", rank, 1, min(shape), high_label="min(n1, n2)")
 
 
+def is_pandas(X) -> bool:
+    """Whether ``X`` is a pandas DataFrame or Series (without importing pandas)."""
+    return hasattr(X, "to_numpy") and hasattr(X, "dtypes" if hasattr(X, "columns") else "dtype")
+
+
+def pandas_to_numpy(name, X):
+    """A pandas DataFrame or Series as float64 NumPy, nullable dtypes (``Float64``,
+    ``Int64``) too: ``pd.NA`` is missing, i.e. NaN. Non-numeric columns are refused."""
+    try:
+        return X.to_numpy(dtype=np.float64, na_value=np.nan)
+    except (ValueError, TypeError):
+        dtypes = X.dtypes if hasattr(X, "columns") else [X.dtype]
+        raise ValueError(f"{name} must hold numbers; got columns of dtypes "
+                         f"{sorted({str(t) for t in dtypes})}") from None
+
+
 def as_real_matrix(name, X, *, allow_nan=False, sparse=None):
     """``X`` as a float64 NumPy matrix, the same way at every NumPy entry point.
 
@@ -91,8 +107,8 @@ def as_real_matrix(name, X, *, allow_nan=False, sparse=None):
         if sparse is not None:
             raise ValueError(f"{name} is a scipy.sparse matrix: {sparse}")
         X = X.toarray()
-    elif hasattr(X, "to_numpy") and hasattr(X, "columns"):  # pandas DataFrame
-        X = X.astype("float64").to_numpy(na_value=np.nan) if allow_nan else X.to_numpy()
+    elif is_pandas(X):
+        X = pandas_to_numpy(name, X)
     elif foreign_array(X) is not None:  # torch and other array-API arrays
         X = to_numpy(X)
     try:

@@ -16,6 +16,8 @@ from lrkit._validation import (
     check_int,
     check_rank,
     check_real,
+    is_pandas,
+    pandas_to_numpy,
 )
 from lrkit.approx.block_krylov import DEFAULT_TOL, block_krylov_svd
 from lrkit.approx.dask_svd import check_dask_finite, dask_svd, is_dask_array
@@ -103,7 +105,7 @@ def svd(A, rank, method="auto", *, oversample=None, power_iters=4, tol=DEFAULT_T
         return _dask(A, rank, method, tol, seed)
     operator_input = sp.issparse(A) or isinstance(A, spla.LinearOperator)
     if not operator_input and foreign_array(A) is None:
-        A = np.asarray(A)  # lists, pandas DataFrames
+        A = pandas_to_numpy("A", A) if is_pandas(A) else np.asarray(A)  # lists, frames
         if A.dtype.kind in "biu":
             A = A.astype(np.float64)
         elif A.dtype.kind not in "fc":

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lrkit._backend import foreign_array, like, to_numpy
-from lrkit._validation import check_choice, check_finite_array
+from lrkit._validation import check_choice, check_finite_array, is_pandas, pandas_to_numpy
 from lrkit.calibration.blind_gain import blind_gain
 from lrkit.calibration.result import CalibrationResult  # noqa: F401 (public name)
 from lrkit.calibration.self_calibration import self_calibration
@@ -168,6 +168,8 @@ def check_truth(truth, data):
 
 
 def _numeric(name, value, real):
+    if is_pandas(value):
+        value = pandas_to_numpy(name, value)
     array = np.asarray(to_numpy(value) if foreign_array(value) is not None else value)
     if array.dtype.kind == "c" and real:
         raise ValueError(f"{name} is complex; method='blind_gain' is for real data (use "
