@@ -39,7 +39,9 @@ def choose_svd_method(A, rank) -> str:
     (``rank > EXACT_RANK_FRACTION · min(n1, n2)``), where nothing is saved, and to Lanczos
     (PROPACK) otherwise: on slowly decaying spectra and small gaps the randomized engine
     with a fixed number of power iterations stops short of the optimum, and on one
-    process PROPACK's matrix–vector steps beat the block Krylov engine's. Array-API input
+    process PROPACK's matrix–vector steps beat the block Krylov engine's (a Lanczos answer
+    is checked for a direction left out, which a cluster of equal singular values at the cut
+    causes, and handed to the block engine when one was). Array-API input
     (e.g. torch) goes to the randomized engine, which stays in its library and device; a
     Dask array to the block Krylov engine, whose few passes over the data are what a
     chunked matrix pays for.
@@ -132,7 +134,7 @@ def svd(A, rank, method="auto", *, oversample=None, power_iters=4, tol=DEFAULT_T
     if method == "auto":
         method = choose_svd_method(A, rank)
     if method == "lanczos":
-        return _lanczos(A, rank, seed)
+        return _lanczos(A, rank, tol, seed)
     if method == "krylov":
         return _krylov(A, rank, tol, seed)
     if method == "exact":
@@ -210,7 +212,12 @@ def spectral_norm(A, seed=None) -> float:
     return float(svd(A, 1, seed=seed)[1][0])
 
 
-def _lanczos(A, rank, seed):
+#: Subspace iterations (on a block of ``CHECK_BLOCK`` vectors) that estimate the largest
+#: singular value left out of a Lanczos answer.
+CHECK_ITERATIONS, CHECK_BLOCK = 4, 3
+
+
+def _lanczos(A, rank, tol, seed):
     if rank >= min(A.shape):
         raise ValueError(
             f"method='lanczos' needs rank < min(n1, n2)={min(A.shape)}; got {rank}. "
@@ -226,4 +233,26 @@ def _lanczos(A, rank, seed):
         U, s, Vt = spla.svds(A, k=rank, v0=rng.standard_normal(min(A.shape)))
     order = np.argsort(s)[::-1]
     U, s, Vt = U[:, order], s[order], Vt[order, :]
+    if _left_out(A, U, s, Vt, rng) > s[-1] * (1 + 1e-8):
+        # Lanczos from one start vector finds one copy of a repeated singular value; a
+        # cluster at the cut then leaves a larger value out. The block engine finds it.
+        return _krylov(A if reference is None else like(A, reference), rank, tol, seed)
     return _as_input(reference, U, s, Vt)
+
+
+def _left_out(A, U, s, Vt, rng):
+    """A lower bound (subspace iteration, so no false alarm) on the largest singular value
+    of ``A − U diag(s) Vt``: ``s[-1]`` or less when the answer is the optimal one, above it
+    when a direction was missed."""
+    adjoint = _adjoint(A)
+
+    def residual(V):
+        return A @ V - U @ (s[:, None] * (Vt @ V))
+
+    def residual_adjoint(W):
+        return adjoint @ W - Vt.T @ (s[:, None] * (U.T @ W))
+
+    V = rng.standard_normal((A.shape[1], CHECK_BLOCK))
+    for _ in range(CHECK_ITERATIONS):
+        V = np.linalg.qr(residual_adjoint(residual(V)))[0]
+    return float(np.linalg.norm(residual(V), 2))
