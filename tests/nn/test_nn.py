@@ -342,3 +342,24 @@ def test_collect_statistics_takes_a_list_of_names():
         lnn.collect_statistics(model, batches, ["1"])
     with pytest.raises(ValueError, match="list of layer names"):
         lnn.collect_statistics(model, batches, "0")
+
+
+def test_fisher_is_the_sum_of_squared_gradients_one_sample_per_batch():
+    """Issue 39.10: FWSVD's empirical Fisher is per example; collect_statistics' is per
+    batch, so batches of one example give exactly the paper's Σ_i (∂ℓ_i/∂W)²."""
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(5, 3)
+    model = torch.nn.Sequential(layer)
+    x, y = torch.randn(6, 5), torch.randn(6, 3)
+    batches = [x[i:i + 1] for i in range(6)]
+    targets = {id(batch): y[i:i + 1] for i, batch in enumerate(batches)}
+
+    def loss_fn(m, batch):
+        return ((m(batch) - targets[id(batch)]) ** 2).sum()
+
+    fisher = lnn.collect_statistics(model, batches, {"0": layer}, loss_fn)["0"].fisher
+    expected = torch.zeros(3, 5, dtype=torch.float64)
+    for i in range(6):
+        grad = 2 * (layer(x[i]) - y[i]).detach()[:, None] * x[i][None, :]
+        expected += grad.double() ** 2
+    torch.testing.assert_close(fisher, expected, rtol=1e-5, atol=1e-8)

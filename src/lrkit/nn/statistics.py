@@ -26,7 +26,13 @@ class LayerStatistics:
         ``Σ_t |x_t|`` per input channel (ASVD's activation scale is ``abs_sum / tokens``).
     tokens : int
     fisher : torch.Tensor (out × in) or None
-        ``Σ_batches (∂L/∂W)²``, the empirical Fisher information of each weight.
+        ``Σ_batches (∂L/∂W)²``: the empirical Fisher information of each weight with one
+        sample per batch. FWSVD's paper (Hsu et al. 2022) sums squared *per-example*
+        gradients; the two agree for batches of one example. A loss that couples the
+        examples of a batch (``contrastive_loss``, whose negatives are the batch's other
+        sentences) has no per-example gradient, so the batch is the sample; for a loss that
+        is a mean over independent examples, pass batches of one example to get the
+        paper's estimate.
     total : torch.Tensor (in,) or None
         ``Σ_t x_t`` (the input mean is ``total / tokens``).
     """
@@ -77,7 +83,8 @@ def collect_statistics(model, batches, layers, loss_fn=None, progress=None, chec
         padding tokens from the statistics) or tensors (``model(batch)``).
     layers : dict of str -> nn.Linear, or a list of layer names
     loss_fn : callable(model, batch) -> scalar tensor, optional
-        When given, gradients are taken and their squares summed per weight (Fisher).
+        When given, gradients are taken and their squares summed per weight (Fisher, one
+        sample per batch: see :class:`LayerStatistics`).
     progress : callable(int), optional
         Called with the number of batches done.
     check : bool, default True
