@@ -167,8 +167,10 @@ def test_predict_checks_its_pairs():
     model = lrkit.MatrixCompletion(rank=2, ridge=0.1, seed=0).fit((rows, cols, values))
     with pytest.raises(ValueError, match="same length"):
         model.predict([0, 1], [0])
-    with pytest.raises(ValueError, match="cols must be non-negative and below"):
-        model.predict([0], [10**6])
+    with pytest.raises(ValueError, match="cols must be non-negative"):
+        model.predict([0], [-1])
+    with pytest.raises(ValueError, match="rows must be integer indices"):
+        model.predict([0.5], [0])
 
 
 def test_movielens_100k_loader():
@@ -193,3 +195,27 @@ def test_movielens_100k_five_fold_rmse():
         predicted = np.clip(model.predict(data.rows[test], data.cols[test]), 1, 5)
         errors.append(np.sqrt(np.mean((predicted - data.values[test]) ** 2)))
     assert np.mean(errors) <= 0.91
+
+
+def test_users_and_items_unseen_in_fit_get_the_baseline_flagged():
+    """Issue 39: triplets take their shape from the largest index, so predicting a test
+    fold with items seen only there raised; a recommender gives them the baseline."""
+    import warnings
+
+    rng = np.random.default_rng(0)
+    rows, cols = rng.integers(0, 40, 600), rng.integers(0, 30, 600)
+    values = 3 + 0.1 * rows + 0.05 * cols + rng.normal(0, 0.1, 600)
+    model = lrkit.MatrixCompletion(rank=2, method="biased_als").fit(
+        np.column_stack([rows, cols, values]))
+    n_rows, n_cols = model.row_factors_.shape[0], model.components_.shape[0]
+    test_rows = np.array([0, n_rows + 5, 1, n_rows + 1])
+    test_cols = np.array([n_cols + 2, 0, 1, n_cols])
+    with pytest.warns(UserWarning, match="3 of 4 pairs have a row or column not seen"):
+        predicted, known = model.predict(test_rows, test_cols, return_known=True)
+    assert known.tolist() == [False, False, True, False]
+    assert predicted[0] == pytest.approx(model.overall_mean_ + model.row_bias_[0])
+    assert predicted[1] == pytest.approx(model.fill_values_[0])
+    assert predicted[3] == pytest.approx(model.overall_mean_)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert model.predict([1], [1])[0] == pytest.approx(predicted[2])

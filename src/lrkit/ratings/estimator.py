@@ -97,6 +97,8 @@ class MatrixCompletion(BiasedFit, ObservedInput, OneToOneFeatureMixin, Transform
         ``biased_als`` the global mean plus the column biases.
     row_bias_ : ndarray (n_samples,)
         Row biases (zeros except for ``biased_als``).
+    overall_mean_ : float
+        The mean of the observed values: the baseline of a column unseen in ``fit``.
     rank_scores_ : dict
         The scores of the search: held-out RMSE per rank, or per ``(rank, ridge)`` for
         ``biased_als``.
@@ -165,21 +167,40 @@ class MatrixCompletion(BiasedFit, ObservedInput, OneToOneFeatureMixin, Transform
             self._fit(*self._observations(X, fitting=True))
         return self
 
-    def predict(self, rows, cols):
+    def predict(self, rows, cols, *, return_known=False):
         """Predicted values at the pairs ``(rows[e], cols[e])`` of the training matrix
-        (cold rows and columns by their biases), without forming the matrix."""
+        (cold rows and columns by their biases), without forming the matrix.
+
+        A row or column index beyond the fitted matrix (a user or item first seen after
+        ``fit``, e.g. only in a test fold) gets the baseline prediction, as recommenders
+        do: the known column's mean, or the global mean plus the known row's bias, or the
+        global mean; a ``UserWarning`` counts them. ``return_known=True`` also returns the
+        boolean mask of the pairs the model knows both sides of.
+        """
         self._check_fitted()
-        rows = indices("rows", rows, self.row_factors_.shape[0])
-        cols = indices("cols", cols, self.components_.shape[0])
+        rows, cols = indices("rows", rows, None), indices("cols", cols, None)
         if rows.shape != cols.shape:
             raise ValueError(f"rows and cols must have the same length; got {rows.size} and "
                              f"{cols.size}")
-        fitted = (np.einsum("ek,ek->e", self.row_factors_[rows], self.components_[cols])
-                  + self.row_bias_[rows] + self.mean_[cols])
+        known_row = rows < self.row_factors_.shape[0]
+        known_col = cols < self.components_.shape[0]
+        known = known_row & known_col
+        r, c = rows[known], cols[known]
+        fitted = np.empty(rows.size)
+        fitted[known] = (np.einsum("ek,ek->e", self.row_factors_[r], self.components_[c])
+                         + self.row_bias_[r] + self.mean_[c])
         if self._empty_rule() != "predict":
-            empty = ~self._observed_rows_[rows]
-            fitted[empty] = self.fill_values_[cols[empty]]
-        return fitted
+            empty = ~self._observed_rows_[r]
+            fitted[np.flatnonzero(known)[empty]] = self.fill_values_[c[empty]]
+        if not known.all():
+            new_row, new_col = ~known_row & known_col, known_row & ~known_col
+            fitted[new_row] = self.fill_values_[cols[new_row]]
+            fitted[new_col] = self.overall_mean_ + self.row_bias_[rows[new_col]]
+            fitted[~known_row & ~known_col] = self.overall_mean_
+            warnings.warn(f"{int((~known).sum())} of {rows.size} pairs have a row or column "
+                          "not seen in fit; they get the baseline prediction (mean plus the "
+                          "known bias)", UserWarning, stacklevel=2)
+        return (fitted, known) if return_known else fitted
 
     def _fit(self, rows, cols, values, shape):
         self._check_params()
@@ -221,6 +242,7 @@ class MatrixCompletion(BiasedFit, ObservedInput, OneToOneFeatureMixin, Transform
         observed, the centring (``center``: the observed column means, 0 for a column with
         none) and zero row biases."""
         has_values = col_counts > 0
+        self.overall_mean_ = float(overall_mean)
         self.fill_values_ = np.where(has_values, col_sums / np.maximum(col_counts, 1),
                                      overall_mean)
         self._observed_rows_ = row_counts > 0
