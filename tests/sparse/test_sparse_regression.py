@@ -142,3 +142,20 @@ def test_generator_validates():
         lrkit.problems.ill_conditioned_regression(50, 100, 3, rank=5)
     with pytest.raises(ValueError, match="values"):
         lrkit.problems.ill_conditioned_regression(50, 100, 8, values="uniform")
+
+
+@pytest.mark.parametrize("rank, status", [(120, "converged"), (200, "converged"),
+                                          (260, "ill_posed")])
+def test_many_dominant_directions_are_deflated_or_reported(rank, status):
+    """Issue 39.4: with more dominant directions than N/4 (the old cap) the prediction error
+    was 0.88 with status converged; now up to N/2 are deflated (error 0.1, as with few),
+    and a design with more is ill-posed, not converged."""
+    problem = lrkit.problems.ill_conditioned_regression(400, 1000, min(rank + 5, 300),
+                                                        rank=rank, seed=0)
+    result = lrkit.sparse_regression(problem.X, problem.y, seed=0)
+    assert str(result.status) == status
+    if result.converged:
+        assert result.deflated_rank == rank
+        error = (np.linalg.norm(problem.X @ (result.coef - problem.truth))
+                 / np.linalg.norm(problem.X @ problem.truth))
+        assert error < 0.15
