@@ -44,3 +44,33 @@ for section in re.split(r"^## ", (ROOT / "README.md").read_text(), flags=re.M)[1
         if code:
             suffix = "py" if lang == "python" else "sh"
             (GENERATED / f"{slug}.{suffix}").write_text(code)
+
+# The method tables come from the registries (lrkit.registry), so the documentation lists
+# exactly the methods, options and defaults the code accepts.
+from lrkit.registry import registries  # noqa: E402
+
+
+def _cell(text):
+    return str(text).replace("\n", " ").replace("|", "\\|")
+
+
+def _method_tables():
+    lines = ["Methods", "=======", "",
+             "Every method family, its methods, what each does and its options with their "
+             "defaults, read from the family's registry at every build (a new method appears "
+             "here when its module registers it).", ""]
+    for family, registry in sorted(registries().items()):
+        lines += [family, "-" * len(family), "", f"``{registry.parameter}=`` of "
+                  f"{_cell(registry.description)}", "", ".. list-table::", "   :header-rows: 1",
+                  "   :widths: 15 55 30", "", "   * - method", "     - what it does",
+                  "     - options"]
+        for name, method in registry.items():
+            options = ", ".join(f"``{key}={getattr(option, 'default', option)!r}``"
+                                for key, option in getattr(method, "options", {}).items())
+            lines += [f"   * - ``{name}``", f"     - {_cell(registry.summary(name))}",
+                      f"     - {options or '—'}"]
+        lines.append("")
+    (GENERATED / "methods.inc").write_text("\n".join(lines))
+
+
+_method_tables()
