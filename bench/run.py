@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import argparse
 import platform
+import re
 import time
+import unicodedata
 import warnings
+from pathlib import Path
 
 import numpy as np
 from calibration import SECTIONS as CALIBRATION_SECTIONS
@@ -275,6 +278,25 @@ def nn_sections():
     return SECTIONS + ADAPTER_SECTIONS + FEDERATED_SECTIONS + TRAINING_SECTIONS
 
 
+#: Every section's output as it was measured, with the machine and the date: the raw
+#: numbers behind each table of docs/benchmarks.md (runs that take minutes also keep their
+#: per-run measurements under bench/results/<section>/, see bench/trials.py).
+SECTION_RESULTS = Path("bench/results/sections")
+
+
+def keep_section(title, text):
+    """Write one section's output to ``bench/results/sections/<slug>.md``."""
+    ascii_title = unicodedata.normalize("NFKD", title.removeprefix("## ")).encode(
+        "ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")
+    SECTION_RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = (f"<!-- measured {time.strftime('%Y-%m-%d %H:%M')} on "
+             f"{platform.processor() or platform.machine()}, Python "
+             f"{platform.python_version()}, NumPy {np.__version__} -->")
+    (SECTION_RESULTS / f"{slug}.md").write_text(f"{stamp}\n{text.rstrip()}\n",
+                                                encoding="utf-8")
+
+
 def replace_sections(text, new_sections):
     """``text`` (a benchmarks.md) with the ``## `` sections named in ``new_sections``
     (title -> full section text) replaced, and new ones appended; other sections keep their
@@ -314,6 +336,7 @@ def main():
         print(title, flush=True)
         chosen[title] = "\n\n".join([title, intro, table()])
         print(chosen[title], flush=True)
+        keep_section(title, chosen[title])
     if args.only:
         with open(args.out, encoding="utf-8") as handle:
             text = replace_sections(handle.read(), chosen)
