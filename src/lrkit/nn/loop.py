@@ -150,8 +150,8 @@ def train_steps(model, compute, steps, *, optimizer, schedule=None, max_grad_nor
         with torch.random.fork_rng(enabled=seeded):
             if seeded:
                 torch.manual_seed(check_int("seed", seed, 0))
-            stopped = _run(model, compute, steps, optimizer, schedule, parameters,
-                           max_grad_norm, after_step, callback, report, history)
+            stopped = _run(compute, steps, optimizer, schedule, parameters, max_grad_norm,
+                           after_step, callback, report, history)
     finally:
         close()
         model.train(was_training)
@@ -176,8 +176,8 @@ def per_epoch_report(progress, steps_per_epoch):
     return callback
 
 
-def _run(model, compute, steps, optimizer, schedule, parameters, max_grad_norm, after_step,
-         callback, report, history):
+def _run(compute, steps, optimizer, schedule, parameters, max_grad_norm, after_step, callback,
+         report, history):
     """The steps; True when the callback stopped them."""
     for step in range(steps):
         began = time.perf_counter()
