@@ -121,3 +121,21 @@ def test_sparse_bayes_support_is_pruned():
     problem = lrkit.problems.kronecker_sparse(16, 16, 8, 8, 2, 2, seed=0)
     result = lrkit.sparse_bayes(problem.y, kron=problem.factors, noise_var=1e-12)
     assert set(result.support) == set(problem.support)
+
+
+def test_altproj_never_calls_a_failed_split_converged():
+    """AltProj on 5 % corruptions of ±U(0, 10) (rank n/30, n = 300): a small beta moved L
+    into S (error 0.93 said to be converged), the default beta leaves S empty (error 0.11);
+    only a good split converges, and PCP is exact on the same data."""
+    rng = np.random.default_rng(0)
+    n, r = 300, 10
+    L = rng.standard_normal((n, r)) @ rng.standard_normal((r, n))
+    S = np.where(rng.random((n, n)) < 0.05, rng.uniform(-10, 10, (n, n)), 0.0)
+    for beta in (0.5 * r / n, None, 1.0 * r / n):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            result = lrkit.rpca(L + S, "altproj", rank=r, beta=beta)
+        error = np.linalg.norm(result.low_rank - L) / np.linalg.norm(L)
+        assert result.converged == (error < 1e-6), (beta, error, result.message)
+    pcp = lrkit.rpca(L + S, "pcp")
+    assert pcp.converged and np.linalg.norm(pcp.low_rank - L) < 1e-6 * np.linalg.norm(L)

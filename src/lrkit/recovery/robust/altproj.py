@@ -9,7 +9,7 @@ import numpy as np
 from lrkit._stats import robust_scale
 from lrkit.approx.truncated_svd import spectral_norm
 from lrkit.recovery.audit import OUTLIER_SHARE, gross_outlier_share
-from lrkit.recovery.robust.pcp import _record, _top_svd
+from lrkit.recovery.robust.pcp import PCP_MAX_DENSITY, _record, _top_svd
 from lrkit.result import Status
 
 #: AltProj stages below the target rank stop at this relative change of L, or after
@@ -20,8 +20,10 @@ STAGE_ITERS = 20
 INIT_Z = 5.0
 
 
-def _check_altproj_split(run, residual, M, observed):
-    """Overrule a converged AltProj run that left gross errors in ``M − L − S``.
+def _check_altproj_split(run, residual, M, observed, sparse):
+    """Overrule a converged AltProj run that left gross errors in ``M − L − S``, or whose
+    ``S`` is not sparse (more than ``PCP_MAX_DENSITY`` of the entries: a threshold ``β``
+    too small moves ``L`` itself into ``S``, 0.93 error said to be converged before).
 
     AltProj's threshold ``ζ`` follows ``σ_{k+1}(M − S)``, which gross errors still in
     ``M − S`` inflate, so it can settle where they never enter ``S``: a fixed point far from
@@ -29,6 +31,13 @@ def _check_altproj_split(run, residual, M, observed):
     residual that is zero or noise; a heavy-tailed one (:func:`gross_outlier_share`) means
     corruptions were left in L.
     """
+    density = float(np.mean(sparse[observed] != 0))
+    if density > PCP_MAX_DENSITY:
+        run.overrule(Status.STALLED, (
+            f"AltProj put {density:.0%} of the entries in the sparse part: its threshold "
+            "fell below the low-rank part's own entries, so the split is not the answer; "
+            "try method='pcp' or a larger beta"))
+        return
     share = gross_outlier_share(residual[observed], M[observed])
     if share > OUTLIER_SHARE:
         run.overrule(Status.STALLED, (
