@@ -46,3 +46,13 @@ def test_plot_paths_are_checked_before_work(tmp_path):
         check_plot_path(tmp_path / "plot.txt")
     with pytest.raises(ValueError, match="would overwrite the input"):
         check_plot_path(tmp_path / "data.png", inputs=[tmp_path / "data.png"])
+
+
+def test_every_verb_that_needs_pytorch_says_so_in_the_verb_list():
+    from lrkit.cli import build_parser
+
+    verbs = next(action for action in build_parser()._actions
+                 if isinstance(action, argparse._SubParsersAction))
+    marked = {choice.dest for choice in verbs._choices_actions
+              if choice.help.endswith("(needs lrkit[nn])")}
+    assert marked == {"compress", "adapt", "train-lm"}

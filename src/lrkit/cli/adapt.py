@@ -24,7 +24,7 @@ METHODS = ("lora", "pissa", "svfit", "salt", "block_lora", "snell")
 
 def register(sub):
     parser = add_verb(sub, "adapt", "fine-tune a pretrained network with low-rank or "
-                      "singular-value adapters on labelled sentences (needs lrkit[nn])")
+                      "singular-value adapters on labelled sentences", extra="nn")
     parser.add_argument("model", help="'minilm' (the packaged all-MiniLM-L6-v2) or a model folder")
     parser.add_argument("--method", choices=METHODS, default="lora", help="adapter method")
     parser.add_argument("--rank", type=positive_int_arg, default=8, help="adapter rank")

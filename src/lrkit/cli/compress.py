@@ -23,7 +23,7 @@ from lrkit.nn.compression.methods import METHODS
 
 def register(sub):
     parser = add_verb(sub, "compress",
-                      "compress a pretrained network with low-rank factors (needs lrkit[nn])")
+                      "compress a pretrained network with low-rank factors", extra="nn")
     parser.add_argument("model", help="'minilm' (the packaged all-MiniLM-L6-v2) or a model folder")
     parser.add_argument("--ratio", type=fraction_arg, default=None,
                         help="fraction of the attention/MLP parameters to remove (default "

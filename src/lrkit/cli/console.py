@@ -211,8 +211,11 @@ class DefaultsHelpFormatter(argparse.HelpFormatter):
         return f"{text} (default: %(default)s)".lstrip()
 
 
-def add_verb(sub, name, help):
-    """A sub-parser whose ``--help`` shows every option's default once."""
+def add_verb(sub, name, help, extra=None):
+    """A sub-parser whose ``--help`` shows every option's default once; ``extra`` names the
+    optional dependencies the verb needs (``"nn"``), said in its one-line help."""
+    if extra:
+        help = f"{help} (needs lrkit[{extra}])"
     return sub.add_parser(name, help=help, description=help,
                           formatter_class=DefaultsHelpFormatter)
 

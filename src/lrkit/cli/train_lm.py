@@ -21,7 +21,7 @@ METHODS = ("full", "galore", "dct", "random", "lowrank", "sltrain", "lost", "sst
 def register(sub):
     parser = add_verb(sub, "train-lm",
                       "train a small character-level transformer on Shakespeare's plays with "
-                      "low-rank methods, side by side")
+                      "low-rank methods, side by side", extra="nn")
     parser.add_argument("--method", nargs="+", choices=[*METHODS, "all"], default=["full",
                         "galore", "dct"], help="methods to compare (lrkit.nn.training.lm_methods)")
     parser.add_argument("--rank", type=positive_int_arg, default=32,
