@@ -363,3 +363,29 @@ def test_fisher_is_the_sum_of_squared_gradients_one_sample_per_batch():
         grad = 2 * (layer(x[i]) - y[i]).detach()[:, None] * x[i][None, :]
         expected += grad.double() ** 2
     torch.testing.assert_close(fisher, expected, rtol=1e-5, atol=1e-8)
+
+
+def test_compress_shows_stage_bars_only_on_a_terminal(tiny_model_and_batches, monkeypatch):
+    """Issue 42: lrkit.nn.compress was silent for minutes from Python; it shows rich bars on
+    a terminal by default, passes reports to a callable, and prints nothing in a pipe."""
+    import io
+    import sys
+
+    model, calibration, _ = tiny_model_and_batches
+    stages = []
+    lnn.compress(model, 0.3, "svd", progress=lambda stage, done, total: stages.append(stage))
+    assert {"decompositions", "layers"} <= set(stages)
+    piped = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", piped)
+    lnn.compress(model, 0.3, "svd")
+    assert piped.getvalue() == ""
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    lnn.compress(model, 0.3, "svd")
+    lnn.compress(model, 0.3, "svd", progress=False)
+    assert "compressing" in terminal.getvalue()

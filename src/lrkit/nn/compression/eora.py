@@ -6,7 +6,8 @@ import copy
 
 import torch
 
-from lrkit.nn.compression.factorization import eora_factors
+from lrkit.nn.compression.factorization import eora_factors, output_error
+from lrkit.nn.compression.report import LayerReport
 from lrkit.nn.layers import CompensatedLinear
 from lrkit.nn.statistics import collect_statistics
 from lrkit.nn.surgery import replace_module, select_layers
@@ -66,3 +67,28 @@ def compensate(original, compressed, calibration, rank, layers=None):
         B, A = eora_factors(W, modules[name].weight.detach(), rank, stats[name])
         replace_module(result, name, CompensatedLinear(modules[name], B.to(W.dtype), A.to(W.dtype)))
     return result
+
+
+def check_eora_budget(ranks, shapes, eora_rank):
+    """Refuse an EoRA rank that would make a compressed layer larger than the dense one."""
+    for name, rank in ranks.items():
+        out, inp = shapes[name]
+        if rank is not None and (rank + eora_rank) * (out + inp) >= out * inp:
+            raise ValueError(f"eora_rank={eora_rank} on top of rank {rank} makes layer {name} "
+                             f"({out}x{inp}) larger than dense; lower eora_rank or raise ratio")
+
+
+def add_eora(model, name, W, report, statistics, eora_rank):
+    """Wrap the factorised layer ``name`` with an EoRA compensation of ``W``'s residual."""
+    if report.rank is None:
+        return report
+    W = W.detach()
+    factored = model.get_submodule(name)
+    Bc, Ac = eora_factors(W, factored.weight, eora_rank, statistics)
+    new = CompensatedLinear(factored, Bc.to(W.dtype), Ac.to(W.dtype))
+    replace_module(model, name, new)
+    approx = new.weight.detach()
+    return LayerReport(name, report.shape, report.rank, report.params_before,
+                       report.params_after + Ac.shape[0] * sum(report.shape),
+                       float(torch.linalg.norm(W - approx) / torch.linalg.norm(W)),
+                       output_error(W, approx, statistics))

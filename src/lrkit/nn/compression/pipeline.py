@@ -7,6 +7,7 @@ import time
 
 import torch
 
+from lrkit._progress import stage_bars
 from lrkit._validation import check_int, check_real
 from lrkit.nn.compression.allocation import ALLOCATIONS, allocate, layer_cost, rmt_ranks
 from lrkit.nn.compression.embedding_features import (
@@ -14,14 +15,15 @@ from lrkit.nn.compression.embedding_features import (
     embedding_names,
     token_counts,
 )
-from lrkit.nn.compression.factorization import Decomposition, eora_factors, output_error
+from lrkit.nn.compression.eora import add_eora, check_eora_budget
+from lrkit.nn.compression.factorization import Decomposition, output_error
 from lrkit.nn.compression.methods import get_factorization
 from lrkit.nn.compression.modegpt import MLP_PATTERNS, compress_mlps
 from lrkit.nn.compression.modegpt_attention import ATTENTION_PATTERNS, compress_attentions
 from lrkit.nn.compression.refit import RefitProblem, layer_stages, paired_statistics
 from lrkit.nn.compression.report import CompressionReport, LayerReport
 from lrkit.nn.compression.sensitivity import layer_sensitivities
-from lrkit.nn.layers import CompensatedLinear, LowRankLinear
+from lrkit.nn.layers import LowRankLinear
 from lrkit.nn.statistics import collect_statistics
 from lrkit.nn.surgery import replace_module, select_layers
 
@@ -53,7 +55,7 @@ SENSITIVITY_BATCHES = 4
 
 def compress(model, ratio, method="auto", *, calibration=None, allocation=None, refit=None,
              layers=None, loss_fn=None, fisher_axis="out", eora=False, eora_rank=EORA_RANK,
-             inplace=False, progress=None, statistics=None, sensitivities=None):
+             inplace=False, progress=True, statistics=None, sensitivities=None):
     """Replace a model's linear layers by low-rank factors.
 
     Parameters
@@ -100,11 +102,13 @@ def compress(model, ratio, method="auto", *, calibration=None, allocation=None, 
         Add an EoRA compensation of rank ``eora_rank`` to every factorised layer.
     inplace : bool
         Modify ``model`` instead of a deep copy.
-    progress : callable(stage, done, total), optional
-        Called as work advances: ``("calibration", batches done, batches or None)`` while
-        calibrating, then ``("decompositions", done, layers)`` while each layer's SVD is
-        computed, ``("sensitivity", done, layers)`` while sensitivities are measured, then
-        ``("layers", done, layers)`` as they are replaced.
+    progress : bool or callable(stage, done, total)
+        ``True`` (default): a bar per stage on a terminal (stderr), nothing elsewhere;
+        ``False``: nothing. A callable is called as work advances: ``("calibration",
+        batches done, batches or None)`` while calibrating, then ``("decompositions", done,
+        layers)`` while each layer's SVD is computed, ``("sensitivity", done, layers)``
+        while sensitivities are measured, then ``("layers", done, layers)`` as they are
+        replaced.
     statistics : dict of name -> LayerStatistics, optional
         Statistics from an earlier :func:`lrkit.nn.collect_statistics` of the same model and
         layers: reused instead of calibrating again (a sweep over ratios or methods
@@ -118,6 +122,15 @@ def compress(model, ratio, method="auto", *, calibration=None, allocation=None, 
     -------
     (torch.nn.Module, CompressionReport)
     """
+    with stage_bars(progress, "compressing") as report:
+        return _compress(model, ratio, method, calibration=calibration, allocation=allocation,
+                         refit=refit, layers=layers, loss_fn=loss_fn, fisher_axis=fisher_axis,
+                         eora=eora, eora_rank=eora_rank, inplace=inplace, progress=report,
+                         statistics=statistics, sensitivities=sensitivities)
+
+
+def _compress(model, ratio, method, *, calibration, allocation, refit, layers, loss_fn,
+              fisher_axis, eora, eora_rank, inplace, progress, statistics, sensitivities):
     if allocation == "rmt":
         if ratio is not None:
             raise ValueError("allocation='rmt' chooses every rank from the Marchenko–Pastur "
@@ -196,7 +209,7 @@ def compress(model, ratio, method="auto", *, calibration=None, allocation=None, 
         ranks, report.sensitivities = _ranks(target, layers, decompositions, stats, ratio,
                                              allocation, calibration, progress, sensitivities)
         if eora:
-            _check_eora_budget(ranks, {n: tuple(m.weight.shape) for n, m in layers.items()},
+            check_eora_budget(ranks, {n: tuple(m.weight.shape) for n, m in layers.items()},
                                eora_rank)
         if refit:
             report.layers = _refit_layers(original, target, layers, ranks, calibration,
@@ -206,7 +219,7 @@ def compress(model, ratio, method="auto", *, calibration=None, allocation=None, 
                                            progress)
         if eora:
             for index, (name, module) in enumerate(layers.items()):
-                report.layers[index] = _add_eora(target, name, module.weight,
+                report.layers[index] = add_eora(target, name, module.weight,
                                                  report.layers[index], stats[name], eora_rank)
     module_reports.update(compress_embeddings(target, counts, ratio))
     order = embeddings + order
@@ -277,15 +290,6 @@ def _compress_modules(model, layers, stats, ratio, parts):
     return reports
 
 
-def _check_eora_budget(ranks, shapes, eora_rank):
-    """Refuse an EoRA rank that would make a compressed layer larger than the dense one."""
-    for name, rank in ranks.items():
-        out, inp = shapes[name]
-        if rank is not None and (rank + eora_rank) * (out + inp) >= out * inp:
-            raise ValueError(f"eora_rank={eora_rank} on top of rank {rank} makes layer {name} "
-                             f"({out}x{inp}) larger than dense; lower eora_rank or raise ratio")
-
-
 def _refit_layers(original, target, layers, ranks, batches, progress):
     """Factorise with the closed-form refit (:mod:`.refit`), :data:`REFIT_STAGES`
     stages per pair of calibration passes."""
@@ -326,19 +330,3 @@ def _replace_layer(model, name, module, B, A, bias, statistics, out_error=None):
         out_error = float("nan") if statistics is None else output_error(W, approx, statistics)
     return LayerReport(name, shape, A.shape[0], W.numel(), layer_cost(shape, A.shape[0]),
                        weight_error, out_error)
-
-
-def _add_eora(model, name, W, report, statistics, eora_rank):
-    """Wrap the factorised layer ``name`` with an EoRA compensation of ``W``'s residual."""
-    if report.rank is None:
-        return report
-    W = W.detach()
-    factored = model.get_submodule(name)
-    Bc, Ac = eora_factors(W, factored.weight, eora_rank, statistics)
-    new = CompensatedLinear(factored, Bc.to(W.dtype), Ac.to(W.dtype))
-    replace_module(model, name, new)
-    approx = new.weight.detach()
-    return LayerReport(name, report.shape, report.rank, report.params_before,
-                       report.params_after + Ac.shape[0] * sum(report.shape),
-                       float(torch.linalg.norm(W - approx) / torch.linalg.norm(W)),
-                       output_error(W, approx, statistics))
