@@ -124,3 +124,13 @@ def test_workload_histories_are_training_histories():
     assert issubclass(PretrainHistory, TrainingHistory)
     assert issubclass(DistillHistory, TrainingHistory)
     assert issubclass(FederatedResult, Outcome)
+
+
+def test_epoch_order_draws_once_per_epoch():
+    from lrkit.nn.loop import epoch_order
+
+    draws = iter([[2, 0, 1], [1, 2, 0]])
+    position = epoch_order(3, lambda: next(draws))
+    assert [position(step) for step in range(6)] == [
+        (0, 0, [2, 0, 1]), (0, 1, [2, 0, 1]), (0, 2, [2, 0, 1]),
+        (1, 0, [1, 2, 0]), (1, 1, [1, 2, 0]), (1, 2, [1, 2, 0])]

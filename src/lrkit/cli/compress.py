@@ -6,6 +6,7 @@ from pathlib import Path
 
 from rich.table import Table
 
+from lrkit._progress import stage_reporter
 from lrkit.cli.console import (
     add_seed,
     add_verb,
@@ -103,7 +104,7 @@ def run(args):
             model, args.ratio, args.method, calibration=calibration, layers=layers,
             allocation=args.allocation, refit=args.refit, eora=args.eora,
             loss_fn=lnn.contrastive_loss,
-            progress=StageBars(progress))
+            progress=stage_reporter(progress))
     console.print(report_table(report))
     similarity = lnn.embedding_similarity(model, small, evaluation)
     console.print(f"cosine similarity of embeddings to the original on {args.n_eval} held-out "
@@ -115,18 +116,6 @@ def run(args):
     else:
         console.print("the compressed model was not saved: add -o OUT.safetensors to keep it")
     return 0
-
-
-class StageBars:
-    """A ``progress(stage, done, total)`` callback that shows one task per stage."""
-
-    def __init__(self, progress):
-        self.progress, self.tasks = progress, {}
-
-    def __call__(self, stage, done, total):
-        if stage not in self.tasks:
-            self.tasks[stage] = self.progress.add_task(stage, total=total)
-        self.progress.update(self.tasks[stage], completed=done)
 
 
 def report_table(report):

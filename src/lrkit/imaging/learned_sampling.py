@@ -30,7 +30,7 @@ from torch.nn import functional as F
 
 from lrkit._random import as_generator
 from lrkit._validation import check_int, check_real
-from lrkit.nn.loop import per_epoch_report, train_steps
+from lrkit.nn.loop import epoch_order, per_epoch_report, train_steps
 
 #: Learning rate of the sampling logits relative to the network's (DPS trains them faster).
 LOGIT_LR_FACTOR = 100.0
@@ -155,14 +155,13 @@ class LearnedSampling(nn.Module):
         order_rng = as_generator(seed)
         per_epoch = -(-len(images) // batch_size)
         frozen_from = epochs - round(FINE_TUNE_FRACTION * epochs)
-        order = []
+        position = epoch_order(
+            per_epoch, lambda: torch.as_tensor(order_rng.permutation(len(images))))
 
         def compute(step):
-            epoch, start = divmod(step, per_epoch)
-            if start == 0:
-                self._frozen = epoch >= frozen_from
-                order[:] = [torch.as_tensor(order_rng.permutation(len(images)))]
-            batch = images[order[0][start * batch_size:(start + 1) * batch_size]]
+            epoch, within, order = position(step)
+            self._frozen = epoch >= frozen_from
+            batch = images[order[within * batch_size:(within + 1) * batch_size]]
             return F.mse_loss(self(batch), batch)
 
         try:

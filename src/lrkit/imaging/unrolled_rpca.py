@@ -33,7 +33,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from lrkit._validation import check_int, check_real
-from lrkit.nn.loop import per_epoch_report, train_steps
+from lrkit.nn.loop import epoch_order, per_epoch_report, train_steps
 
 #: Window of the local-contrast prior (pixels).
 CONTRAST_WINDOW = 7
@@ -147,13 +147,12 @@ class RPCANet(nn.Module):
         weight = check_real("reconstruction_weight", reconstruction_weight, 0.0)
         generator = torch.Generator().manual_seed(check_int("seed", seed, 0))
         per_epoch = math.ceil(len(images) / batch_size)
-        order = []
+        position = epoch_order(per_epoch,
+                               lambda: torch.randperm(len(images), generator=generator))
 
         def compute(step):
-            if step % per_epoch == 0:
-                order[:] = [torch.randperm(len(images), generator=generator)]
-            start = (step % per_epoch) * batch_size
-            index = order[0][start:start + batch_size]
+            _, within, order = position(step)
+            index = order[within * batch_size:(within + 1) * batch_size]
             T, D = self(images[index])
             return soft_iou_loss(T, masks[index]) + weight * F.mse_loss(D, images[index])
 

@@ -23,12 +23,12 @@ PyTorch inside the loop only: the caller's global random state is restored after
 from __future__ import annotations
 
 import math
-import sys
 import time
 from dataclasses import dataclass, field
 
 import torch
 
+from lrkit._progress import step_bar
 from lrkit._validation import check_int
 from lrkit.result import Outcome, Status
 
@@ -141,7 +141,7 @@ def train_steps(model, compute, steps, *, optimizer, schedule=None, max_grad_nor
     history = TrainingHistory() if history is None else history
     history.n_iter, history.steps_per_epoch = 0, steps_per_epoch
     history.history = {"loss": [], "seconds": []}
-    report, close = _progress(progress, steps, label)
+    report, close = step_bar(progress, steps, label)
     was_training = model.training
     model.train(mode == "train")
     seeded = seed is not None
@@ -158,6 +158,21 @@ def train_steps(model, compute, steps, *, optimizer, schedule=None, max_grad_nor
     history.time = time.perf_counter() - start
     _judge(history, stopped)
     return history
+
+
+def epoch_order(steps_per_epoch, draw):
+    """``position(step) -> (epoch, step within the epoch, the epoch's order)``, where the
+    order is ``draw()``, called at the first step of every epoch (a fresh shuffle each
+    pass over the data)."""
+    current = []
+
+    def position(step):
+        epoch, within = divmod(step, steps_per_epoch)
+        if within == 0:
+            current[:] = [draw()]
+        return epoch, within, current[0]
+
+    return position
 
 
 def per_epoch_report(progress, steps_per_epoch):
@@ -234,20 +249,3 @@ def judge(outcome, first, last, span):
         outcome.status = Status.STALLED
         outcome.message = (f"the loss did not fall ({first:.4g} at the start, {last:.4g} "
                            f"after {span}): raise lr or train longer")
-
-
-def _progress(progress, total, label):
-    """``(report(step, total, loss), close())`` for the progress option."""
-    if callable(progress):
-        return progress, lambda: None
-    if not progress or not sys.stderr.isatty():
-        return (lambda *_: None), lambda: None
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-    bar = Progress(TextColumn(label), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                   TextColumn("loss {task.fields[loss]:.4f}"), TimeRemainingColumn(),
-                   transient=True)
-    task = bar.add_task(label, total=total, loss=float("nan"))
-    bar.start()
-    return (lambda step, _, loss: bar.update(task, completed=step, loss=loss)), bar.stop
-

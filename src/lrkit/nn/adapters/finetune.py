@@ -11,7 +11,7 @@ import random
 import torch
 
 from lrkit._validation import check_int, check_real
-from lrkit.nn.loop import TrainingHistory, train_steps, warmup_decay
+from lrkit.nn.loop import TrainingHistory, epoch_order, train_steps, warmup_decay
 
 #: What :func:`finetune` returns (the one :class:`~lrkit.nn.loop.TrainingHistory`).
 FinetuneHistory = TrainingHistory
@@ -53,18 +53,20 @@ def finetune(model, batches, loss_fn, epochs=3, *, lr=1e-3, weight_decay=0.0, wa
     parameters = [p for p in model.parameters() if p.requires_grad]
     if not parameters:
         raise ValueError("model has no trainable parameters (adapt it, or unfreeze some)")
-    if seed is not None:
-        check_int("seed", seed, 0)
     order_rng = random.Random(seed)
     per_epoch = len(batches)
-    order = []
+
+    def draw():
+        order = list(range(per_epoch))
+        if shuffle:
+            order_rng.shuffle(order)
+        return order
+
+    position = epoch_order(per_epoch, draw)
 
     def compute(step):
-        if step % per_epoch == 0:
-            order[:] = range(per_epoch)
-            if shuffle:
-                order_rng.shuffle(order)
-        return loss_fn(model, batches[order[step % per_epoch]])
+        _, within, order = position(step)
+        return loss_fn(model, batches[order[within]])
 
     optimizer = torch.optim.AdamW(parameters, lr=lr, weight_decay=weight_decay)
     total = epochs * per_epoch
