@@ -64,9 +64,9 @@ def _method_tables():
                   f"{_cell(registry.description)}", "", ".. list-table::", "   :header-rows: 1",
                   "   :widths: 15 55 30", "", "   * - method", "     - what it does",
                   "     - options"]
-        for name, method in registry.items():
-            options = ", ".join(f"``{key}={getattr(option, 'default', option)!r}``"
-                                for key, option in getattr(method, "options", {}).items())
+        for name in registry:
+            options = ", ".join(f"``{key}={value!r}``"
+                                for key, value in registry.defaults(name).items())
             lines += [f"   * - ``{name}``", f"     - {_cell(registry.summary(name))}",
                       f"     - {options or '—'}"]
         lines.append("")

@@ -78,7 +78,7 @@ def check_rank(rank, shape):
 
 def is_pandas(X) -> bool:
     """Whether ``X`` is a pandas DataFrame or Series (without importing pandas)."""
-    return hasattr(X, "to_numpy") and hasattr(X, "dtypes" if hasattr(X, "columns") else "dtype")
+    return hasattr(X, "to_numpy") and hasattr(X, "dtypes")
 
 
 def pandas_to_numpy(name, X):

@@ -174,12 +174,16 @@ class Registry(Mapping):
         return "; ".join(f"{name}: {self.summary(name)}" if self.summary(name) else name
                          for name in self._methods)
 
+    def defaults(self, name):
+        """``option -> default`` of the method ``name`` (empty for a method without options)."""
+        options = getattr(self._methods[name], "options", {})
+        return {key: getattr(option, "default", option) for key, option in options.items()}
+
     def table(self):
         """A Markdown table of the family: method, what it does, its options."""
         rows = [f"| `{self.parameter}=` | what it does | options |", "|---|---|---|"]
-        for name, method in self._methods.items():
-            options = ", ".join(f"`{key}`={getattr(option, 'default', option)!r}"
-                                for key, option in getattr(method, "options", {}).items())
+        for name in self._methods:
+            options = ", ".join(f"`{key}`={value!r}" for key, value in self.defaults(name).items())
             rows.append(f"| `{name}` | {self.summary(name)} | {options or '—'} |")
         return "\n".join(rows)
 

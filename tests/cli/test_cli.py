@@ -137,12 +137,18 @@ def test_complete_and_rpca_bad_input(tmp_path, capsys, argv, message):
     assert message not in captured.out  # said once, on stderr
 
 
-def test_compress_cli_writes_model_and_sweep_plot(tmp_path, capsys):
+def _packaged_minilm():
+    """The workload models module, skipping the test without transformers or MiniLM."""
     pytest.importorskip("transformers")
     from lrkit.nn.workloads import models
 
     if models.minilm_path() is None:
         pytest.skip("the packaged MiniLM model is not installed")
+    return models
+
+
+def test_compress_cli_writes_model_and_sweep_plot(tmp_path, capsys):
+    models = _packaged_minilm()
     import lrkit.nn as lnn
     from lrkit.nn.workloads import datasets
 
@@ -163,11 +169,7 @@ def test_compress_cli_writes_model_and_sweep_plot(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_compress_cli_sweep_plots(tmp_path, capsys):
-    pytest.importorskip("transformers")
-    from lrkit.nn.workloads import models
-
-    if models.minilm_path() is None:
-        pytest.skip("the packaged MiniLM model is not installed")
+    _packaged_minilm()
     plot = tmp_path / "sweep.png"
     assert main(["compress", "minilm", "--sweep", "0.3,0.6", "--n-calib", "8", "--n-eval", "8",
                  "--plot", str(plot)]) == 0
@@ -270,11 +272,7 @@ def test_outputs_have_normal_permissions(tmp_path):
 
 def test_compress_rmt_allocation_runs_without_a_ratio(capsys):
     """Issue 39: the CLI always passed a ratio, which allocation='rmt' refuses."""
-    pytest.importorskip("transformers")
-    from lrkit.nn.workloads import models
-
-    if models.minilm_path() is None:
-        pytest.skip("the packaged MiniLM model is not installed")
+    _packaged_minilm()
     assert main(["compress", "minilm", "--allocation", "rmt", "--method", "whiten",
                  "--n-calib", "8", "--n-eval", "4"]) == 0
     said = float(capsys.readouterr().out.split("held-out sentences:")[1].split()[0])

@@ -142,7 +142,8 @@ def sparse_regression(X, y, k=None, *, method="preconditioned", gap=10.0, cv=5, 
     cap = int(MAX_DEFLATED_FRACTION * n_samples)
     dominant = 0 if top is None else int(top[1].size)
     if dominant > cap:
-        top = tuple(part[..., :cap] if i == 0 else part[:cap] for i, part in enumerate(top))
+        U, s, Vt = top
+        top = U[:, :cap], s[:cap], Vt[:cap]
     Z, target = _deflated(X, y, top)
     norms = np.linalg.norm(Z, axis=0)
     scale = np.where(norms > 0, norms, 1.0)

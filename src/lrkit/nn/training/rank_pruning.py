@@ -96,16 +96,13 @@ def _prefix_rank(layer, energy):
     """The fewest leading components ``k`` of a Maestro layer whose ``W_k = B_k A_k`` holds
     ``energy`` of ``‖B A‖_F²`` (ordered dropout makes the leading components the
     important ones)."""
-    B, A = layer.B.float(), layer.A.float()
-    total = float(torch.linalg.matrix_norm(B @ A) ** 2)
+    B, A = layer.B.double(), layer.A.double()
+    # ‖Σ_{i<k} b_i a_iᵀ‖_F² = Σ_{i,j<k} (b_i·b_j)(a_i·a_j): the leading blocks of G
+    prefix = ((B.T @ B) * (A @ A.T)).cumsum(0).cumsum(1).diagonal()
+    total = float(prefix[-1])
     if total == 0.0:
         return 1
-    partial = torch.zeros(B.shape[0], A.shape[1])
-    for k in range(layer.rank):
-        partial += torch.outer(B[:, k], A[k])
-        if float(torch.linalg.matrix_norm(partial) ** 2) >= (energy - 1e-7) * total:
-            return k + 1
-    return layer.rank
+    return int(torch.nonzero(prefix >= (energy - 1e-7) * total)[0]) + 1
 
 
 @torch.no_grad()
