@@ -167,16 +167,31 @@ class MatrixCompletion(BiasedFit, ObservedInput, OneToOneFeatureMixin, Transform
             self._fit(*self._observations(X, fitting=True))
         return self
 
-    def predict(self, rows, cols, *, return_known=False):
-        """Predicted values at the pairs ``(rows[e], cols[e])`` of the training matrix
-        (cold rows and columns by their biases), without forming the matrix.
+    def predict(self, X, cols=None, *, return_known=False):
+        """The model's values: at ``(row, column)`` pairs of the training matrix, or at
+        every entry of new rows.
 
-        A row or column index beyond the fitted matrix (a user or item first seen after
-        ``fit``, e.g. only in a test fold) gets the baseline prediction, as recommenders
-        do: the known column's mean, or the global mean plus the known row's bias, or the
-        global mean; a ``UserWarning`` counts them. ``return_known=True`` also returns the
-        boolean mask of the pairs the model knows both sides of.
+        ``predict(rows, cols)`` (the recommender form) gives the values at the pairs
+        ``(rows[e], cols[e])`` (cold rows and columns by their biases) without forming
+        the matrix. A row or column index beyond the fitted matrix (a user or item first
+        seen after ``fit``, e.g. only in a test fold) gets the baseline prediction, as
+        recommenders do: the known column's mean, or the global mean plus the known row's
+        bias, or the global mean; a ``UserWarning`` counts them. ``return_known=True``
+        also returns the boolean mask of the pairs the model knows both sides of.
+
+        ``predict(X)`` (the scikit-learn form; ``X`` dense with NaN at the missing
+        entries, or sparse with the observations stored) gives the model's value at every
+        entry of the new rows, observed ones included (:meth:`transform` keeps those):
+        each row's factor and bias solve the ridge problem on its observed entries.
         """
+        if cols is None:
+            if return_known:
+                raise ValueError("return_known applies to predict(rows, cols); predict(X) "
+                                 "knows every column")
+            return self._model_values(*self._fold_in(X)[1:])
+        return self._predict_pairs(X, cols, return_known)
+
+    def _predict_pairs(self, rows, cols, return_known):
         self._check_fitted()
         rows, cols = indices("rows", rows, None), indices("cols", cols, None)
         if rows.shape != cols.shape:
@@ -261,6 +276,12 @@ class MatrixCompletion(BiasedFit, ObservedInput, OneToOneFeatureMixin, Transform
         """New rows with their missing entries filled (a dense array); observed entries
         unchanged. ``X``: dense with NaN at the missing entries, or sparse with the
         observations stored."""
+        X, observed, F, bias = self._fold_in(X)
+        return np.where(observed, X, self._model_values(observed, F, bias))
+
+    def _fold_in(self, X):
+        """``(X, observed, F, bias)`` of new rows: ``X`` dense with NaN at the missing
+        entries, each row's factor and bias fit to its observed entries (ridge solves)."""
         self._check_fitted()
         if sp.issparse(X):
             rows, cols, values, shape = sparse_entries(X)
@@ -283,7 +304,7 @@ class MatrixCompletion(BiasedFit, ObservedInput, OneToOneFeatureMixin, Transform
             F = RowSystems(rows, cols, values, X.shape[0]).solve_exact(self.components_,
                                                                       self.ridge_)
             bias = np.zeros(X.shape[0])
-        return self._fill(X, observed, F, bias)
+        return X, observed, F, bias
 
     def fit_transform(self, X, y=None):
         """Fit on ``X`` and fill it with the fitted model (a dense array, also for sparse
@@ -291,13 +312,17 @@ class MatrixCompletion(BiasedFit, ObservedInput, OneToOneFeatureMixin, Transform
         rows, cols, values, shape = self._observations(X, fitting=True)
         self._fit(rows, cols, values, shape)
         X = nan_filled(rows, cols, values, shape)
-        return self._fill(X, ~np.isnan(X), self.row_factors_, self.row_bias_)
+        observed = ~np.isnan(X)
+        return np.where(observed, X,
+                        self._model_values(observed, self.row_factors_, self.row_bias_))
 
-    def _fill(self, X, observed, F, bias):
+    def _model_values(self, observed, F, bias):
+        """``F Gᵀ`` plus the biases and offsets; rows without observations get the fill
+        values unless the model predicts them."""
         estimate = F @ self.components_.T + bias[:, None] + self.mean_
         if self._empty_rule() != "predict":
             estimate[~observed.any(axis=1)] = self.fill_values_
-        return np.where(observed, X, estimate)
+        return estimate
 
     def _empty_rule(self):
         """What rows and columns without observations get: ``"error"`` (refused),
