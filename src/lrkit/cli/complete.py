@@ -19,7 +19,7 @@ from lrkit.cli.console import (
     summary_table,
 )
 from lrkit.io import check_output, load_index_table, load_matrix, save_arrays
-from lrkit.ratings.options import BIASED, FILL_RULES
+from lrkit.ratings.options import AUTO, BIASED, FILL_RULES
 from lrkit.recovery.registry import solvers_needing
 
 
@@ -28,16 +28,19 @@ def register(sub):
     add_matrix_io(parser)
     parser.add_argument("--rank", type=rank_or_auto_arg, default="auto",
                         help="rank of the model, or 'auto' (chosen on held-out entries)")
-    parser.add_argument("--method", choices=[BIASED, *solvers_needing("entries")],
-                        default=BIASED, help="biased_als: ratings model with row and column "
-                        "biases; altmin / softimpute: plain low rank (exact on low-rank data)")
+    parser.add_argument("--method", choices=[AUTO, BIASED, *solvers_needing("entries")],
+                        default=AUTO, help="biased_als: ratings model with row and column "
+                        "biases; altmin / softimpute: plain low rank (exact on low-rank "
+                        "data); auto: whichever of biased_als and altmin predicts held-out "
+                        "entries better")
     parser.add_argument("--ridge", type=nonnegative_float_arg, default=None,
                         help="ridge penalty of the factor solves (default: chosen on held-out "
-                        "entries for biased_als, 0 for the others)")
+                        "entries for biased_als, 0 for the others; given, auto fits "
+                        "biased_als)")
     parser.add_argument("--center", action="store_true", help="remove column means first")
     parser.add_argument("--fill-empty", choices=list(FILL_RULES), default="auto",
-                        help="all-NaN rows/columns: auto (biases for biased_als, refuse for "
-                        "the others), refuse, or fill with column means")
+                        help="all-NaN rows/columns: auto (biases for biased_als and auto, "
+                        "refuse for the others), refuse, or fill with column means")
     parser.add_argument("--triplets", action="store_true",
                         help="the input lists observations as (row, col, value), zero-based")
     parser.add_argument("--pairs", metavar="FILE",
@@ -79,8 +82,9 @@ def run(args):
     console.print(summary_table("lrkit complete", [
         ("shape", f"{shape[0]} x {shape[1]}"),
         ("observed", f"{values.size / (shape[0] * shape[1]):.1%}"),
+        ("model", model.method_),
         ("rank", str(model.rank_) + (f" x {model.n_models} fits, ridge {model.ridge_:g}"
-                                     if args.method == BIASED else "")),
+                                     if model.method_ == BIASED else "")),
         ("iterations", str(model.result_.n_iter)),
         ("RMSE on observed entries", f"{rmse:.4g}"),
         ("solver time (s)", f"{model.result_.wall_time:.2f}"),

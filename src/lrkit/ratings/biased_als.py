@@ -101,6 +101,9 @@ class RatingsFit:
         Best held-out RMSE of each pair tried (in the data's units).
     run : RecoveryResult
         The final fit's history (training RMSE per sweep) and status.
+    held_out : numpy.ndarray of bool or None
+        The entries the search held out (None when it held none out), for comparing other
+        models on the same split.
     """
 
     model: BiasedFactors
@@ -110,6 +113,7 @@ class RatingsFit:
     scale: float
     scores: dict
     run: RecoveryResult
+    held_out: np.ndarray | None = None
 
 
 class _Sides:
@@ -269,7 +273,8 @@ def finish_fit(run, model, best, scores, scale):
                  f"max_iter={run.max_iter} sweeps")
     scores = {key: rmse * scale for key, rmse in scores.items()}
     return RatingsFit(model.scaled(scale), best["rank"], best["ridge"], best["sweeps"], scale,
-                      scores, run.result((model.row_factors, model.col_factors)))
+                      scores, run.result((model.row_factors, model.col_factors)),
+                      best.get("held_out"))
 
 
 def _search(rows, cols, values, shape, ranks, ridges, max_sweeps, holdout, n_models, rng):
@@ -292,7 +297,7 @@ def _search(rows, cols, values, shape, ranks, ridges, max_sweeps, holdout, n_mod
             raise ValueError(f"too few observed entries ({values.size}) to choose the rank "
                              "and ridge on held-out ones; pass rank= and ridge=")
         return {"rank": ranks[0], "ridge": ridges[0], "sweeps": max_sweeps, "rmse": None,
-                "stopped": False, "state": None}, {}
+                "stopped": False, "state": None, "held_out": None}, {}
     sides = _Sides(rows[~test], cols[~test], values[~test], shape)
     held_rows, held_cols, held_values = rows[test], cols[test], values[test]
     scores, best = {}, None
@@ -330,7 +335,7 @@ def _search(rows, cols, values, shape, ranks, ridges, max_sweeps, holdout, n_mod
     start, sweeps = best["state"], best["sweeps"]
     for rank in ranks[1:]:
         descend(start.with_rank(rank, rng), rank, sweeps, PATH_SWEEPS)
-    return {**best, "stopped": stopped}, scores
+    return {**best, "stopped": stopped, "held_out": test}, scores
 
 
 def fold_in_rows(rows, cols, values, n_rows, col_factors, ridge):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from lrkit.ratings.biased_als import RANKS, RIDGES, fit_ratings
 from lrkit.ratings.dask_fit import fit_ratings_dask, triplet_frame
-from lrkit.ratings.options import BIASED
+from lrkit.ratings.options import AUTO, BIASED
 
 #: The biased model of :mod:`lrkit.ratings.biased_als`, beside the registry's completion solvers.
 
@@ -16,17 +16,20 @@ class BiasedFit:
     parameters, checks and column statistics)."""
 
     def _fit_biased(self, rows, cols, values, shape):
-        """``biased_als``: the search on held-out entries, then the averaged fits."""
+        """``biased_als``: the search on held-out entries, then the averaged fits. Returns
+        the mask of the entries the search held out (None when it held none out)."""
         result = fit_ratings(rows, cols, values, shape, *self._candidates(shape),
-                             max_sweeps=self._max_iter(), n_models=self.n_models,
+                             max_sweeps=self._max_iter(BIASED), n_models=self.n_models,
                              seed=self.seed)
         self._keep_biased(result)
+        return result.held_out
 
     def _fit_dask(self, X):
         """``biased_als`` on a Dask DataFrame of triplets (:func:`fit_ratings_dask`)."""
         self._check_params()
-        if self.method != BIASED or self.center:
-            raise ValueError("X as a Dask DataFrame needs method='biased_als' and "
+        if self.method not in (AUTO, BIASED) or self.center:
+            raise ValueError("X as a Dask DataFrame needs method='biased_als' (or 'auto', "
+                             "which is the biased model there) and "
                              f"center=False (its biases centre the data); got "
                              f"method={self.method!r}, center={self.center!r}")
         frame, summary = triplet_frame(X)
@@ -35,7 +38,7 @@ class BiasedFit:
         self._learn_columns(summary.row_counts, summary.col_counts, summary.col_sums,
                             summary.mean)
         self._keep_biased(fit_ratings_dask(frame, summary, *self._candidates(summary.shape),
-                                           max_sweeps=self._max_iter(),
+                                           max_sweeps=self._max_iter(BIASED),
                                            n_models=self.n_models, seed=self.seed))
 
     def _candidates(self, shape):
@@ -47,7 +50,7 @@ class BiasedFit:
 
     def _keep_biased(self, result):
         """The fitted attributes of a ``biased_als`` :class:`RatingsFit`."""
-        self.result_, model = result.run, result.model
+        self.method_, self.result_, model = BIASED, result.run, result.model
         self.rank_, self.ridge_, self.value_scale_ = result.rank, result.ridge, result.scale
         self.rank_scores_ = result.scores
         self.n_iter_, self.converged_ = self.result_.n_iter, self.result_.converged

@@ -147,6 +147,7 @@ def fit_ratings_dask(frame, summary, ranks, ridges, *, max_sweeps, n_models, see
     best, scores = _search(rows, cols, values / scale, summary.shape, ranks, ridges,
                            max_sweeps, HOLDOUT, n_models, rng)
     state = best.pop("state")
+    best.pop("held_out")  # a mask of the in-memory sample, not of the frame
     mean = summary.mean / scale
     # Data larger than the sample: the sample's best sweep count does not carry over (its
     # rows are sparser), so the sweeps stop early on a held-out split of all the data.

@@ -11,8 +11,6 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from lrkit._validation import check_choice, check_int, check_real
-from lrkit.exceptions import ConvergenceWarning
-from lrkit.operators import EntrySampling
 from lrkit.ratings._observations import (
     ObservedInput,
     indices,
@@ -22,17 +20,17 @@ from lrkit.ratings._observations import (
 from lrkit.ratings.biased_als import SEARCH_SWEEPS, fold_in_rows
 from lrkit.ratings.biased_fit import BiasedFit
 from lrkit.ratings.dask_fit import is_dask_dataframe
-from lrkit.ratings.options import BIASED, FILL_RULES
+from lrkit.ratings.options import AUTO, BIASED, FILL_RULES
+from lrkit.ratings.plain_fit import PlainFit
 from lrkit.recovery._row_systems import RowSystems
-from lrkit.recovery.api import recover
-from lrkit.recovery.completion_rank import RANK_RULES, select_completion_rank
-from lrkit.recovery.registry import get_solver, solvers_needing
+from lrkit.recovery.completion_rank import RANK_RULES
+from lrkit.recovery.registry import solvers_needing
 
 #: Default iteration bound per method (sweeps, for the biased model).
-MAX_ITER = {"altmin": 300, "softimpute": 3000, BIASED: SEARCH_SWEEPS}
+MAX_ITER = {"altmin": 300, "softimpute": 3000, BIASED: SEARCH_SWEEPS, AUTO: SEARCH_SWEEPS}
 
 
-class MatrixCompletion(BiasedFit, ObservedInput, OneToOneFeatureMixin, TransformerMixin,
+class MatrixCompletion(BiasedFit, PlainFit, ObservedInput, OneToOneFeatureMixin, TransformerMixin,
                        BaseEstimator):
     """Fill the missing entries of a matrix, or predict ratings, with a low-rank model.
 
@@ -59,7 +57,7 @@ class MatrixCompletion(BiasedFit, ObservedInput, OneToOneFeatureMixin, Transform
         Rank of the model (per fit, for ``biased_als``); ``"auto"`` chooses it on held-out
         entries (``biased_als``: 10 or 5; the others: :func:`select_completion_rank`
         with ``rank_rule``, up to ``max_rank``).
-    method : {"biased_als", "altmin", "softimpute"}, default "biased_als"
+    method : {"auto", "biased_als", "altmin", "softimpute"}, default "auto"
     ridge : float >= 0, optional
         Ridge penalty of the row solves. ``biased_als``: weighted-λ (``ridge · n_i ||f_i||²``
         on values divided by their standard deviation, so the same ridge suits any scale),
@@ -85,6 +83,8 @@ class MatrixCompletion(BiasedFit, ObservedInput, OneToOneFeatureMixin, Transform
 
     Attributes
     ----------
+    method_ : str
+        The model fit: the method asked for, or for ``"auto"`` the one chosen.
     rank_ : int
     ridge_ : float
         The ridge used (chosen or given).
@@ -100,8 +100,8 @@ class MatrixCompletion(BiasedFit, ObservedInput, OneToOneFeatureMixin, Transform
     overall_mean_ : float
         The mean of the observed values: the baseline of a column unseen in ``fit``.
     rank_scores_ : dict
-        The scores of the search: held-out RMSE per rank, or per ``(rank, ridge)`` for
-        ``biased_als``.
+        The scores of the search: held-out RMSE per rank, per ``(rank, ridge)`` for
+        ``biased_als``, per ``(method, rank, ridge)`` for ``auto``.
     result_ : RecoveryResult
     n_iter_ : int
         Iterations of the final fit (``biased_als``: its sweeps on all the entries, after
@@ -141,7 +141,7 @@ class MatrixCompletion(BiasedFit, ObservedInput, OneToOneFeatureMixin, Transform
     (2,)
     """
 
-    def __init__(self, rank="auto", method=BIASED, *, ridge=None, center=False,
+    def __init__(self, rank="auto", method=AUTO, *, ridge=None, center=False,
                  fill_empty="auto", rank_rule="holdout", max_rank=None, max_iter=None,
                  tol=1e-10, n_models=5, seed=None):
         self.rank = rank
@@ -223,33 +223,15 @@ class MatrixCompletion(BiasedFit, ObservedInput, OneToOneFeatureMixin, Transform
                             np.bincount(cols, minlength=shape[1]),
                             np.bincount(cols, weights=values, minlength=shape[1]),
                             float(values.mean()))
-        values = values - self.mean_[cols]
-        if self.method == BIASED:
-            self._fit_biased(rows, cols, values, shape)
-            return
-        operator = EntrySampling(shape, rows, cols)
-        self.ridge_ = 0.0 if self.ridge is None else float(self.ridge)
-        if self.rank == "auto":
-            self.rank_, self.rank_scores_ = select_completion_rank(
-                operator, values, self.max_rank, self.rank_rule, ridge=self.ridge_,
-                seed=self.seed)
+        offsets = self.mean_
+        values = values - offsets[cols]
+        if self.method in (AUTO, BIASED):
+            held_out = self._fit_biased(rows, cols, values, shape)
+            if self.method == AUTO:
+                self._weigh_plain(rows, cols, values, shape, held_out, offsets)
         else:
-            self.rank_ = self._given_rank(shape)
-            self.rank_scores_ = {}
-        options = {"ridge": self.ridge_} if "ridge" in get_solver(self.method).options else {}
-        with warnings.catch_warnings():
-            # The solver's own warning is replaced by one that names the estimator.
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            self.result_ = recover(operator, values, self.rank_, method=self.method,
-                                   max_iter=self._max_iter(), tol=self.tol, seed=self.seed,
-                                   **options)
-        self.n_iter_, self.converged_ = self.result_.n_iter, self.result_.converged
-        if not self.converged_:
-            warnings.warn(f"MatrixCompletion({self.method}) did not converge: "
-                          f"{self.result_.message}; raise max_iter (now {self._max_iter()}) or "
-                          "lower the rank", ConvergenceWarning, stacklevel=3)
-        F, G = (np.asarray(f) for f in self.result_.factors)
-        self.row_factors_, self.components_ = F, G
+            self._fit_plain(rows, cols, values, shape, self.method,
+                            None if self.rank == "auto" else self._given_rank(shape))
 
     def _learn_columns(self, row_counts, col_counts, col_sums, overall_mean):
         """What every fit learns from the observation counts: the fill values (observed
@@ -295,7 +277,7 @@ class MatrixCompletion(BiasedFit, ObservedInput, OneToOneFeatureMixin, Transform
             X, observed = self._check_input(X, fitting=False)
             rows, cols = np.nonzero(observed)
         values = X[rows, cols] - self.mean_[cols]
-        if self.method == BIASED:  # solved in the units of the fit (values / scale)
+        if self.method_ == BIASED:  # solved in the units of the fit (values / scale)
             scale = self.value_scale_
             F, bias = fold_in_rows(rows, cols, values / scale, X.shape[0],
                                    self.components_ / np.sqrt(scale), self.ridge_)
@@ -330,13 +312,17 @@ class MatrixCompletion(BiasedFit, ObservedInput, OneToOneFeatureMixin, Transform
         is the global mean plus the column bias); ``fill_empty="auto"`` resolved."""
         if self.fill_empty != "auto":
             return self.fill_empty
-        return "predict" if self.method == BIASED else "error"
+        if getattr(self, "method_", self.method) in (AUTO, BIASED):
+            return "predict"
+        return "mean" if self.method == AUTO else "error"
 
-    def _max_iter(self):
-        return MAX_ITER[self.method] if self.max_iter is None else self.max_iter
+    def _max_iter(self, method=None):
+        """``max_iter``, or the default of ``method`` (the one asked for when None)."""
+        method = self.method if method is None else method
+        return MAX_ITER[method] if self.max_iter is None else self.max_iter
 
     def _check_params(self):
-        check_choice("method", self.method, (BIASED, *solvers_needing("entries")))
+        check_choice("method", self.method, (AUTO, BIASED, *solvers_needing("entries")))
         check_choice("fill_empty", self.fill_empty, FILL_RULES)
         check_choice("rank_rule", self.rank_rule, RANK_RULES)
         if self.ridge is not None:
