@@ -122,5 +122,14 @@ def test_command_line_choices_are_the_registries():
     from lrkit.nn.adapters import ADAPTERS
     from lrkit.nn.training.lm_methods import TRAIN_LM_METHODS
 
-    assert set(adapt.METHODS) == set(ADAPTERS)
+    assert tuple(adapt.METHODS) == tuple(ADAPTERS)
     assert tuple(train_lm.METHODS) == tuple(TRAIN_LM_METHODS)
+    assert "lora" in adapt.METHODS and "nope" not in adapt.METHODS
+
+
+def test_command_line_choices_load_their_registry_only_when_read():
+    """``lrkit --help`` builds every verb's parser without importing PyTorch; the adapt
+    verb's help lists the registry."""
+    code = ("import sys; from lrkit.cli import build_parser; "
+            "build_parser(); assert 'torch' not in sys.modules, 'torch at build'")
+    subprocess.run([sys.executable, "-c", code], check=True)

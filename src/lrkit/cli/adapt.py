@@ -8,6 +8,7 @@ from pathlib import Path
 from rich.table import Table
 
 from lrkit.cli.console import (
+    RegistryChoices,
     add_seed,
     add_verb,
     check_plot_path,
@@ -19,14 +20,16 @@ from lrkit.cli.console import (
 from lrkit.cli.nn_inputs import ROTTEN_TOMATOES, load_model, read_labelled_text
 from lrkit.io import check_writable
 
-METHODS = ("lora", "pissa", "svfit", "salt", "block_lora", "snell")
+#: The adapter registry (:data:`lrkit.nn.adapters.ADAPTERS`), loaded when first read.
+METHODS = RegistryChoices("lrkit.nn.adapters", "ADAPTERS")
 
 
 def register(sub):
     parser = add_verb(sub, "adapt", "fine-tune a pretrained network with low-rank or "
                       "singular-value adapters on labelled sentences", extra="nn")
     parser.add_argument("model", help="'minilm' (the packaged all-MiniLM-L6-v2) or a model folder")
-    parser.add_argument("--method", choices=METHODS, default="lora", help="adapter method")
+    parser.add_argument("--method", choices=METHODS, metavar="METHOD", default="lora",
+                        help="adapter method: %(choices)s")
     parser.add_argument("--rank", type=positive_int_arg, default=8, help="adapter rank")
     parser.add_argument("--alpha", type=number_arg(float, 0.0, low_open=True),
                         help="scaling numerator α of (α/r) B A (default: the rank)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 import time
 import warnings
@@ -209,6 +210,31 @@ class DefaultsHelpFormatter(argparse.HelpFormatter):
                 or action.option_strings == [] and action.nargs in ("?", "*")):
             return text
         return f"{text} (default: %(default)s)".lstrip()
+
+
+class RegistryChoices:
+    """The ``choices`` of an option read from a family that needs PyTorch to declare itself
+    (``module.attribute``, any iterable of names), imported only when argparse checks a
+    value or prints the verb's help: ``lrkit --help`` stays light, and the command line
+    lists exactly what is registered. Without PyTorch the list is empty and every value
+    passes, so the verb itself says which extra it needs."""
+
+    def __init__(self, module, attribute, extra=()):
+        self.module, self.attribute, self.extra = module, attribute, tuple(extra)
+
+    def _names(self):
+        try:
+            names = getattr(importlib.import_module(self.module), self.attribute)
+        except ImportError:
+            return None
+        return (*names, *self.extra)
+
+    def __iter__(self):
+        return iter(self._names() or ())
+
+    def __contains__(self, value):
+        names = self._names()
+        return names is None or value in names
 
 
 def add_verb(sub, name, help, extra=None):

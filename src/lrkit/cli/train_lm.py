@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.table import Table
 
 from lrkit.cli.console import (
+    RegistryChoices,
     add_seed,
     add_verb,
     check_plot_path,
@@ -14,16 +15,19 @@ from lrkit.cli.console import (
     task_progress,
 )
 
-METHODS = ("full", "galore", "dct", "random", "lowrank", "sltrain", "lost", "sst", "maestro",
-           "lora", "relora", "trp")
+#: The training methods (:data:`lrkit.nn.training.lm_methods.TRAIN_LM_METHODS`), loaded when
+#: first read.
+METHODS = RegistryChoices("lrkit.nn.training.lm_methods", "TRAIN_LM_METHODS")
 
 
 def register(sub):
     parser = add_verb(sub, "train-lm",
                       "train a small character-level transformer on Shakespeare's plays with "
                       "low-rank methods, side by side", extra="nn")
-    parser.add_argument("--method", nargs="+", choices=[*METHODS, "all"], default=["full",
-                        "galore", "dct"], help="methods to compare (lrkit.nn.training.lm_methods)")
+    parser.add_argument("--method", nargs="+", metavar="METHOD",
+                        choices=RegistryChoices(METHODS.module, METHODS.attribute, ["all"]),
+                        default=["full", "galore", "dct"],
+                        help="methods to compare: %(choices)s")
     parser.add_argument("--rank", type=positive_int_arg, default=32,
                         help="rank of the projections and low-rank layers")
     parser.add_argument("--steps", type=positive_int_arg, default=300, help="training steps")
@@ -60,7 +64,7 @@ def run(args):
     from lrkit.nn.workloads.language_model import CharCorpus, pretrain
 
     corpus = CharCorpus(shakespeare())
-    methods = METHODS if "all" in args.method else tuple(dict.fromkeys(args.method))
+    methods = tuple(METHODS) if "all" in args.method else tuple(dict.fromkeys(args.method))
     table = Table(title=f"lrkit train-lm: {args.steps} steps of {args.batch_size} × "
                         f"{args.context} characters, rank {args.rank}")
     for column in ("method", "trainable params", "optimizer state (MB)",
