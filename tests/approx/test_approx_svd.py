@@ -185,3 +185,18 @@ def test_a_cluster_of_equal_singular_values_at_the_cut_is_found():
     np.testing.assert_allclose(sk, s[:k], rtol=1e-10)
     best = np.sqrt(np.sum(s[k:] ** 2))
     assert np.linalg.norm(A - (Uk * sk) @ Vt) <= best * (1 + 1e-10)
+
+
+def test_noise_rules_refuse_a_partial_spectrum():
+    """The noise level comes from the median of the whole spectrum: a top-60 spectrum of a
+    rank-30 matrix read the signal as noise (rank 22 chosen, silently); now a one-line error
+    naming the fix, and the whole spectrum gives the true rank."""
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((400, 30)) @ rng.standard_normal((30, 300))
+    A += rng.standard_normal(A.shape)
+    s = np.linalg.svd(A, compute_uv=False)
+    for rule in ("gavish_donoho", "marchenko_pastur"):
+        with pytest.raises(ValueError, match="whole spectrum"):
+            lrkit.approx.select_rank(s[:60], rule=rule, shape=A.shape)
+        assert lrkit.approx.select_rank(s[:60], rule=rule, shape=A.shape, noise=1.0) == 30
+        assert lrkit.approx.select_rank(s, rule=rule, shape=A.shape) == 30

@@ -41,8 +41,15 @@ def marchenko_pastur_median(beta: float) -> float:
 
 def noise_from_median(s, shape) -> float:
     """Noise level σ estimated from the median singular value of an n1×n2 matrix:
-    ``σ̂ = median(s) / √(max(n1, n2) μ_β)``, μ_β the Marchenko–Pastur median (Gavish & Donoho)."""
+    ``σ̂ = median(s) / √(max(n1, n2) μ_β)``, μ_β the Marchenko–Pastur median (Gavish & Donoho).
+    The median is that of the whole spectrum: ``s`` must hold all ``min(n1, n2)`` values
+    (the median of a top few would read signal as noise)."""
     small, large = sorted(check_shape(shape))
+    if np.size(s) < small:
+        raise ValueError(
+            f"the noise level is estimated from the median of all min(shape) = {small} "
+            f"singular values; got {np.size(s)}: pass the whole spectrum (e.g. "
+            "np.linalg.svd(A, compute_uv=False)) or give noise=")
     return float(np.median(s)) / math.sqrt(large * marchenko_pastur_median(small / large))
 
 
