@@ -135,3 +135,15 @@ def test_cli_train_lm_iteration(capsys):
     with pytest.raises(SystemExit) as info:
         main(["train-lm", "--method", "sst", "--iteration", "0"])
     assert info.value.code == 2 and "--iteration" in capsys.readouterr().err
+
+
+def test_pretrain_progress_takes_a_flag_or_a_callable():
+    """``progress=False`` is silent (it raised "'bool' object is not callable"), a callable
+    receives ``(step, loss)`` at every step, and both train the same model."""
+    corpus, runs, reports = CharCorpus(TEXT), [], []
+    for progress in (False, lambda step, loss: reports.append((step, loss))):
+        run = build_run("full", corpus.vocab_size, rank=4, lr=3e-3, seed=0, **SMALL)
+        runs.append(pretrain(run.model, corpus, run.optimizer, 5, batch_size=4, seed=0,
+                             progress=progress))
+    assert [step for step, _ in reports] == [1, 2, 3, 4, 5]
+    assert runs[0].losses == runs[1].losses == [loss for _, loss in reports]

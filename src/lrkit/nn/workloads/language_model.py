@@ -155,13 +155,16 @@ def perplexity(model, corpus, *, batches=8, batch_size=32, seed=0):
 
 
 def pretrain(model, corpus, optimizer, steps, *, batch_size=16, seed=0, eval_every=None,
-             step_callback=None, progress=None):
+             step_callback=None, progress=True):
     """Train ``model`` on ``corpus`` for ``steps`` steps of ``optimizer``.
 
     ``step_callback(step)`` runs after each optimizer step (periodic re-orthogonalisation or
-    truncation); ``progress(step, loss)`` reports. Validation perplexity is measured every
-    ``eval_every`` steps (default: 4 times) and at the end, outside the steps' timing.
+    truncation). ``progress``: ``True`` shows a progress bar on a terminal (as
+    :func:`~lrkit.nn.finetune` does), ``False`` nothing, a callable ``progress(step, loss)``
+    receives the reports. Validation perplexity is measured every ``eval_every`` steps
+    (default: 4 times) and at the end, outside the steps' timing.
     """
+    report = progress if callable(progress) else None
     steps = check_int("steps", steps, 1)
     eval_every = eval_every or max(1, steps // 4)
     generator = torch.Generator().manual_seed(seed)
@@ -173,8 +176,9 @@ def pretrain(model, corpus, optimizer, steps, *, batch_size=16, seed=0, eval_eve
     def evaluate(step, loss):
         if step % eval_every == 0 or step == steps:
             history.evaluations.append((step, perplexity(model, corpus)))
-        if progress is not None:
-            progress(step, loss)
+        if report is not None:
+            report(step, loss)
 
     return train_steps(model, compute, steps, optimizer=optimizer, after_step=step_callback,
-                       callback=evaluate, progress=False, history=history)
+                       callback=evaluate, progress=report is None and bool(progress),
+                       label="pre-training", history=history)
