@@ -30,12 +30,12 @@ html_css_files = ["lrkit.css"]
 exclude_patterns = ["_build"]
 suppress_warnings = ["config.cache"]
 
-# The capability pages show the README's examples, taken from it at every build (the test
-# suite runs the same blocks), so the two never drift apart.
+# The capability pages show the guided tour's examples (docs/tour.md), taken from it at
+# every build (the test suite runs the same blocks), so the two never drift apart.
 ROOT = Path(__file__).resolve().parents[2]
 GENERATED = Path(__file__).parent / "_generated"
 GENERATED.mkdir(exist_ok=True)
-for section in re.split(r"^## ", (ROOT / "README.md").read_text(), flags=re.M)[1:]:
+for section in re.split(r"^## ", (ROOT / "docs" / "tour.md").read_text(), flags=re.M)[1:]:
     title, _, body = section.partition("\n")
     blocks = re.findall(r"```(python|bash)\n(.*?)```", body, flags=re.S)
     slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
