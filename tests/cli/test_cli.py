@@ -1,5 +1,6 @@
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -279,3 +280,21 @@ def test_compress_rmt_allocation_runs_without_a_ratio(capsys):
     assert 0 < said <= 1
     assert main(["compress", "minilm", "--allocation", "rmt", "--ratio", "0.3"]) == 1
     assert "drop --ratio" in capsys.readouterr().err
+
+
+def test_warnings_are_one_line_in_the_command_line_s_words(tmp_path, capsys):
+    """A solver's ConvergenceWarning reached stderr as Python prints it (source path, line
+    number, the offending source line); the CLI says it in one line of its own."""
+    rng = np.random.default_rng(0)
+    M = rng.standard_normal((50, 3)) @ rng.standard_normal((3, 40))
+    M[rng.random(M.shape) < 0.5] = np.nan
+    np.savetxt(tmp_path / "m.csv", M, delimiter=",")
+    with warnings.catch_warnings():
+        warnings.simplefilter("default", lrkit.ConvergenceWarning)  # the suite ignores them
+        code = main(["complete", str(tmp_path / "m.csv"), "-o", str(tmp_path / "out.npz"),
+                     "--method", "altmin", "--rank", "3", "--max-iter", "2"])
+    err = capsys.readouterr().err
+    assert code == 0
+    assert err.splitlines() == ["lrkit: warning: MatrixCompletion(altmin) did not converge: "
+                                "reached max_iter=2 before converging; raise max_iter (now 2) "
+                                "or lower the rank"]

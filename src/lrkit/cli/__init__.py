@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 
 import lrkit
 from lrkit.cli import (
@@ -40,7 +41,9 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _warn
+            return args.func(args)
     except (ValueError, MissingExtraError) as error:
         return _fail(error)
     except OSError as error:  # a file system failure while writing (disk full, permissions)
@@ -50,6 +53,11 @@ def main(argv=None):
                      "size or set LRKIT_MEMORY_BUDGET")
     except KeyboardInterrupt:
         return _fail("interrupted")
+
+
+def _warn(message, category, filename, lineno, file=None, line=None):
+    """A warning in the command line's words: one line, no source path."""
+    print(f"lrkit: warning: {' '.join(str(message).split())}", file=sys.stderr)
 
 
 def _fail(message):
