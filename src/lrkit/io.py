@@ -87,7 +87,7 @@ def read_csv(path, header=None):
             raise ValueError(f"{path}, row {i}: {len(row)} cells where the first data row has "
                              f"{width}")
         for j, cell in enumerate(row, start=1):
-            value = _parse(cell)
+            value = parse_cell(cell)
             if value is None:
                 raise ValueError(f"{path}, row {i}, column {j}: {cell.strip()!r} is not a number "
                                  "(missing values are empty or NA/NaN)")
@@ -95,7 +95,7 @@ def read_csv(path, header=None):
     return values
 
 
-def _parse(cell):
+def parse_cell(cell):
     """The float in a CSV cell, NaN for a missing one, None when it is neither."""
     text = cell.strip()
     if text in NA_TOKENS:
@@ -108,7 +108,7 @@ def _parse(cell):
 
 
 def _is_number(cell):
-    value = _parse(cell)
+    value = parse_cell(cell)
     return value is not None
 
 

@@ -18,7 +18,8 @@ from lrkit.cli.console import (
     stop_label,
     summary_table,
 )
-from lrkit.io import check_output, load_index_table, load_matrix, save_arrays
+from lrkit.cli.id_tables import read_id_table, write_completed, write_predictions
+from lrkit.io import check_output, load_matrix, save_arrays
 from lrkit.ratings.options import AUTO, BIASED, FILL_RULES
 from lrkit.recovery.registry import solvers_needing
 
@@ -42,10 +43,12 @@ def register(sub):
                         help="all-NaN rows/columns: auto (biases for biased_als and auto, "
                         "refuse for the others), refuse, or fill with column means")
     parser.add_argument("--triplets", action="store_true",
-                        help="the input lists observations as (row, col, value), zero-based")
+                        help="the input lists observations as (row id, column id, value): "
+                        "ids are zero-based indices, or in a CSV any text (user names, item "
+                        "codes), written back as given")
     parser.add_argument("--pairs", metavar="FILE",
-                        help="(row, col) table: write predictions at these pairs as (row, col, "
-                        "prediction) instead of the completed matrix")
+                        help="(row id, column id) table: write predictions at these pairs as "
+                        "(row id, column id, prediction) instead of the completed matrix")
     parser.add_argument("--clip", action="store_true",
                         help="clip predictions to the range of the observed entries")
     parser.set_defaults(func=run)
@@ -56,13 +59,14 @@ def run(args):
     check_output(args.output, several=False,
                  inputs=[args.input] + ([args.pairs] if args.pairs else []))
     if args.triplets:
-        rows, cols, values = load_index_table(args.input, 3, args.key, args.header)
+        table = read_id_table(args.input, 3, args.header)
+        rows, cols, values = table.rows.index, table.cols.index, table.values[0]
         data = (rows, cols, values)
     else:
         X = load_matrix(args.input, args.key, args.header)
         rows, cols = np.nonzero(~np.isnan(X))
-        values, data = X[rows, cols], X
-    pairs = load_index_table(args.pairs, 2) if args.pairs else None
+        values, data, table = X[rows, cols], X, None
+    pairs = read_id_table(args.pairs, 2, like=table) if args.pairs else None
     model = lrkit.MatrixCompletion(rank=args.rank,
                                    method=args.method, ridge=args.ridge, center=args.center,
                                    fill_empty=args.fill_empty, max_iter=args.max_iter,
@@ -72,19 +76,24 @@ def run(args):
     shape = (model.row_factors_.shape[0], model.components_.shape[0])
     clip = (values.min(), values.max()) if args.clip else (-np.inf, np.inf)
     if pairs is not None:
-        predicted = np.clip(model.predict(*pairs), *clip)
-        save_arrays(args.output, predictions=np.column_stack([*pairs, predicted]))
+        asked = pairs.rows.index, pairs.cols.index
+        predicted = np.clip(model.predict(*asked), *clip)
+        write_predictions(args.output, pairs, *asked, predicted,
+                          names=None if table is None else table.names)
     else:
         filled = model.predict(*np.indices(shape).reshape(2, -1)).reshape(shape)
         filled[rows, cols] = values
-        save_arrays(args.output, completed=np.clip(filled, *clip))
+        if table is None:
+            save_arrays(args.output, completed=np.clip(filled, *clip))
+        else:
+            write_completed(args.output, table, np.clip(filled, *clip))
     rmse = root_mean_square(model.predict(rows, cols) - values)
     console.print(summary_table("lrkit complete", [
         ("shape", f"{shape[0]} x {shape[1]}"),
         ("observed", f"{values.size / (shape[0] * shape[1]):.1%}"),
         ("model", model.method_),
-        ("rank", str(model.rank_) + (f" x {model.n_models} fits, ridge {model.ridge_:g}"
-                                     if model.method_ == BIASED else "")),
+        ("rank", str(model.rank_) + (f", mean of {model.n_models} fits, ridge "
+                                     f"{model.ridge_:g}" if model.method_ == BIASED else "")),
         ("iterations", str(model.result_.n_iter)),
         ("RMSE on observed entries", f"{rmse:.4g}"),
         ("solver time (s)", f"{model.result_.wall_time:.2f}"),
