@@ -40,6 +40,9 @@ def register(sub):
                         help="held-out fraction of a CSV --data for the accuracy column")
     parser.add_argument("--max-examples", type=positive_int_arg,
                         help="train on at most this many examples")
+    parser.add_argument("--max-test-examples", type=positive_int_arg, default=1000,
+                        help="measure the held-out accuracy on at most this many examples "
+                        "(a fixed sample; each measurement is a pass without gradients)")
     parser.add_argument("--epochs", type=positive_int_arg, default=3,
                         help="passes over the training examples")
     parser.add_argument("--lr", type=number_arg(float, 0.0, low_open=True), default=1e-3,
@@ -77,6 +80,17 @@ def _split(args):
     return pick(order[cut:]), pick(order[:cut]), names
 
 
+def _sample(pairs, count, seed):
+    """At most ``count`` of the ``(texts, labels)`` pairs, drawn once with ``seed``."""
+    import numpy as np
+
+    texts, labels = pairs
+    if len(texts) <= count:
+        return texts, labels
+    keep = np.sort(np.random.default_rng(seed).choice(len(texts), count, replace=False))
+    return [texts[i] for i in keep], [labels[i] for i in keep]
+
+
 def _encoder_layers(name, _):
     """Every linear layer of the encoder but the pooler (mean pooling does not use it)."""
     return name.startswith("encoder.") and "pooler" not in name
@@ -98,6 +112,7 @@ def run(args):
     if args.max_examples:
         train_texts = train_texts[:args.max_examples]
         train_labels = train_labels[:args.max_examples]
+    test = _sample(test, args.max_test_examples, args.seed)
     encoder, tokenizer = load_model(args.model)
     model = lnn.SentenceClassifier(encoder, num_labels=len(names), seed=args.seed)
     tuned = lnn.adapt(model, args.method, args.rank, alpha=args.alpha, seed=args.seed,

@@ -60,17 +60,25 @@ def classification_loss(model, batch):
 
 
 @torch.no_grad()
-def accuracy(model, batches):
-    """Fraction of correctly classified examples over labelled ``batches``."""
+def accuracy(model, batches, progress=True):
+    """Fraction of correctly classified examples over labelled ``batches``: batched
+    inference without gradients. ``progress``: ``True`` shows a bar per batch on a terminal,
+    ``False`` nothing, a callable ``progress("accuracy", done, total)`` receives the reports."""
+    from lrkit._progress import stage_bars
+
+    batches = list(batches)
     was_training = model.training
     model.eval()
     correct = total = 0
     try:
-        for batch in batches:
-            inputs = {key: value for key, value in batch.items() if key != "labels"}
-            predicted = model(**inputs).argmax(dim=-1)
-            correct += int((predicted == batch["labels"]).sum())
-            total += batch["labels"].numel()
+        with torch.inference_mode(), stage_bars(progress, "evaluating") as report:
+            for done, batch in enumerate(batches, start=1):
+                inputs = {key: value for key, value in batch.items() if key != "labels"}
+                predicted = model(**inputs).argmax(dim=-1)
+                correct += int((predicted == batch["labels"]).sum())
+                total += batch["labels"].numel()
+                if report is not None:
+                    report("accuracy", done, len(batches))
     finally:
         model.train(was_training)
     return correct / max(total, 1)
