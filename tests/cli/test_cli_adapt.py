@@ -61,3 +61,20 @@ def test_adapt_refuses_bad_input_in_one_line(tmp_path, reviews, capsys, argv, me
     assert main(["adapt", "minilm", *argv]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
+
+
+def test_adapt_reads_json_lines(tmp_path):
+    """``--data`` may be JSON Lines with ``text`` and ``label`` keys (labels any value)."""
+    import json
+
+    from lrkit.cli.nn_inputs import read_labelled_text
+
+    path = tmp_path / "reviews.jsonl"
+    path.write_text("".join(json.dumps({"text": t, "label": y == "good"}) + "\n"
+                            for t, y in SENTENCES))
+    texts, labels, names = read_labelled_text(path)
+    assert names == ["False", "True"] and len(texts) == len(SENTENCES)
+    assert [names[i] == "True" for i in labels] == [y == "good" for _, y in SENTENCES]
+    path.write_text('{"text": "no label"}\n')
+    with pytest.raises(ValueError, match="line 1: an object with 'text' and 'label' keys"):
+        read_labelled_text(path)

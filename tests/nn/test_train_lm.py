@@ -147,3 +147,32 @@ def test_pretrain_progress_takes_a_flag_or_a_callable():
                              progress=progress))
     assert [step for step, _ in reports] == [1, 2, 3, 4, 5]
     assert runs[0].losses == runs[1].losses == [loss for _, loss in reports]
+
+
+@pytest.mark.parametrize("suffix", [".txt", ".jsonl", ".csv"])
+def test_cli_train_lm_on_your_own_text(tmp_path, capsys, suffix):
+    """``--text`` trains on a user's file: plain text, or the ``text`` of JSON Lines or CSV
+    records; a file too short for the windows is one line naming the numbers."""
+    import json
+
+    path = tmp_path / f"corpus{suffix}"
+    lines = [f"line {i}: the quick brown fox jumps over the lazy dog" for i in range(60)]
+    if suffix == ".txt":
+        path.write_text("\n".join(lines))
+    elif suffix == ".jsonl":
+        path.write_text("".join(json.dumps({"text": line, "id": i}) + "\n"
+                                for i, line in enumerate(lines)))
+    else:
+        path.write_text("id,text\n" + "".join(f'{i},"{line}"\n' for i, line in enumerate(lines)))
+    assert main(["train-lm", "--text", str(path), "--method", "full", "--steps", "3",
+                 "--width", "32", "--depth", "1", "--context", "32", "--rank", "4"]) == 0
+    assert "full" in capsys.readouterr().out
+    short = tmp_path / "short.txt"
+    short.write_text("too short")
+    assert main(["train-lm", "--text", str(short), "--context", "32"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "9 characters: too few" in err[0]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "a"}\nnot json\n')
+    assert main(["train-lm", "--text", str(bad)]) == 1
+    assert "line 2: not JSON" in capsys.readouterr().err

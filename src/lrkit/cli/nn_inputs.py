@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 #: ``--data`` value naming the bundled Rotten Tomatoes sentiment data.
@@ -36,20 +37,68 @@ def read_sentences(path, count, split):
 
 def read_labelled_text(path):
     """``(texts, labels, label names)`` of a CSV file with a header naming ``text`` and
-    ``label`` columns; labels may be any strings (sorted into class indices)."""
+    ``label`` columns, or a JSON Lines file (``.jsonl``) of objects with ``text`` and
+    ``label`` keys; labels may be any strings (sorted into class indices)."""
     if not Path(path).is_file():
-        raise ValueError(f"--data {path} is not a file (a CSV with text,label columns, or "
-                         f"{ROTTEN_TOMATOES!r})")
-    try:
-        with open(path, encoding="utf-8", newline="") as handle:
-            rows = list(csv.DictReader(handle))
-    except (UnicodeDecodeError, csv.Error) as error:
-        raise ValueError(f"--data {path} is not a readable UTF-8 CSV file: {error}") from None
-    if not rows or not {"text", "label"} <= set(rows[0]):
-        raise ValueError(f"--data {path} needs a header row with 'text' and 'label' columns")
-    rows = [r for r in rows if (r["text"] or "").strip() and (r["label"] or "").strip()]
-    names = sorted({r["label"].strip() for r in rows})
+        raise ValueError(f"--data {path} is not a file (a CSV with text,label columns, a "
+                         f"JSON Lines file with text and label keys, or {ROTTEN_TOMATOES!r})")
+    rows = _records(path, "--data", ("text", "label"))
+    rows = [r for r in rows if _given(r["text"]) and _given(r["label"])]
+    names = sorted({str(r["label"]).strip() for r in rows})
     if len(names) < 2:
         raise ValueError(f"--data {path} needs at least two distinct labels; found {names}")
     index = {name: i for i, name in enumerate(names)}
-    return [r["text"].strip() for r in rows], [index[r["label"].strip()] for r in rows], names
+    return ([str(r["text"]).strip() for r in rows],
+            [index[str(r["label"]).strip()] for r in rows], names)
+
+
+def read_corpus(path):
+    """The training text of a file: plain UTF-8 text, or the ``text`` field of every
+    object of a JSON Lines file (``.jsonl``) or the ``text`` column of a CSV, joined by
+    blank lines."""
+    if not Path(path).is_file():
+        raise ValueError(f"--text {path} is not a file (UTF-8 text, .jsonl or .csv)")
+    if Path(path).suffix.lower() in (".jsonl", ".csv"):
+        text = "\n\n".join(str(r["text"]) for r in _records(path, "--text", ("text",))
+                           if _given(r["text"]))
+    else:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except UnicodeDecodeError as error:
+            raise ValueError(f"--text {path} is not UTF-8 text: {error}") from None
+    if not text.strip():
+        raise ValueError(f"--text {path} holds no text")
+    return text
+
+
+def _given(value):
+    """Whether a record's cell holds something (``0`` and ``False`` are labels too)."""
+    return value is not None and str(value).strip() != ""
+
+
+def _records(path, flag, keys):
+    """The rows of a CSV (header row) or JSON Lines file as dicts holding ``keys``."""
+    try:
+        with open(path, encoding="utf-8", newline="") as handle:
+            if Path(path).suffix.lower() != ".jsonl":
+                rows = list(csv.DictReader(handle))
+                if not rows or not set(keys) <= set(rows[0]):
+                    raise ValueError(f"{flag} {path} needs a header row with "
+                                     f"{' and '.join(map(repr, keys))} columns")
+                return rows
+            rows = []
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                record = json.loads(line)
+                if not isinstance(record, dict) or not set(keys) <= set(record):
+                    raise ValueError(f"{flag} {path}, line {number}: an object with "
+                                     f"{' and '.join(map(repr, keys))} keys is needed")
+                rows.append(record)
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise ValueError(f"{flag} {path} is not a readable UTF-8 file: {error}") from None
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{flag} {path}, line {number}: not JSON ({error.msg})") from None
+    if not rows:
+        raise ValueError(f"{flag} {path} holds no records")
+    return rows

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.table import Table
 
 from lrkit.cli.console import (
@@ -14,6 +16,7 @@ from lrkit.cli.console import (
     positive_int_arg,
     task_progress,
 )
+from lrkit.cli.nn_inputs import read_corpus
 
 #: The training methods (:data:`lrkit.nn.training.lm_methods.TRAIN_LM_METHODS`), loaded when
 #: first read.
@@ -22,8 +25,11 @@ METHODS = RegistryChoices("lrkit.nn.training.lm_methods", "TRAIN_LM_METHODS")
 
 def register(sub):
     parser = add_verb(sub, "train-lm",
-                      "train a small character-level transformer on Shakespeare's plays with "
-                      "low-rank methods, side by side", extra="nn")
+                      "train a small character-level transformer on Shakespeare's plays (or "
+                      "your text) with low-rank methods, side by side", extra="nn")
+    parser.add_argument("--text", metavar="FILE",
+                        help="train on this text instead of Shakespeare: UTF-8 text, or the "
+                        "'text' field of a .jsonl file or column of a .csv file")
     parser.add_argument("--method", nargs="+", metavar="METHOD",
                         choices=RegistryChoices(METHODS.module, METHODS.attribute, ["all"]),
                         default=["full", "galore", "dct"],
@@ -63,7 +69,13 @@ def run(args):
     from lrkit.nn.workloads.datasets import shakespeare
     from lrkit.nn.workloads.language_model import CharCorpus, pretrain
 
-    corpus = CharCorpus(shakespeare())
+    text = shakespeare() if args.text is None else read_corpus(args.text)
+    least = 21 * (args.context + 1)  # the held-out 5 % must hold a window
+    if len(text) < least:
+        raise ValueError(f"--text {args.text} has {len(text):,} characters: too few for "
+                         f"windows of --context {args.context} (at least {least:,}, 5 % of "
+                         "them held out)")
+    corpus = CharCorpus(text)
     methods = tuple(METHODS) if "all" in args.method else tuple(dict.fromkeys(args.method))
     table = Table(title=f"lrkit train-lm: {args.steps} steps of {args.batch_size} × "
                         f"{args.context} characters, rank {args.rank}")
@@ -91,6 +103,7 @@ def run(args):
     if args.plot:
         from lrkit.plotting import plot_training_curves
 
-        plot_training_curves(curves, args.plot, title="Shakespeare, character level")
+        title = "Shakespeare" if args.text is None else Path(args.text).name
+        plot_training_curves(curves, args.plot, title=f"{title}, character level")
         console.print(f"plot saved to {args.plot}")
     return 0
