@@ -117,7 +117,7 @@ def compress_mlps(model, layers, stats, ratio):
             kept[selected] = W[selected]  # the dropped neurons' outputs are what is lost
             reports[name] = LayerReport(name, tuple(W.shape), keep, W.numel(), new.weight.numel(),
                                         float(torch.linalg.norm(W - kept) / torch.linalg.norm(W)),
-                                        output_error(W, kept, stats[name]))
+                                        output_error(W, kept, stats[name]), kept="width")
         W = module.weight.detach()
         embedded = torch.zeros_like(W)
         embedded[:, selected] = new_down.weight.detach()
@@ -125,5 +125,5 @@ def compress_mlps(model, layers, stats, ratio):
         reports[down] = LayerReport(down, tuple(W.shape), keep, W.numel(),
                                     new_down.weight.numel(),
                                     float(torch.linalg.norm(W - embedded) / torch.linalg.norm(W)),
-                                    output_error(W, embedded, stats[down]))
+                                    output_error(W, embedded, stats[down]), kept="width")
     return reports

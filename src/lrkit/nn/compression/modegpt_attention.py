@@ -245,5 +245,5 @@ def compress_attentions(model, layers, statistics, ratio):
             keep = keep_value if name in (module.value, module.output) else keep_query_key
             replace_module(model, name, layer)
             reports[name] = LayerReport(name, shape, keep, shape[0] * shape[1],
-                                        layer.weight.numel(), *errors[name])
+                                        layer.weight.numel(), *errors[name], kept="width")
     return reports

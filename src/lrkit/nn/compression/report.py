@@ -7,6 +7,10 @@ from dataclasses import dataclass, field
 
 @dataclass
 class LayerReport:
+    """One layer's outcome. ``rank`` is what the layer kept: the rank of its factors, or,
+    with ``kept="width"`` (MoDeGPT's structured compression), the number of neurons or
+    head coordinates it kept; None: the layer stayed dense."""
+
     name: str
     shape: tuple
     rank: int | None
@@ -14,6 +18,12 @@ class LayerReport:
     params_after: int
     weight_error: float
     output_error: float
+    kept: str = "rank"
+
+    @property
+    def kept_text(self):
+        """``"rank 32"``, ``"width 1075"`` or ``"dense"``."""
+        return "dense" if self.rank is None else f"{self.kept} {self.rank}"
 
 
 @dataclass
@@ -43,7 +53,7 @@ class CompressionReport:
 
     def rows(self):
         """One row of strings per layer: the columns of :data:`COLUMNS`."""
-        return [(r.name, f"{r.shape[0]}x{r.shape[1]}", "dense" if r.rank is None else str(r.rank),
+        return [(r.name, f"{r.shape[0]}x{r.shape[1]}", r.kept_text,
                  f"{r.params_before:,}", f"{r.params_after:,}", f"{r.weight_error:.3f}",
                  f"{r.output_error:.3f}") for r in self.layers]
 
@@ -63,5 +73,5 @@ class CompressionReport:
 
 
 #: Column names of :meth:`CompressionReport.rows`.
-COLUMNS = ("layer", "shape", "rank", "params before", "params after", "weight err.",
+COLUMNS = ("layer", "shape", "kept", "params before", "params after", "weight err.",
            "output err.")
