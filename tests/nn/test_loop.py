@@ -134,3 +134,23 @@ def test_epoch_order_draws_once_per_epoch():
     assert [position(step) for step in range(6)] == [
         (0, 0, [2, 0, 1]), (0, 1, [2, 0, 1]), (0, 2, [2, 0, 1]),
         (1, 0, [1, 2, 0]), (1, 1, [1, 2, 0]), (1, 2, [1, 2, 0])]
+
+
+def test_parameters_the_output_never_uses_are_named_once():
+    """Issue 42: an adapter on a layer the forward pass never uses (BERT's pooler under mean
+    pooling) trained nothing, silently; the run names such parameters and warns once."""
+    model, loss = _regression()
+    model.unused = torch.nn.Linear(4, 2)  # never called by the loss
+    with pytest.warns(UserWarning, match=r"2 trainable parameters got no gradient in any of "
+                                         r"the 5 steps \(unused.weight, unused.bias\)"):
+        history = train_steps(model, loss, 5, optimizer=torch.optim.SGD(model.parameters(), 0.05),
+                              progress=False)
+    assert history.untrained == ["unused.weight", "unused.bias"]
+    used, used_loss = _regression()
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clean = train_steps(used, used_loss, 3,
+                            optimizer=torch.optim.SGD(used.parameters(), 0.05), progress=False)
+    assert clean.untrained == []

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import torch
@@ -52,6 +53,10 @@ class TrainingHistory(Outcome):
 
     steps_per_epoch: int = 0
     evaluations: list = field(default_factory=list)
+    #: Names of the trainable parameters no step gave a gradient (the model's output does
+    #: not depend on them: an adapter on a layer the forward pass never uses); each run
+    #: with some warns once.
+    untrained: list = field(default_factory=list)
 
     @property
     def losses(self):
@@ -150,14 +155,31 @@ def train_steps(model, compute, steps, *, optimizer, schedule=None, max_grad_nor
         with torch.random.fork_rng(enabled=seeded):
             if seeded:
                 torch.manual_seed(check_int("seed", seed, 0))
+            reached = [False] * len(parameters)
             stopped = _run(compute, steps, optimizer, schedule, parameters, max_grad_norm,
-                           after_step, callback, report, history)
+                           after_step, callback, report, history, reached)
     finally:
         close()
         model.train(was_training)
     history.time = time.perf_counter() - start
     _judge(history, stopped)
+    _report_untrained(model, parameters, reached, history)
     return history
+
+
+def _report_untrained(model, parameters, reached, history):
+    """Name, and warn once about, the trainable parameters no step reached."""
+    names = {id(p): name for name, p in model.named_parameters()}
+    history.untrained = [names.get(id(p), "(not in the model)")
+                         for p, seen in zip(parameters, reached, strict=True)
+                         if not seen and p.requires_grad]
+    if history.untrained and len(history.untrained) < len(parameters):
+        named = ", ".join(history.untrained[:3]) + (", …" if len(history.untrained) > 3 else "")
+        warnings.warn(f"{len(history.untrained)} trainable parameters got no gradient in any "
+                      f"of the {history.n_iter} steps ({named}): "
+                      "the model's output does not depend on them (an adapter on a layer the "
+                      "forward pass never uses, such as a pooler under mean pooling); leave "
+                      "them out with targets=", UserWarning, stacklevel=3)
 
 
 def epoch_order(steps_per_epoch, draw):
@@ -192,8 +214,9 @@ def per_epoch_report(progress, steps_per_epoch):
 
 
 def _run(compute, steps, optimizer, schedule, parameters, max_grad_norm, after_step, callback,
-         report, history):
-    """The steps; True when the callback stopped them."""
+         report, history, reached):
+    """The steps; True when the callback stopped them. ``reached[i]`` becomes True once a
+    step gives ``parameters[i]`` a gradient."""
     for step in range(steps):
         began = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
@@ -203,7 +226,9 @@ def _run(compute, steps, optimizer, schedule, parameters, max_grad_norm, after_s
                                      "lower the learning rate (lr)")
         if loss.requires_grad:
             loss.backward()
-        if any(p.grad is not None for p in parameters):
+        has_grad = [p.grad is not None for p in parameters]
+        reached[:] = [a or b for a, b in zip(reached, has_grad, strict=True)]
+        if any(has_grad):
             if max_grad_norm is not None:
                 torch.nn.utils.clip_grad_norm_(parameters, max_grad_norm)
             optimizer.step()
