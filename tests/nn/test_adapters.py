@@ -352,3 +352,25 @@ def test_rotten_tomatoes_split_is_fixed_and_disjoint():
     assert train[:3] == lnn.datasets.rotten_tomatoes("train")[0][:3]
     with pytest.raises(ValueError, match="split"):
         lnn.datasets.rotten_tomatoes("dev")
+
+
+@pytest.mark.parametrize("method", ["svfit", "salt"])
+def test_singular_value_adapters_save_no_singular_vectors(bert, method, tmp_path):
+    """Issue 42: an SVFit file held the frozen U and V (1.38 MB for 1 066 trained values on
+    MiniLM); they are recomputed from the base model on load, and a different base model is
+    refused by its singular values."""
+    from safetensors import safe_open
+
+    model, batch = bert
+    tuned = perturb(lnn.adapt(model, method, rank=8, seed=0))
+    path = lnn.save_adapter(tuned, tmp_path / "a.safetensors")
+    with safe_open(str(path), "pt") as handle:
+        keys = list(handle.keys())
+    assert keys and not any(key.endswith((".U", ".V")) for key in keys)
+    assert torch.equal(hidden(lnn.load_adapter(model, path), batch), hidden(tuned, batch))
+    other = copy.deepcopy(model)
+    with torch.no_grad():
+        for p in other.parameters():
+            p.add_(0.5 * torch.randn_like(p))
+    with pytest.raises(ValueError, match="top singular values differ"):
+        lnn.load_adapter(other, path)

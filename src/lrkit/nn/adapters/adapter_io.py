@@ -50,7 +50,7 @@ def save_adapter(model, path, format="lrkit", extra=None):
     if extra is not None:
         config["extra"] = extra
     tensors = {f"{name}.{key}": value.detach().contiguous().clone()
-               for name, layer in layers.items() for key, value in layer.adapter_state().items()}
+               for name, layer in layers.items() for key, value in layer.saved_state().items()}
     for module_name in config["modules_to_save"]:
         for key, value in model.get_submodule(module_name).state_dict().items():
             tensors[f"{module_name}.{key}"] = value.detach().contiguous().clone()
@@ -85,7 +85,7 @@ def load_adapter(model, path, inplace=False):
                              f"{spec['out']}×{spec['in']}, layer {tuple(linear.weight.shape)}")
         spec = {**spec, "bias": linear.bias is not None}
         layer = build_module(spec).to(device=linear.weight.device, dtype=linear.weight.dtype)
-        expected = set(layer.adapter_state())
+        expected = set(layer.saved_state())
         state = {key[len(name) + 1:]: value for key, value in tensors.items()
                  if key.startswith(name + ".") and key[len(name) + 1:] in expected}
         if set(state) != expected:
@@ -95,6 +95,11 @@ def load_adapter(model, path, inplace=False):
         except RuntimeError as error:
             raise ValueError(f"{path} does not fit layer {name} of the model: "
                              f"{' '.join(str(error).split())[:200]}") from error
+        with torch.no_grad():
+            try:
+                layer.rebuild(linear.weight.detach())
+            except ValueError as error:
+                raise ValueError(f"{path}, layer {name}: {error}") from None
         model = put_module(model, name, layer.attach(linear))
     for module_name in config["modules_to_save"]:
         module = model.get_submodule(module_name)

@@ -118,6 +118,19 @@ class AdapterLinear(LinearLayer):
         return {key: value for key, value in self.state_dict().items()
                 if key not in BASE_TENSORS}
 
+    #: Frozen tensors :meth:`rebuild` recomputes from the pretrained weight: adapter files
+    #: leave them out.
+    REBUILT: tuple = ()
+
+    def saved_state(self):
+        """What an adapter file holds: :meth:`adapter_state` less :attr:`REBUILT`."""
+        return {key: value for key, value in self.adapter_state().items()
+                if key not in self.REBUILT}
+
+    def rebuild(self, W):
+        """Recompute :attr:`REBUILT` from the pretrained weight ``W`` after loading the
+        saved state (nothing to do for most adapters)."""
+
     def spec(self):
         return {"type": self.kind, "in": self.in_features, "out": self.out_features,
                 "rank": self.rank, "bias": self.bias is not None, "alpha": self.alpha,

@@ -21,7 +21,15 @@ from lrkit.nn.adapters.base import AdapterLinear, kaiming_uniform, register_adap
 
 
 class _SingularValueAdapter(AdapterLinear):
-    """Shared part: the frozen top-``r`` singular vectors and values."""
+    """Shared part: the frozen top-``r`` singular vectors and values.
+
+    The singular vectors are not saved (they are most of the bytes: 1.38 MB against 1 066
+    trained values for SVFit on MiniLM); loading recomputes them from the base model and
+    checks the recomputed singular values against the saved ``sigma0``, so an adapter put
+    on another base model is refused. A sign flip of a pair ``(u_i, v_i)`` changes nothing:
+    every use is ``u_i σ v_iᵀ`` or a projection."""
+
+    REBUILT = ("U", "V")
 
     def build(self):
         self.register_buffer("U", torch.zeros(self.out_features, self.rank))
@@ -33,6 +41,16 @@ class _SingularValueAdapter(AdapterLinear):
         self.U.copy_(U)
         self.V.copy_(V)
         self.sigma0.copy_(s)
+
+    def rebuild(self, W):
+        U, s, V = top_singular(W, self.rank)
+        saved = self.sigma0.to(s.dtype)
+        if not torch.allclose(s, saved, rtol=0, atol=1e-3 * float(s[0])):
+            raise ValueError("the base layer's top singular values differ from the ones the "
+                             f"adapter was trained on ({float(s[0]):.4g} against "
+                             f"{float(saved[0]):.4g} first): load it onto its own base model")
+        self.U.copy_(U)
+        self.V.copy_(V)
 
     def singular_values(self):
         raise NotImplementedError
