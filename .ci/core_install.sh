@@ -34,6 +34,15 @@ except ImportError as error:
     assert "lrkit[nn]" in str(error), error
 else:
     raise SystemExit("lrkit.nn.compress imported without PyTorch")
+import importlib.util
+from lrkit.exceptions import MissingExtraError
+if importlib.util.find_spec("PIL") is None:  # the JPEG reader comes with lrkit[data]
+    try:
+        lrkit.problems.datasets.sample_image()
+    except MissingExtraError as error:
+        assert "lrkit[data]" in str(error), error
+    else:
+        raise SystemExit("sample_image ran without pillow")
 print(f"core install: {len(names) - len(needs_extra)} modules import without extras")
 PY
 "$lrkit" --help > /dev/null

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lrkit._extras import require
 from lrkit._validation import check_choice, check_int
 
 IMAGES = ("china", "flower")
@@ -137,11 +138,8 @@ def sample_image(name="china", size=None) -> np.ndarray:
         Downsample by block-averaging to about ``size`` rows (aspect ratio kept).
     """
     check_choice("name", name, IMAGES)
-    try:
-        from sklearn.datasets import load_sample_image
-    except ImportError as err:
-        raise ImportError("sample images ship with scikit-learn; "
-                          "install them with `pip install lrkit[data]`") from err
+    require("PIL", "data", "sample_image (reading the JPEG)")
+    from sklearn.datasets import load_sample_image
     rgb = load_sample_image(f"{name}.jpg").astype(np.float64) / 255.0
     gray = rgb @ np.array([0.299, 0.587, 0.114])
     if size is not None:
