@@ -48,6 +48,9 @@ PRUNE = 1e-10
 SUPPORT_FRACTION = 1e-6
 #: A learned noise variance never drops below this fraction of the mean square of ``y``.
 NOISE_FLOOR = 1e-14
+#: A learned noise variance below this fraction of the mean square of ``y`` has collapsed
+#: (the atoms interpolate ``y``), unless the data are noiseless.
+COLLAPSED = 1e-8
 #: Alternating-minimisation sweeps of the Kronecker M-step per EM iteration.
 AM_SWEEPS = 5
 
@@ -172,11 +175,14 @@ def _em(model, y, method, noise_var, tol, max_iter, truth, callback):
             run.stop(Status.CONVERGED, f"relative change of γ below tol={tol:g}")
     mean, _, _ = model.posterior(y, gamma, sigma2)
     support = np.flatnonzero(gamma > SUPPORT_FRACTION * gamma.max())
+    collapsed = noise_var is None and sigma2 <= COLLAPSED * power
     if support.size >= y.size / 2:
         run.overrule(Status.ILL_POSED, (
             f"{support.size} active atoms from {y.size} measurements: a sparse solution is "
-            "unique only with fewer than half as many atoms as measurements (spark); "
-            "measure more"))
+            "unique only with fewer than half as many atoms as measurements (spark); " + (
+                f"the learned noise variance collapsed to {sigma2:.2g} (the atoms fit the "
+                "noise): pass noise_var= if the noise level is known, or measure more"
+                if collapsed else "measure more")))
     return run.result((mean[:, None], np.ones((1, 1))), cls=SparseResult, coef=mean,
                       gamma=gamma, support=support, noise_var=sigma2)
 
