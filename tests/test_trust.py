@@ -139,3 +139,27 @@ def test_altproj_never_calls_a_failed_split_converged():
         assert result.converged == (error < 1e-6), (beta, error, result.message)
     pcp = lrkit.rpca(L + S, "pcp")
     assert pcp.converged and np.linalg.norm(pcp.low_rank - L) < 1e-6 * np.linalg.norm(L)
+
+
+def test_a_stagnation_with_signal_left_in_the_residual_is_stalled():
+    """``make demo``'s ill-conditioned row: SubGM stagnated at error 1.1e-2 on noiseless
+    data (cond 100) and was reported converged beside "recovered: no". The back-projected
+    residual's top singular value is 3x its noise edge there; at a real noise floor it is
+    1.0, and those runs stay stagnated (converged)."""
+    from lrkit.recovery.audit import SIGNAL_LEFT, residual_spike
+
+    stuck = lrkit.problems.sensing(40, 30, 3, 1500, cond=100.0, seed=0)
+    with pytest.warns(ConvergenceWarning, match="signal left in the residual"):
+        result = lrkit.recover(stuck.operator, stuck.y, rank=3, method="subgm",
+                               truth=stuck.truth, seed=0)
+    assert result.status is Status.STALLED and not result.converged
+    assert result.rel_error > 1e-3
+    for noise in (0.05, 0.3):
+        noisy = lrkit.problems.sensing(60, 50, 3, 2500, noise_std=noise, seed=2)
+        floor = lrkit.recover(noisy.operator, noisy.y, rank=3, method="subgm", seed=0)
+        assert floor.status is Status.STAGNATED and floor.converged
+        assert residual_spike(noisy.operator, noisy.y, floor.factors) < 0.8 * SIGNAL_LEFT
+    exact = lrkit.problems.sensing(40, 30, 2, 900, seed=0)
+    sharp = lrkit.recover(exact.operator, exact.y, rank=2, method="subgm", truth=exact.truth,
+                          seed=0)
+    assert sharp.converged and sharp.rel_error < 1e-12

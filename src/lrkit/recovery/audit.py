@@ -12,7 +12,12 @@ is a property of the problem, checked here once for every method of :func:`lrkit
   ``OUTLIER_SCALES`` robust scales (``1.4826 · median |r|``, the MAD of Gaussian noise),
   which Gaussian or Student-t(3) noise essentially never gives; the least-squares fit is
   then not the answer (status ``OUTLIERS``, a warning naming ``method="subgm"``, the ℓ1
-  method of paper 3).
+  method of paper 3);
+- **stopped short** (status ``STAGNATED``, which claims a noise floor): at a noise floor
+  the back-projected residual ``A*(y − A(X))`` is noise, whose top singular value sits at
+  the bulk edge ``||R||_F (√n1 + √n2) / √(n1 n2)``; one more than ``SIGNAL_LEFT`` times
+  that edge is signal the iterate has not fitted (an ill-conditioned direction the steps
+  have not reached), so the status is ``STALLED``.
 """
 
 from __future__ import annotations
@@ -33,6 +38,11 @@ OUTLIER_SHARE = 0.015
 #: would have left more (and a regularised method's bias, e.g. Soft-Impute's shrinkage, has
 #: a heavy-tailed residual of its own that is not an outlier).
 CLOSE_FIT = 1e-2
+#: A back-projected residual whose top singular value exceeds its noise edge this many times
+#: holds signal (noise: 0.9–1.1; a solver stuck on an ill-conditioned direction: 1.8–2.1).
+SIGNAL_LEFT = 1.4
+#: A residual below this fraction of the data is rounding, not a floor to test.
+ROUNDING = 1e-10
 
 
 def degrees_of_freedom(shape, rank, symmetric=False):
@@ -69,7 +79,39 @@ def audit(result, solver, operator, y, rank, options):
                 f"{share:.0%} of the measurements are gross outliers of the fit (residuals "
                 f"over {OUTLIER_SCALES:g} robust scales): the least-squares fit is not the "
                 "answer; use method='subgm' (ℓ1 loss, robust to outliers)"))
+    if result.status is Status.STAGNATED:
+        spike = residual_spike(operator, y, result.factors)
+        if spike > SIGNAL_LEFT:
+            return _overrule(result, Status.STALLED, (
+                f"the objective stagnated with signal left in the residual (the top singular "
+                f"value of A*(y − A(X)) is {spike:.2g} times its noise edge): the iterate "
+                "stopped short of the answer; for an ill-conditioned matrix use "
+                "method='scaled_gd', or raise max_iter"))
     return result
+
+
+def residual_spike(operator, y, factors):
+    """``σ₁(R) / edge``: the top singular value of the back-projected residual
+    ``R = A*(y − A(F Gᵀ))`` over the noise edge ``||R||_F (√n1 + √n2) / √(n1 n2)`` (about 1
+    when the residual is noise; 0 for a residual at rounding level, whose structure is the
+    arithmetic's, not the signal's)."""
+    import scipy.sparse as sp
+
+    from lrkit.approx.truncated_svd import spectral_norm
+
+    F, G = (np.asarray(to_numpy(f), dtype=float) for f in factors)
+    y = np.asarray(to_numpy(y), dtype=float)
+    residual = y - np.asarray(to_numpy(operator.forward_factored(F, G)), dtype=float)
+    if np.linalg.norm(residual) <= ROUNDING * np.linalg.norm(y):
+        return 0.0
+    R = operator.adjoint(residual)
+    R = R if sp.issparse(R) else np.asarray(to_numpy(R), dtype=float)
+    frobenius = float(sp.linalg.norm(R)) if sp.issparse(R) else float(np.linalg.norm(R))
+    if frobenius == 0.0 or not np.isfinite(frobenius):
+        return 0.0
+    n1, n2 = R.shape
+    edge = frobenius * (np.sqrt(n1) + np.sqrt(n2)) / np.sqrt(n1 * n2)
+    return spectral_norm(R, seed=0) / edge
 
 
 def _overrule(result, status, message):
