@@ -25,6 +25,7 @@ from calibration import SECTIONS as CALIBRATION_SECTIONS
 from completion import SECTIONS as COMPLETION_SECTIONS
 from estimation import SECTIONS as ESTIMATION_SECTIONS
 from imaging import SECTIONS as IMAGING_SECTIONS
+from recommend import SECTIONS as RECOMMEND_SECTIONS
 from scaleout import SECTIONS as SCALEOUT_SECTIONS
 from spectral import SECTIONS as SPECTRAL_SECTIONS
 from timing import best_time
@@ -328,7 +329,8 @@ def main():
         "(bench/run.py); every row of a table comes from one process on the same inputs.",
     ]
     chosen = {}
-    for title, intro, table in (foundation_sections() + COMPLETION_SECTIONS + SCALEOUT_SECTIONS
+    for title, intro, table in (foundation_sections() + COMPLETION_SECTIONS + RECOMMEND_SECTIONS
+                                + SCALEOUT_SECTIONS
                                 + IMAGING_SECTIONS + ESTIMATION_SECTIONS
                                 + CALIBRATION_SECTIONS + SPECTRAL_SECTIONS + nn_sections()):
         if args.only and args.only.lower() not in title.lower():

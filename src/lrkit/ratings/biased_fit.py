@@ -33,6 +33,7 @@ class BiasedFit:
                              f"center=False (its biases centre the data); got "
                              f"method={self.method!r}, center={self.center!r}")
         frame, summary = triplet_frame(X)
+        self.seen_ = None  # the pairs stay on disk or on the cluster
         self._listed_features(summary.shape[1])
         self._check_empty(summary.row_counts == 0, summary.col_counts == 0, True)
         self._learn_columns(summary.row_counts, summary.col_counts, summary.col_sums,

@@ -22,6 +22,7 @@ from lrkit.ratings.biased_fit import BiasedFit
 from lrkit.ratings.dask_fit import is_dask_dataframe
 from lrkit.ratings.options import AUTO, BIASED, FILL_RULES
 from lrkit.ratings.plain_fit import PlainFit
+from lrkit.ratings.recommend import RatingsRecommender, seen_matrix
 from lrkit.recovery._row_systems import RowSystems
 from lrkit.recovery.completion_rank import RANK_RULES
 from lrkit.recovery.registry import solvers_needing
@@ -30,8 +31,8 @@ from lrkit.recovery.registry import solvers_needing
 MAX_ITER = {"altmin": 300, "softimpute": 3000, BIASED: SEARCH_SWEEPS, AUTO: SEARCH_SWEEPS}
 
 
-class MatrixCompletion(BiasedFit, PlainFit, ObservedInput, OneToOneFeatureMixin, TransformerMixin,
-                       BaseEstimator):
+class MatrixCompletion(BiasedFit, PlainFit, RatingsRecommender, ObservedInput,
+                       OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Fill the missing entries of a matrix, or predict ratings, with a low-rank model.
 
     The default, ``method="biased_als"``, is made for ratings: the model
@@ -223,7 +224,7 @@ class MatrixCompletion(BiasedFit, PlainFit, ObservedInput, OneToOneFeatureMixin,
                             np.bincount(cols, minlength=shape[1]),
                             np.bincount(cols, weights=values, minlength=shape[1]),
                             float(values.mean()))
-        offsets = self.mean_
+        offsets, self.seen_ = self.mean_, seen_matrix(rows, cols, shape)
         values = values - offsets[cols]
         if self.method in (AUTO, BIASED):
             held_out = self._fit_biased(rows, cols, values, shape)

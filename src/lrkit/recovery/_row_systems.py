@@ -82,6 +82,23 @@ class RowSystems:
             # A row with fewer than k informative observations: minimum-norm solutions.
             return (np.linalg.pinv(grams, hermitian=True) @ rhs[:, :, None])[:, :, 0]
 
+    def solve_weighted(self, other, weights, shared):
+        """Each row's ``(S + Σ_e w_e g_e g_eᵀ) x = Σ_e v_e g_e`` over its entries ``e``
+        (``v``: the values, ``w``: ``weights`` in the constructor's entry order, ``S``: the
+        ``k × k`` matrix ``shared`` by every row); the Gram sums are batched products as in
+        :meth:`solve_exact`. Implicit-feedback ALS solves these (``S = YᵀY + λI``)."""
+        k = other.shape[1]
+        padded = np.vstack([other, np.zeros((1, k))])
+        weights = np.append(np.asarray(weights, dtype=np.float64)[self.order], 0.0)
+        grams = np.broadcast_to(shared, (self.n, k, k)).copy()
+        rhs = np.zeros((self.n, k))
+        for rows, partners, index in self._blocks(len(other), k, CHUNK_FLOATS):
+            block = padded[partners]
+            blockT = block.transpose(0, 2, 1)
+            grams[rows] += blockT @ (block * weights[index][:, :, None])
+            rhs[rows] = (blockT @ self.values[index][:, :, None])[:, :, 0]
+        return np.linalg.solve(grams, rhs[:, :, None])[:, :, 0]
+
     def _blocks(self, n_other, k, chunk):
         """Groups of rows with similar counts: ``(rows, partners, index)`` with the partner
         factor rows and the positions of the observed values (in ``self.values``) padded to

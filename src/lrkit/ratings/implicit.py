@@ -1,0 +1,179 @@
+"""Alternating least squares for implicit feedback (Hu, Koren & Volinsky, "Collaborative
+filtering for implicit feedback datasets", ICDM 2008).
+
+Clicks, plays or purchases ``r_ui ≥ 0`` become a preference ``p_ui = [r_ui > 0]`` and a
+confidence ``c_ui = 1 + α r_ui`` on *every* pair (unobserved pairs: ``p = 0``, ``c = 1``).
+The model ``x_uᵀ y_i`` minimises
+
+    Σ_{u,i} c_ui (p_ui − x_uᵀ y_i)² + λ (Σ_u ||x_u||² + Σ_i ||y_i||²),
+
+and with the items fixed each user solves
+
+    (YᵀY + Yᵀ (C_u − I) Y + λ I) x_u = Yᵀ C_u p(u),
+
+where ``YᵀY`` is shared by all users and ``C_u − I`` is non-zero only on the user's own
+items: a half-step costs ``O(|Ω| k² + n k³)``, never ``O(n_users n_items)``. The same
+holds for the items. The objective itself is evaluated the same way:
+``Σ_{all} s² = tr(XᵀX YᵀY)`` plus the observed pairs' corrections.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from lrkit._random import as_generator
+from lrkit._validation import check_int, check_real
+from lrkit.ratings.recommend import Recommender, seen_matrix
+from lrkit.recovery._row_systems import RowSystems
+from lrkit.recovery.harness import Run
+from lrkit.result import Status
+
+#: Standard deviation of the random starting factors.
+INIT_SCALE = 0.01
+
+
+class ImplicitALS(Recommender):
+    """Implicit-feedback matrix factorisation by alternating least squares.
+
+    Parameters
+    ----------
+    rank : int, default 64
+    alpha : float > 0, default 1
+        Confidence slope: ``c = 1 + α r`` (the ``implicit`` package's default; the paper
+        used 40 on viewing times). On MovieLens-100k liked films, 1 ranked best of 1, 10, 40.
+    ridge : float >= 0, default 0.01
+        ``λ``.
+    n_iter : int, default 50
+        Sweeps at most (each solves the users, then the items).
+    tol : float, default 1e-3
+        Stop when the objective's relative decrease in a sweep falls below ``tol``.
+    seed : int or None
+
+    Attributes
+    ----------
+    user_factors_, item_factors_ : ndarray of shape (n_users, rank), (n_items, rank)
+    seen_ : scipy.sparse.csr_matrix
+        The training pairs (what :meth:`recommend` leaves out).
+    result_ : RecoveryResult
+        The objective per sweep (``history["loss"]``) and the status.
+    converged_ : bool
+    popularity_ : ndarray (n_items,)
+        Users per item: the ranking of a user unseen in ``fit``.
+
+    Examples
+    --------
+    >>> import numpy as np, lrkit
+    >>> from lrkit.ratings import ImplicitALS
+    >>> ml = lrkit.problems.datasets.movielens_100k()
+    >>> liked = ml.values >= 4                                 # implicit: the films rated 4+
+    >>> model = ImplicitALS(rank=32, seed=0).fit((ml.rows[liked], ml.cols[liked]))
+    >>> items, scores = model.recommend(0, n=5)                # user 0's five best unseen
+    >>> len(items), bool(np.all(np.diff(scores) <= 0))
+    (5, True)
+    """
+
+    def __init__(self, rank=64, alpha=1.0, ridge=0.01, n_iter=50, tol=1e-3, seed=None):
+        self.rank, self.alpha, self.ridge = rank, alpha, ridge
+        self.n_iter, self.tol, self.seed = n_iter, tol, seed
+
+    def fit(self, X, shape=None):
+        """Learn from ``X``: ``(users, items)`` pairs, ``(users, items, strengths)``
+        triplets (strengths ≥ 0: counts, ratings; a pair listed twice adds up), a
+        scipy.sparse matrix of strengths, or a :class:`~lrkit.problems.datasets.RatingData`.
+        ``shape``: ``(n_users, n_items)`` when the data do not reach the last ones."""
+        R = _strengths(X, shape)
+        rank = check_int("rank", self.rank, 1, min(R.shape))
+        alpha = check_real("alpha", self.alpha, low=0.0, low_open=True)
+        ridge = check_real("ridge", self.ridge, low=0.0)
+        n_iter = check_int("n_iter", self.n_iter, 1)
+        tol = check_real("tol", self.tol, low=0.0)
+        rng = as_generator(self.seed)
+        by_user = _Side(R, alpha)
+        by_item = _Side(R.T.tocsr(), alpha)
+        X_ = INIT_SCALE * rng.standard_normal((R.shape[0], rank))
+        Y_ = INIT_SCALE * rng.standard_normal((R.shape[1], rank))
+        run, previous = Run("implicit_als", max_iter=n_iter), None
+        for _ in run.iterations():
+            X_ = by_user.solve(Y_, ridge)
+            Y_ = by_item.solve(X_, ridge)
+            loss = by_user.objective(X_, Y_, ridge)
+            run.record(loss, (X_, Y_))
+            if previous is not None and previous - loss <= tol * abs(previous):
+                run.stop(Status.CONVERGED, f"objective decrease below tol={tol:g} in a sweep")
+            previous = loss
+        self.result_ = run.result((X_, Y_))
+        self.converged_ = self.result_.converged
+        self.user_factors_, self.item_factors_ = X_, Y_
+        self.seen_ = seen_matrix(*R.nonzero(), R.shape)
+        self.popularity_ = np.diff(R.T.tocsr().indptr).astype(float)
+        return self
+
+    def _user_scores(self, user):
+        return self.item_factors_ @ self.user_factors_[user]
+
+    def _cold_scores(self):
+        return self.popularity_
+
+    def _item_vectors(self):
+        return self.item_factors_
+
+    def _n_users(self):
+        return self.user_factors_.shape[0]
+
+
+class _Side:
+    """The observed pairs grouped by the side being solved for (a CSR matrix of
+    strengths), with their confidences, as batched row systems."""
+
+    def __init__(self, R, alpha):
+        self.R = R
+        self.index = np.repeat(np.arange(R.shape[0]), np.diff(R.indptr))
+        self.other = R.indices
+        self.confidence = 1.0 + alpha * R.data
+        self.systems = RowSystems(self.index, self.other, self.confidence, R.shape[0])
+
+    def solve(self, Y, ridge):
+        """Every row's ``x = (YᵀY + Yᵀ(C − I)Y + λI)⁻¹ Yᵀ C p``."""
+        shared = Y.T @ Y + ridge * np.eye(Y.shape[1])
+        return self.systems.solve_weighted(Y, self.confidence - 1.0, shared)
+
+    def objective(self, X, Y, ridge):
+        """``Σ c (p − xᵀy)²`` over all pairs plus the ridge, without forming ``X Yᵀ``."""
+        scores = np.einsum("ek,ek->e", X[self.index], Y[self.other])
+        everywhere = float(np.sum((X.T @ X) * (Y.T @ Y)))  # Σ_all s² (p = 0, c = 1)
+        observed = float(np.sum(self.confidence * (1.0 - scores) ** 2 - scores**2))
+        return everywhere + observed + ridge * float(np.sum(X**2) + np.sum(Y**2))
+
+
+def _strengths(X, shape):
+    """A CSR matrix of non-negative strengths (duplicates summed) from pairs, triplets,
+    a sparse matrix or RatingData."""
+    if sp.issparse(X):
+        R = sp.csr_matrix(X, dtype=float)
+    else:
+        parts = (X.rows, X.cols, X.values) if hasattr(X, "rows") else tuple(X)
+        if len(parts) not in (2, 3):
+            raise ValueError("X must be (users, items), (users, items, strengths), a sparse "
+                             f"matrix or RatingData; got {len(parts)} arrays")
+        rows, cols = (np.asarray(p) for p in parts[:2])
+        values = np.ones(rows.size) if len(parts) == 2 else np.asarray(parts[2], dtype=float)
+        if rows.shape != cols.shape or values.shape != rows.shape or rows.ndim != 1:
+            raise ValueError("users, items (and strengths) must be 1-d arrays of one length")
+        if rows.size == 0:
+            raise ValueError("X holds no interaction")
+        if not (np.issubdtype(rows.dtype, np.integer) and np.issubdtype(cols.dtype, np.integer)):
+            raise ValueError("users and items must be integer indices (zero-based)")
+        if rows.min() < 0 or cols.min() < 0:
+            raise ValueError("users and items must be non-negative indices")
+        shape = shape or (int(rows.max()) + 1, int(cols.max()) + 1)
+        if rows.max() >= shape[0] or cols.max() >= shape[1]:
+            raise ValueError(f"shape={tuple(shape)} is smaller than the indices reach")
+        R = sp.csr_matrix((values, (rows, cols)), shape=tuple(shape))
+    R.sum_duplicates()
+    if not np.all(np.isfinite(R.data)) or np.any(R.data < 0):
+        raise ValueError("strengths must be finite and non-negative (counts, ratings)")
+    R.eliminate_zeros()
+    if R.nnz == 0:
+        raise ValueError("X holds no positive interaction")
+    return R
