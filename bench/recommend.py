@@ -10,7 +10,13 @@ import warnings
 import numpy as np
 
 import lrkit
-from lrkit.ratings import ImplicitALS, held_out_by_user, ranking_report, recommendations
+from lrkit.ratings import (
+    ImplicitALS,
+    held_out_by_user,
+    items_by_user,
+    ranking_report,
+    recommendations,
+)
 
 
 def _data():
@@ -18,10 +24,7 @@ def _data():
     liked = ml.values >= 4
     rows, cols = ml.rows[liked], ml.cols[liked]
     train, test = held_out_by_user(rows, cols, 0.2, seed=0)
-    relevant = {}
-    for user, item in zip(rows[test], cols[test], strict=True):
-        relevant.setdefault(int(user), []).append(int(item))
-    return ml.shape, rows[train], cols[train], relevant
+    return ml.shape, rows[train], cols[train], items_by_user(rows[test], cols[test])
 
 
 def implicit_version():
@@ -40,9 +43,7 @@ def implicit_table():
     lines = ["| method | precision@10 | recall@10 | NDCG@10 | MAP@10 | fit (s) | sweeps |",
              "|---|---:|---:|---:|---:|---:|---:|"]
     popularity = np.argsort(-np.bincount(cols, minlength=shape[1]), kind="stable")
-    seen = {}
-    for user, item in zip(rows, cols, strict=True):
-        seen.setdefault(int(user), set()).add(int(item))
+    seen = {user: set(items) for user, items in items_by_user(rows, cols).items()}
     popular = {u: [i for i in popularity if i not in seen.get(u, ())][:10] for u in relevant}
     lines.append(_row("popularity", ranking_report(popular, relevant, 10), 0.0, "—"))
     for alpha, ridge in ((1.0, 0.01), (10.0, 0.1), (40.0, 0.1)):

@@ -9,6 +9,7 @@ import lrkit
 from lrkit.ratings import (
     ImplicitALS,
     held_out_by_user,
+    items_by_user,
     map_at_k,
     ndcg_at_k,
     precision_at_k,
@@ -66,10 +67,7 @@ def liked():
     keep = ml.values >= 4
     rows, cols = ml.rows[keep], ml.cols[keep]
     train, test = held_out_by_user(rows, cols, 0.2, seed=0)
-    relevant = {}
-    for user, item in zip(rows[test], cols[test], strict=True):
-        relevant.setdefault(int(user), []).append(int(item))
-    return ml.shape, rows[train], cols[train], relevant
+    return ml.shape, rows[train], cols[train], items_by_user(rows[test], cols[test])
 
 
 def test_implicit_als_ranks_held_out_films_well_above_popularity(liked):

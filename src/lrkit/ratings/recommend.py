@@ -89,6 +89,15 @@ def recommendations(model, users, n=10, exclude_seen=True):
     return {int(u): model.recommend(int(u), n, exclude_seen)[0].tolist() for u in users}
 
 
+def items_by_user(rows, cols):
+    """``{user: [items]}`` of the pairs ``(rows, cols)`` (the held-out relevant items the
+    ranking metrics take)."""
+    grouped = {}
+    for user, item in zip(np.asarray(rows).tolist(), np.asarray(cols).tolist(), strict=True):
+        grouped.setdefault(int(user), []).append(int(item))
+    return grouped
+
+
 def held_out_by_user(rows, cols, test_fraction=0.2, seed=None, min_items=2):
     """A per-user split of the pairs ``(rows, cols)``: ``test_fraction`` of each user's
     items (at least one, for users with ``min_items`` or more) held out. Returns boolean
