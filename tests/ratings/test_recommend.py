@@ -45,10 +45,12 @@ def test_the_objective_is_computed_without_the_dense_matrix_and_falls():
     rng = np.random.default_rng(0)
     rows, cols = rng.integers(0, 30, 200), rng.integers(0, 20, 200)
     counts = rng.integers(1, 5, 200).astype(float)
-    model = ImplicitALS(rank=4, alpha=2.0, ridge=0.1, n_iter=8, tol=0, seed=0)
+    model = ImplicitALS(rank=4, alpha=2.0, ridge=0.1, n_iter=8, tol=0, cg_steps=0, seed=0)
+    cg = ImplicitALS(rank=4, alpha=2.0, ridge=0.1, n_iter=8, tol=0, cg_steps=3, seed=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", lrkit.ConvergenceWarning)
         model.fit((rows, cols, counts))
+        cg.fit((rows, cols, counts))
     R = np.zeros((30, 20))
     np.add.at(R, (rows, cols), counts)
     P, C = (R > 0).astype(float), 1 + 2.0 * R
@@ -57,6 +59,8 @@ def test_the_objective_is_computed_without_the_dense_matrix_and_falls():
     losses = model.result_.history["loss"]
     assert losses[-1] == pytest.approx(dense, rel=1e-10)
     assert all(b <= a * (1 + 1e-12) for a, b in zip(losses, losses[1:], strict=False))
+    # three warm-started CG steps a half-sweep end near the exact sweeps' objective
+    assert cg.result_.history["loss"][-1] == pytest.approx(losses[-1], rel=0.02)
 
 
 @pytest.fixture(scope="module")
