@@ -20,6 +20,7 @@ from lrkit.ratings._observations import (
 from lrkit.ratings.biased_als import SEARCH_SWEEPS, fold_in_rows
 from lrkit.ratings.biased_fit import BiasedFit
 from lrkit.ratings.dask_fit import is_dask_dataframe
+from lrkit.ratings.evaluation import HeldOutScore
 from lrkit.ratings.options import AUTO, BIASED, FILL_RULES
 from lrkit.ratings.plain_fit import PlainFit
 from lrkit.ratings.recommend import RatingsRecommender, seen_matrix
@@ -31,8 +32,8 @@ from lrkit.recovery.registry import solvers_needing
 MAX_ITER = {"altmin": 300, "softimpute": 3000, BIASED: SEARCH_SWEEPS, AUTO: SEARCH_SWEEPS}
 
 
-class MatrixCompletion(BiasedFit, PlainFit, RatingsRecommender, ObservedInput,
-                       OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+class MatrixCompletion(BiasedFit, PlainFit, RatingsRecommender, HeldOutScore,
+                       ObservedInput, OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Fill the missing entries of a matrix, or predict ratings, with a low-rank model.
 
     The default, ``method="biased_als"``, is made for ratings: the model

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.base import BaseEstimator
 
 from lrkit._random import as_generator
 from lrkit._validation import check_int, check_real
@@ -34,7 +35,7 @@ from lrkit.result import Status
 INIT_SCALE = 0.01
 
 
-class ImplicitALS(Recommender):
+class ImplicitALS(Recommender, BaseEstimator):
     """Implicit-feedback matrix factorisation by alternating least squares.
 
     Parameters

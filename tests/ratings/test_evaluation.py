@@ -1,0 +1,74 @@
+"""Model selection for ratings (issue 44): ``score`` for scikit-learn's GridSearchCV and
+``cross_validate`` by entries or within users."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.model_selection import GridSearchCV
+
+import lrkit
+from lrkit.ratings import ImplicitALS, cross_validate
+
+
+def _low_rank(seed=0):
+    rng = np.random.default_rng(seed)
+    M = rng.standard_normal((120, 3)) @ rng.standard_normal((3, 40))
+    return M, np.where(rng.random(M.shape) < 0.5, M, np.nan)
+
+
+def test_score_is_minus_the_rmse_of_hidden_entries_of_new_rows():
+    M, X = _low_rank()
+    exact = lrkit.MatrixCompletion(rank=3, method="altmin", seed=0).fit(X[:80])
+    assert -1e-8 < exact.score(X[80:]) <= 0  # exact data: the hidden entries come back
+    coarse = lrkit.MatrixCompletion(rank=1, method="altmin", seed=0).fit(X[:80])
+    assert coarse.score(X[80:]) < -0.5
+
+
+def test_grid_search_finds_the_rank():
+    _, X = _low_rank(1)
+    search = GridSearchCV(lrkit.MatrixCompletion(method="altmin", seed=0),
+                          {"rank": [1, 2, 3, 5]}, cv=3).fit(X)
+    assert search.best_params_ == {"rank": 3}
+    assert search.best_score_ > -1e-6
+
+
+def _triplets(seed=2):
+    rng = np.random.default_rng(seed)
+    M = 3 + rng.standard_normal((200, 3)) @ rng.standard_normal((3, 80)) / 2
+    rows, cols = np.nonzero(rng.random(M.shape) < 0.3)
+    return rows, cols, M[rows, cols] + 0.1 * rng.standard_normal(rows.size), M.shape
+
+
+@pytest.mark.parametrize("by", ["entries", "users"])
+def test_cross_validate_folds_every_entry_once(by):
+    rows, cols, values, shape = _triplets()
+    result = cross_validate(lrkit.MatrixCompletion(rank=4, method="altmin", seed=0),
+                            (rows, cols, values, shape), folds=4, by=by)
+    assert len(result["rmse"]) == 4 and len(result["fit_seconds"]) == 4
+    assert result["mean_rmse"] == pytest.approx(np.mean(result["rmse"]))
+    assert 0.09 < result["mean_rmse"] < 0.2  # the noise is 0.1; rank 3 plus the mean 3
+    assert result["mean_mae"] < result["mean_rmse"]
+
+
+def test_within_user_folds_hold_out_the_same_share_of_every_user():
+    from lrkit.ratings.evaluation import _deal
+
+    rows = np.repeat(np.arange(50), 20)
+    fold = _deal(rows, 5, "users", np.random.default_rng(0))
+    counts = np.array([[np.sum((rows == u) & (fold == f)) for f in range(5)]
+                       for u in range(50)])
+    assert np.all(counts == 4)
+
+
+def test_cross_validate_ranks_implicit_feedback():
+    ml = lrkit.problems.datasets.movielens_100k()
+    liked = ml.values >= 4
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", lrkit.ConvergenceWarning)
+        result = cross_validate(ImplicitALS(rank=16, n_iter=5, seed=0),
+                                (ml.rows[liked], ml.cols[liked], np.ones(liked.sum()),
+                                 ml.shape), folds=2, by="users", k=10)
+    assert len(result["precision@10"]) == 2 and result["mean_precision@10"] > 0.12
+    with pytest.raises(ValueError, match="by must be"):
+        cross_validate(ImplicitALS(), (ml.rows, ml.cols), by="items")
