@@ -76,6 +76,15 @@ def _scores(basis, sampling, p):
     return np.ones(basis.shape[0])
 
 
+def _top_subspaces(A, k):
+    """``(U_k, V_k)``: the top-``k`` singular subspaces, from a truncated SVD (the leverage
+    scores need no more; a full SVD took longer than the whole CUR should)."""
+    from lrkit.approx.truncated_svd import svd
+
+    U, _, Vt = svd(A, k, seed=0)
+    return U, Vt.T
+
+
 def _check_matrix(A, k, count):
     A = np.asarray(A, dtype=np.float64)
     check_finite_array("A", A, ndim=2)
@@ -99,8 +108,8 @@ def nystrom(A, k, *, count=None, sampling="leverage", p=1.0, seed=None) -> Nystr
         raise ValueError(f"nystrom needs a symmetric PSD matrix; got shape {A.shape}"
                          f"{'' if A.shape[0] != A.shape[1] else ' (not symmetric)'}; "
                          "use cur() for general matrices")
-    _, vectors = np.linalg.eigh(A)
-    scores = _scores(vectors[:, ::-1][:, :k], sampling, check_real("p", p, low=1.0))
+    vectors = _top_subspaces(A, k)[0]  # PSD: the top eigenvectors are the singular vectors
+    scores = _scores(vectors, sampling, check_real("p", p, low=1.0))
     index = sample_indices(scores, count, seed)
     return NystromFactors(A[:, index], A[np.ix_(index, index)], A[index, :])
 
@@ -119,10 +128,10 @@ def cur(A, k, *, count=None, sampling="leverage", p=1.0, seed=None) -> CURFactor
     count = min(4 * k, min(A.shape)) if count is None else count
     A, k, count = _check_matrix(A, k, count)
     rng = as_generator(seed)
-    U, _, Vt = np.linalg.svd(A, full_matrices=False)
+    U, V = _top_subspaces(A, k)
     p = check_real("p", p, low=1.0)
-    cols = sample_indices(_scores(Vt[:k].T, sampling, p), count, rng)
-    rows = sample_indices(_scores(U[:, :k], sampling, p), count, rng)
+    cols = sample_indices(_scores(V, sampling, p), count, rng)
+    rows = sample_indices(_scores(U, sampling, p), count, rng)
     C, R = A[:, cols], A[rows, :]
     middle = np.linalg.pinv(C) @ A @ np.linalg.pinv(R)
     return CURFactors(C, middle, R)
