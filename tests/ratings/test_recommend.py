@@ -130,3 +130,24 @@ def test_matrix_completion_recommends_by_predicted_rating():
 def test_bad_interactions_are_one_line_errors(X, message):
     with pytest.raises(ValueError, match=message):
         ImplicitALS(rank=1).fit(X)
+
+
+def test_ids_as_users_have_them():
+    """Users and items given as names come back as names; an unknown user is cold and
+    flagged, an unknown item refused."""
+    users = ["ann", "ann", "bob", "bob", "cy", "cy", "dee", "dee", "dee"]
+    films = ["alien", "heat", "alien", "ran", "heat", "ran", "alien", "heat", "jaws"]
+    model = ImplicitALS(rank=2, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", lrkit.ConvergenceWarning)
+        model.fit((np.array(users), np.array(films)))
+    assert model.user_ids_.tolist() == ["ann", "bob", "cy", "dee"]
+    items, _ = model.recommend("ann", n=3)
+    assert set(items) <= {"jaws", "ran"}  # ann's own films left out, names returned
+    similar, _ = model.similar_items("alien", n=2)
+    assert "alien" not in similar and set(similar) <= set(films)
+    with pytest.warns(UserWarning, match="not seen in fit"):
+        cold, _ = model.recommend("zed", n=2)
+    assert cold.tolist() == ["alien", "heat"]  # by popularity: 3 users each
+    with pytest.raises(ValueError, match="item 'up' was not seen"):
+        model.similar_items("up")

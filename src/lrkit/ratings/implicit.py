@@ -67,6 +67,9 @@ class ImplicitALS(Recommender, BaseEstimator):
     converged_ : bool
     popularity_ : ndarray (n_items,)
         Users per item: the ranking of a user unseen in ``fit``.
+    user_ids_, item_ids_ : ndarray of str or None
+        The users' and items' own ids when ``fit`` got names or codes rather than zero-based
+        indices; :meth:`recommend` and :meth:`similar_items` then take and return those.
 
     Examples
     --------
@@ -89,8 +92,10 @@ class ImplicitALS(Recommender, BaseEstimator):
         """Learn from ``X``: ``(users, items)`` pairs, ``(users, items, strengths)``
         triplets (strengths ≥ 0: counts, ratings; a pair listed twice adds up), a
         scipy.sparse matrix of strengths, or a :class:`~lrkit.problems.datasets.RatingData`.
+        Users and items are zero-based integer indices, or ids of any other kind (names,
+        codes), which the model then answers in.
         ``shape``: ``(n_users, n_items)`` when the data do not reach the last ones."""
-        R = _strengths(X, shape)
+        R, self.user_ids_, self.item_ids_ = _strengths(X, shape)
         rank = check_int("rank", self.rank, 1, min(R.shape))
         alpha = check_real("alpha", self.alpha, low=0.0, low_open=True)
         ridge = check_real("ridge", self.ridge, low=0.0)
@@ -188,8 +193,10 @@ class _Side:
 
 
 def _strengths(X, shape):
-    """A CSR matrix of non-negative strengths (duplicates summed) from pairs, triplets,
-    a sparse matrix or RatingData."""
+    """``(R, user ids, item ids)``: a CSR matrix of non-negative strengths (duplicates
+    summed) from pairs, triplets, a sparse matrix or RatingData, and the users' and items'
+    own ids where they were not zero-based indices (None otherwise)."""
+    user_ids = item_ids = None
     if sp.issparse(X):
         R = sp.csr_matrix(X, dtype=float)
     else:
@@ -203,10 +210,10 @@ def _strengths(X, shape):
             raise ValueError("users, items (and strengths) must be 1-d arrays of one length")
         if rows.size == 0:
             raise ValueError("X holds no interaction")
-        if not (np.issubdtype(rows.dtype, np.integer) and np.issubdtype(cols.dtype, np.integer)):
-            raise ValueError("users and items must be integer indices (zero-based)")
-        if rows.min() < 0 or cols.min() < 0:
-            raise ValueError("users and items must be non-negative indices")
+        (rows, user_ids), (cols, item_ids) = _encoded(rows, "users"), _encoded(cols, "items")
+        if user_ids is not None or item_ids is not None:
+            shape = (int(rows.max()) + 1 if user_ids is None else len(user_ids),
+                     int(cols.max()) + 1 if item_ids is None else len(item_ids))
         shape = shape or (int(rows.max()) + 1, int(cols.max()) + 1)
         if rows.max() >= shape[0] or cols.max() >= shape[1]:
             raise ValueError(f"shape={tuple(shape)} is smaller than the indices reach")
@@ -217,4 +224,18 @@ def _strengths(X, shape):
     R.eliminate_zeros()
     if R.nnz == 0:
         raise ValueError("X holds no positive interaction")
-    return R
+    return R, user_ids, item_ids
+
+
+def _encoded(ids, what):
+    """``(indices, ids)``: integer ids are zero-based indices already (``ids`` None);
+    any other ids (names, codes) are numbered in sorted order and kept."""
+    if np.issubdtype(ids.dtype, np.integer):
+        if ids.min() < 0:
+            raise ValueError(f"{what} given as integers are zero-based indices: non-negative")
+        return ids, None
+    if np.issubdtype(ids.dtype, np.floating) or ids.dtype == bool:
+        raise ValueError(f"{what} must be integer indices (zero-based) or ids such as "
+                         "strings; got floats")
+    labels, index = np.unique(ids.astype(str), return_inverse=True)
+    return index.astype(np.intp), labels

@@ -23,7 +23,7 @@ class Recommender:
         user had in ``fit`` are left out unless ``exclude_seen=False``. A user unseen in
         ``fit`` gets the model's cold-start ranking, with a warning."""
         n = check_int("n", n, 1)
-        user = check_int("user", user, 0)
+        user = self._position("user", user, getattr(self, "user_ids_", None))
         if exclude_seen and self.seen_ is None:
             raise ValueError("exclude_seen needs the training pairs, which a fit on a Dask "
                              "DataFrame does not keep; pass exclude_seen=False")
@@ -36,18 +36,37 @@ class Recommender:
             if exclude_seen:
                 seen = self.seen_
                 scores[seen.indices[seen.indptr[user]:seen.indptr[user + 1]]] = -np.inf
-        return _top(scores, n)
+        return self._as_ids(*_top(scores, n))
 
     def similar_items(self, item, n=10):
         """The ``n`` items whose factors are most cosine-similar to ``item``'s (the item
         itself left out), as ``(items, similarities)``."""
         n = check_int("n", n, 1)
         vectors = self._item_vectors()
+        item = self._position("item", item, getattr(self, "item_ids_", None))
         item = check_int("item", item, 0, len(vectors) - 1)
         norms = np.linalg.norm(vectors, axis=1)
         similarity = vectors @ vectors[item] / np.maximum(norms * norms[item], 1e-300)
         similarity[item] = -np.inf
-        return _top(similarity, n)
+        return self._as_ids(*_top(similarity, n))
+
+    @staticmethod
+    def _position(what, key, ids):
+        """The model's index of a user or item given by index, or by id when the model
+        was fit on ids (an unknown user id: past the last user, i.e. cold)."""
+        if ids is None:
+            return check_int(what, key, 0)
+        key = str(key)
+        at = int(np.searchsorted(ids, key))  # the ids are sorted
+        if at < len(ids) and ids[at] == key:
+            return at
+        if what == "item":
+            raise ValueError(f"item {key!r} was not seen in fit")
+        return len(ids)
+
+    def _as_ids(self, items, scores):
+        ids = getattr(self, "item_ids_", None)
+        return (items if ids is None else ids[items]), scores
 
 
 class RatingsRecommender(Recommender):
