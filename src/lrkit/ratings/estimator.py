@@ -36,14 +36,17 @@ class MatrixCompletion(BiasedFit, PlainFit, RatingsRecommender, HeldOutScore,
                        ObservedInput, OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Fill the missing entries of a matrix, or predict ratings, with a low-rank model.
 
-    The default, ``method="biased_als"``, is made for ratings: the model
-    ``μ + b_i + c_j + <f_i, g_j>`` (global mean, row and column biases, low-rank factors) fit
-    by weighted-λ alternating least squares, an average of ``n_models`` fits from random
-    starts (:mod:`lrkit.ratings.biased_als`). Its rank, ridge and number of sweeps are chosen
-    on held-out entries unless given (a warm-started path over the ridges; the best state
-    then runs a few sweeps on all the entries), and rows or columns without observations are
+    ``method="biased_als"`` is made for ratings: the model ``μ + b_i + c_j + <f_i, g_j>``
+    (global mean, row and column biases, low-rank factors) fit by weighted-λ alternating
+    least squares, an average of ``n_models`` fits from random starts
+    (:mod:`lrkit.ratings.biased_als`). Its rank, ridge and number of sweeps are chosen on
+    held-out entries unless given (a warm-started path over the ridges; the best state then
+    runs a few sweeps on all the entries), and rows or columns without observations are
     predicted by the biases (cold start). ``"altmin"`` and ``"softimpute"`` fit a plain
-    low-rank ``F Gᵀ`` with :func:`lrkit.recover` (exact on exactly low-rank data).
+    low-rank ``F Gᵀ`` with :func:`lrkit.recover` (exact on exactly low-rank data). The
+    default, ``"auto"``, fits the biased model, then scores plain ``altmin`` (ridge 0) on the
+    same held-out entries and keeps the better (:mod:`lrkit.ratings.plain_fit`): right on
+    ratings and on generic low-rank data; ``method_`` says which.
 
     ``X`` is a dense matrix with NaN at the missing entries, a ``scipy.sparse`` matrix whose
     stored entries are the observations (explicit zeros are observed values), a triplet
@@ -57,7 +60,7 @@ class MatrixCompletion(BiasedFit, PlainFit, RatingsRecommender, HeldOutScore,
     ----------
     rank : int or "auto", default "auto"
         Rank of the model (per fit, for ``biased_als``); ``"auto"`` chooses it on held-out
-        entries (``biased_als``: 10 or 5; the others: :func:`select_completion_rank`
+        entries (``biased_als``: 10 or 5; the plain models: :func:`select_completion_rank`
         with ``rank_rule``, up to ``max_rank``).
     method : {"auto", "biased_als", "altmin", "softimpute"}, default "auto"
     ridge : float >= 0, optional

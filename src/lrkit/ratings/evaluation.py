@@ -10,6 +10,7 @@ import numpy as np
 from sklearn.base import clone
 
 from lrkit._validation import check_choice, check_int
+from lrkit.ratings.implicit import ImplicitALS
 from lrkit.ratings.ranking import ranking_report
 from lrkit.ratings.recommend import items_by_user, recommendations
 
@@ -76,7 +77,7 @@ def cross_validate(estimator, data, *, folds=5, by="entries", k=10, seed=0):
         train, test = fold != held, fold == held
         model = clone(estimator)
         start = time.perf_counter()
-        implicit = not hasattr(model, "predict")
+        implicit = isinstance(model, ImplicitALS)
         if implicit:
             model.fit((rows[train], cols[train], values[train]), shape=shape)
         else:
