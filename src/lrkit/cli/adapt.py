@@ -108,18 +108,21 @@ def run(args):
     import torch
 
     torch.manual_seed(args.seed)
-    (train_texts, train_labels), test, names = _split(args)
+    with console.status(f"reading {args.data}"):
+        (train_texts, train_labels), test, names = _split(args)
     if args.max_examples:
         train_texts = train_texts[:args.max_examples]
         train_labels = train_labels[:args.max_examples]
     test = _sample(test, args.max_test_examples, args.seed)
-    encoder, tokenizer = load_model(args.model)
-    model = lnn.SentenceClassifier(encoder, num_labels=len(names), seed=args.seed)
-    tuned = lnn.adapt(model, args.method, args.rank, alpha=args.alpha, seed=args.seed,
-                      targets=_encoder_layers, modules_to_save=["classifier"])
-    train = lnn.labelled_batches(tokenizer, train_texts, train_labels, args.batch_size,
-                                 args.max_length)
-    held_out = lnn.labelled_batches(tokenizer, *test, 128, args.max_length)
+    with console.status(f"loading {args.model} and adding {args.method} adapters"):
+        encoder, tokenizer = load_model(args.model)
+        model = lnn.SentenceClassifier(encoder, num_labels=len(names), seed=args.seed)
+        tuned = lnn.adapt(model, args.method, args.rank, alpha=args.alpha, seed=args.seed,
+                          targets=_encoder_layers, modules_to_save=["classifier"])
+    with console.status(f"tokenizing {len(train_texts):,} + {len(test[0]):,} examples"):
+        train = lnn.labelled_batches(tokenizer, train_texts, train_labels, args.batch_size,
+                                     args.max_length)
+        held_out = lnn.labelled_batches(tokenizer, *test, 128, args.max_length)
     before = lnn.accuracy(tuned, held_out)
     start = time.perf_counter()
     history = lnn.finetune(tuned, train, lnn.classification_loss, epochs=args.epochs,
