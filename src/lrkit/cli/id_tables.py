@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lrkit.io import atomic_write, check_output, load_index_table, parse_cell
+from lrkit.io import atomic_write, check_output, load_index_table, parse_cell, save_arrays
 
 
 @dataclass
@@ -141,9 +141,7 @@ def write_predictions(path, table, rows, cols, predicted, names=None):
         if labelled:
             raise ValueError(f"{path}: predictions keyed by text ids are written to a .csv "
                              "file; name the output *.csv")
-        table_ = np.column_stack([rows, cols, predicted])
-        atomic_write(path, (lambda tmp: np.save(tmp, table_)) if path.suffix == ".npy"
-                     else (lambda tmp: np.savez_compressed(tmp, predictions=table_)))
+        save_arrays(path, predictions=np.column_stack([rows, cols, predicted]))
         return
     names = table.names or names or []
     lines = [",".join([*names[:2], "prediction"])] if names else []
@@ -156,13 +154,10 @@ def write_completed(path, table, completed):
     """The completed matrix: a CSV with the column ids in its first row and the row ids in
     its first column when the ids are labels, otherwise the plain matrix, each value the
     shortest text that reads back as it (observed values unchanged)."""
-    suffix = Path(path).suffix.lower()
-    check_output(path, several=False)
-    if suffix == ".npy":
-        atomic_write(path, lambda tmp: np.save(tmp, completed))
-    elif suffix == ".npz":
-        atomic_write(path, lambda tmp: np.savez_compressed(tmp, completed=completed))
+    if Path(path).suffix.lower() != ".csv":
+        save_arrays(path, completed=completed)
     else:
+        check_output(path, several=False)
         labelled = table.rows.labels is not None or table.cols.labels is not None
         corner = _csv(table.names[0]) if table.names else ""
         lines = ([",".join([corner, *(_csv(table.cols.label(c))

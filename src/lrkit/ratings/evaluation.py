@@ -10,6 +10,7 @@ import numpy as np
 from sklearn.base import clone
 
 from lrkit._validation import check_choice, check_int
+from lrkit.ratings._observations import listed_entries
 from lrkit.ratings.implicit import ImplicitALS
 from lrkit.ratings.ranking import ranking_report
 from lrkit.ratings.recommend import items_by_user, recommendations
@@ -97,15 +98,15 @@ def cross_validate(estimator, data, *, folds=5, by="entries", k=10, seed=0):
 
 
 def _parts(data):
-    """``(rows, cols, values, shape)`` of triplets, pairs (values 1) or RatingData."""
+    """Validated ``(rows, cols, values, shape)`` of triplets, pairs (values 1) or
+    RatingData, read as ``MatrixCompletion`` reads them (entries kept in their order)."""
     parts = (data.rows, data.cols, data.values, data.shape) if hasattr(data, "rows") \
         else tuple(data)
     if len(parts) not in (2, 3, 4):
         raise ValueError("data must be (rows, cols[, values[, shape]]) or RatingData")
-    rows, cols = (np.asarray(p) for p in parts[:2])
-    values = np.ones(rows.size) if len(parts) == 2 else np.asarray(parts[2], dtype=float)
-    shape = tuple(parts[3]) if len(parts) == 4 else (int(rows.max()) + 1, int(cols.max()) + 1)
-    return rows, cols, values, shape
+    if len(parts) == 2:
+        parts = (*parts, np.ones(len(parts[0])))
+    return listed_entries(parts)
 
 
 def _deal(rows, folds, by, rng):

@@ -64,15 +64,8 @@ class RowSystems:
         ``ridge`` is a scalar, one value per row (shape ``(n,)``) or one per row and
         coordinate (shape ``(n, k)``), added to the Gram matrices' diagonals.
         """
+        grams, rhs = self._normal_equations(other)
         k = other.shape[1]
-        padded = np.vstack([other, np.zeros((1, k))])  # row len(other): padding
-        grams = np.zeros((self.n, k, k))
-        rhs = np.zeros((self.n, k))
-        for rows, partners, index in self._blocks(len(other), k, CHUNK_FLOATS):
-            block = padded[partners]
-            blockT = block.transpose(0, 2, 1)
-            grams[rows] = blockT @ block
-            rhs[rows] = (blockT @ self.values[index][:, :, None])[:, :, 0]
         diag = np.arange(k)
         ridge = np.asarray(ridge, dtype=np.float64)
         grams[:, diag, diag] += ridge[:, None] if ridge.ndim == 1 else ridge
@@ -87,17 +80,27 @@ class RowSystems:
         (``v``: the values, ``w``: ``weights`` in the constructor's entry order, ``S``: the
         ``k × k`` matrix ``shared`` by every row); the Gram sums are batched products as in
         :meth:`solve_exact`. Implicit-feedback ALS solves these (``S = YᵀY + λI``)."""
+        grams, rhs = self._normal_equations(other, weights)
+        grams += shared
+        return np.linalg.solve(grams, rhs[:, :, None])[:, :, 0]
+
+    def _normal_equations(self, other, weights=None):
+        """Every row's Gram matrix ``Σ_e w_e g_e g_eᵀ`` (``w = 1`` without ``weights``, given
+        in the constructor's entry order) and right-hand side ``Σ_e v_e g_e``, as batched
+        products over padded blocks of rows with similar counts."""
         k = other.shape[1]
-        padded = np.vstack([other, np.zeros((1, k))])
-        weights = np.append(np.asarray(weights, dtype=np.float64)[self.order], 0.0)
-        grams = np.broadcast_to(shared, (self.n, k, k)).copy()
+        padded = np.vstack([other, np.zeros((1, k))])  # row len(other): padding
+        if weights is not None:
+            weights = np.append(np.asarray(weights, dtype=np.float64)[self.order], 0.0)
+        grams = np.zeros((self.n, k, k))
         rhs = np.zeros((self.n, k))
         for rows, partners, index in self._blocks(len(other), k, CHUNK_FLOATS):
             block = padded[partners]
             blockT = block.transpose(0, 2, 1)
-            grams[rows] += blockT @ (block * weights[index][:, :, None])
+            weighted = block if weights is None else block * weights[index][:, :, None]
+            grams[rows] = blockT @ weighted
             rhs[rows] = (blockT @ self.values[index][:, :, None])[:, :, 0]
-        return np.linalg.solve(grams, rhs[:, :, None])[:, :, 0]
+        return grams, rhs
 
     def _blocks(self, n_other, k, chunk):
         """Groups of rows with similar counts: ``(rows, partners, index)`` with the partner
