@@ -54,9 +54,12 @@ test: $(VENV)/.test check-core docs
 check-core:
 	PYTHON=$(PYTHON) bash .ci/core_install.sh
 
-# A longer fuzzing run of every file reader through the command line.
+# Every property test with fresh random examples (`make test` repeats a fixed draw), and a
+# longer fuzzing run of every file reader through the command line.
 fuzz: $(VENV)/.test
-	LRKIT_FUZZ_EXAMPLES=5000 $(PY) -m pytest -q tests/test_io.py -k fuzz
+	$(PY) -m pytest -q -p no:cacheprovider --hypothesis-profile=fuzz \
+		tests/cli/test_complete_ids.py tests/operators tests/imaging/test_dynamic.py
+	LRKIT_FUZZ_EXAMPLES=5000 $(PY) -m pytest -q --hypothesis-profile=fuzz tests/test_io.py -k fuzz
 
 bench: $(VENV)/.bench
 	$(PY) -m pytest -q -m slow

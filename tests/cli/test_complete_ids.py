@@ -81,9 +81,10 @@ def test_numeric_ids_stay_zero_based_indices(tmp_path):
     mixed.write_text("alice,0,1\nbob,1,2\n")
     table = read_id_table(mixed, 3)
     assert table.rows.labels.tolist() == ["alice", "bob"] and table.cols.labels is None
-    mixed.write_text("alice,-1,1\n")
-    with pytest.raises(ValueError, match="non-negative integers"):
-        read_id_table(mixed, 3)
+    for index in ("-1", "INFINITY", "nan", "2.5"):
+        mixed.write_text(f"alice,{index},1\n")
+        with pytest.raises(ValueError, match="non-negative integers|not a number"):
+            read_id_table(mixed, 3)
 
 
 def test_shortest_number_text_reads_back():

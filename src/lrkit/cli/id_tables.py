@@ -81,7 +81,7 @@ def read_id_table(path, columns, header=None, like=None):
 def _index_column(path, column, j, header):
     """Zero-based indices of a numeric id column beside a labelled one."""
     values = np.array([_value(path, cell, i, j, header) for i, cell in enumerate(column)])
-    bad = np.flatnonzero((values < 0) | (values != np.round(values)))
+    bad = np.flatnonzero(~np.isfinite(values) | (values < 0) | (values != np.round(values)))
     if bad.size:
         raise ValueError(f"{path}: row {bad[0] + (2 if header else 1)} has index "
                          f"{values[bad[0]]:g}; numeric ids are non-negative integers "
