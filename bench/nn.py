@@ -407,33 +407,18 @@ LLM_METHODS = ("svd", "asvd", "fwsvd", "whiten", "features", "modegpt", "auto")
 LLM_CACHE = "out/smollm2-fp32"
 
 
-def _token_windows(tokenizer, sentences, count, length=256):
-    """``count`` consecutive windows of ``length`` tokens of the joined sentences."""
-    ids = tokenizer(" ".join(sentences), return_tensors="pt")["input_ids"][0]
-    windows = ids[: (len(ids) // length) * length].reshape(-1, length)[:count]
-    return [{"input_ids": w[None], "attention_mask": torch.ones_like(w[None])} for w in windows]
-
-
-def _next_token_loss(model, batch):
-    return model(**batch, labels=batch["input_ids"]).loss
-
-
-@torch.no_grad()
-def _perplexity(model, windows):
-    losses = [float(model(**w, labels=w["input_ids"]).loss) for w in windows]
-    return float(torch.tensor(losses).mean().exp())
-
-
 def llm_table():
     """SmolLM2-135M: held-out perplexity of every method at 10 / 20 / 30 % removed."""
     model, tokenizer = models.load_smollm2(cache=LLM_CACHE)
-    calibration = _token_windows(tokenizer, datasets.stdlib_sentences(1024), 64)
-    evaluation = _token_windows(tokenizer, datasets.stdlib_sentences(900, "evaluation"), 32)
+    calibration = datasets.token_windows(tokenizer, datasets.stdlib_sentences(1024), 64)
+    evaluation = datasets.token_windows(tokenizer,
+                                        datasets.stdlib_sentences(900, "evaluation"), 32)
     layers = lnn.linear_layers(model)
     start = time.perf_counter()
     statistics = lnn.collect_statistics(model, calibration, layers)
     calibration_seconds = time.perf_counter() - start
-    rows = [f"Original perplexity {_perplexity(model, evaluation):.2f} ({len(layers)} linear "
+    original = lnn.causal_perplexity(model, evaluation)
+    rows = [f"Original perplexity {original:.2f} ({len(layers)} linear "
             f"layers targeted; calibration pass {calibration_seconds:.0f} s, shared).", "",
             "| method | " + " | ".join(f"{r:.0%} removed" for r in LLM_RATIOS)
             + " | time per compression (s) |", "|---|" + "---:|" * (len(LLM_RATIOS) + 1)]
@@ -441,7 +426,7 @@ def llm_table():
         cells, seconds, gains, shared = [], [], None, statistics
         if method == "fwsvd":  # Fisher weights: squared gradients of the next-token loss
             start = time.perf_counter()
-            shared = lnn.collect_statistics(model, calibration, layers, _next_token_loss)
+            shared = lnn.collect_statistics(model, calibration, layers, lnn.next_token_loss)
             fisher_seconds = time.perf_counter() - start
         for ratio in LLM_RATIOS:
             start = time.perf_counter()
@@ -449,7 +434,7 @@ def llm_table():
                                          statistics=shared, sensitivities=gains)
             gains = report.sensitivities
             seconds.append(time.perf_counter() - start)
-            cells.append(f"{_perplexity(small, evaluation):,.2f}")
+            cells.append(f"{lnn.causal_perplexity(small, evaluation):,.2f}")
             del small
         label = LABELS.get(method, method)
         if method == "fwsvd":

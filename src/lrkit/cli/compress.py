@@ -20,12 +20,15 @@ from lrkit.cli.nn_inputs import load_model, read_sentences
 from lrkit.io import check_writable
 from lrkit.nn.compression.allocation import ALLOCATIONS
 from lrkit.nn.compression.methods import METHODS
+from lrkit.nn.model_folder import check_folder_output
 
 
 def register(sub):
     parser = add_verb(sub, "compress",
                       "compress a pretrained network with low-rank factors", extra="nn")
-    parser.add_argument("model", help="'minilm' (the packaged all-MiniLM-L6-v2) or a model folder")
+    parser.add_argument("model", help="'minilm' (the packaged all-MiniLM-L6-v2) or a "
+                                      "Hugging Face model folder (any family: LLaMA, Qwen2, "
+                                      "Mistral, GPT-2, OPT, BERT, ...)")
     parser.add_argument("--ratio", type=fraction_arg, default=None,
                         help="fraction of the attention/MLP parameters to remove (default "
                              "0.3; none with --allocation rmt, which picks every rank)")
@@ -43,24 +46,36 @@ def register(sub):
     parser.add_argument("--embeddings", action="store_true",
                         help="with --method features: also compress the token embedding "
                              "table by its frequency-weighted output features")
-    parser.add_argument("--calib", metavar="TEXTFILE",
-                        help="calibration sentences, one per line (default: stdlib docstrings)")
-    parser.add_argument("--eval", metavar="TEXTFILE", help="held-out evaluation sentences")
-    parser.add_argument("--n-calib", type=positive_int_arg, default=256,
-                        help="number of calibration sentences")
-    parser.add_argument("--n-eval", type=positive_int_arg, default=256,
-                        help="number of evaluation sentences")
+    parser.add_argument("--calib", metavar="FILE",
+                        help="calibration text: a text file (a passage a line), or the "
+                             "--field of a .jsonl / .csv file (default: standard-library "
+                             "docstrings)")
+    parser.add_argument("--eval", metavar="FILE", help="held-out evaluation text (as --calib)")
+    parser.add_argument("--field", default="text",
+                        help="the field of --calib/--eval .jsonl or .csv records (default: "
+                             "text)")
+    parser.add_argument("--n-calib", type=positive_int_arg, default=None,
+                        help="calibration sentences (default 256), or for a causal language "
+                             "model windows of --window tokens (default 32)")
+    parser.add_argument("--n-eval", type=positive_int_arg, default=None,
+                        help="evaluation sentences (default 256) or windows (default 16)")
+    parser.add_argument("--window", type=positive_int_arg, default=256,
+                        help="tokens per window for a causal language model (default 256)")
     parser.add_argument("--sweep", metavar="R1,R2,...",
                         help="compare all methods at these ratios instead of compressing once")
     parser.add_argument("--plot", metavar="OUT.png", help="with --sweep: quality-vs-ratio plot")
-    parser.add_argument("-o", "--output", metavar="OUT.safetensors",
-                        help="write the compressed weights here (never over an input)")
+    parser.add_argument("-o", "--output", metavar="OUT",
+                        help="a folder: the compressed model with its tokenizer, opened by "
+                             "lrkit.nn.load(OUT) alone; or OUT.safetensors: the weights, "
+                             "loaded into the original (never over an input)")
     add_seed(parser)
     parser.set_defaults(func=run)
 
 
 #: ``--ratio`` when it is not given (and the allocation needs one).
 DEFAULT_RATIO = 0.3
+#: Standard-library sentences joined into a causal language model's default windows.
+STDLIB_TEXT = 900
 
 
 def run(args):
@@ -81,20 +96,21 @@ def run(args):
     inputs = [p for p in (args.model, args.calib, args.eval) if p and Path(p).exists()]
     if args.plot:
         check_plot_path(args.plot, inputs)
-    if args.output:
+    if args.output and args.output.lower().endswith(".safetensors"):
         check_writable(args.output, (".safetensors",), inputs, what="-o")
+    elif args.output:
+        check_folder_output(args.output, inputs, what="-o")
     import torch
-
-    from lrkit.nn.workloads import datasets
 
     torch.manual_seed(args.seed)
     model, tokenizer = load_model(args.model)
-    calibration = datasets.text_batches(tokenizer, read_sentences(args.calib, args.n_calib,
-                                                                   "calibration"))
-    evaluation = datasets.text_batches(tokenizer, read_sentences(args.eval, args.n_eval,
-                                                                  "evaluation"))
+    causal = _is_causal(model)
+    if causal and args.sweep:
+        raise ValueError("--sweep compares sentence embeddings of encoders; for a causal "
+                         "language model run compress once per --ratio")
+    calibration, evaluation = _inputs(args, tokenizer, causal)
     if args.sweep:
-        return _sweep(args, model, calibration, evaluation)
+        return _sweep(args, model.base_model, calibration, evaluation)
     layers = None
     if args.embeddings:
         table = model.get_input_embeddings()
@@ -103,19 +119,66 @@ def run(args):
         small, report = lnn.compress(
             model, args.ratio, args.method, calibration=calibration, layers=layers,
             allocation=args.allocation, refit=args.refit, eora=args.eora,
-            loss_fn=lnn.contrastive_loss,
+            loss_fn=lnn.next_token_loss if causal else _encoder_loss,
             progress=stage_reporter(progress))
     console.print(report_table(report))
-    similarity = lnn.embedding_similarity(model, small, evaluation)
-    console.print(f"cosine similarity of embeddings to the original on {args.n_eval} held-out "
-                  f"sentences: {similarity:.4f}")
-    if args.output:
-        lnn.save(small, args.output)
-        console.print(f"compressed weights written to {args.output} "
-                      f"({Path(args.output).stat().st_size / 2**20:.1f} MiB)")
+    if causal:
+        console.print(f"perplexity on {len(evaluation)} held-out windows of {args.window} "
+                      f"tokens: {lnn.causal_perplexity(model, evaluation):.2f} -> "
+                      f"{lnn.causal_perplexity(small, evaluation):.2f}")
     else:
-        console.print("the compressed model was not saved: add -o OUT.safetensors to keep it")
+        similarity = lnn.embedding_similarity(model.base_model, small.base_model, evaluation)
+        sentences = sum(len(batch["input_ids"]) for batch in evaluation)
+        console.print(f"cosine similarity of embeddings to the original on {sentences} "
+                      f"held-out sentences: {similarity:.4f}")
+    if args.output:
+        _save(small, tokenizer, args.output)
+    else:
+        console.print("the compressed model was not saved: add -o OUT_FOLDER to keep it")
     return 0
+
+
+def _is_causal(model):
+    """Whether ``model`` is a language model that generates (a decoder with its head)."""
+    can_generate = getattr(model, "can_generate", None)
+    return bool(can_generate and can_generate())
+
+
+def _encoder_loss(model, batch):
+    from lrkit.nn import contrastive_loss
+
+    return contrastive_loss(model.base_model, batch)
+
+
+def _inputs(args, tokenizer, causal):
+    """The calibration and evaluation batches: token windows for a causal language model,
+    tokenised sentences for an encoder."""
+    from lrkit.nn.workloads import datasets
+
+    if causal:
+        calib = read_sentences(args.calib, None if args.calib else STDLIB_TEXT,
+                               "calibration", field=args.field)
+        held = read_sentences(args.eval, None if args.eval else STDLIB_TEXT, "evaluation",
+                              "--eval", args.field)
+        return (datasets.token_windows(tokenizer, calib, args.n_calib or 32, args.window),
+                datasets.token_windows(tokenizer, held, args.n_eval or 16, args.window))
+    calib = read_sentences(args.calib, args.n_calib or 256, "calibration", field=args.field)
+    held = read_sentences(args.eval, args.n_eval or 256, "evaluation", "--eval", args.field)
+    return datasets.text_batches(tokenizer, calib), datasets.text_batches(tokenizer, held)
+
+
+def _save(model, tokenizer, output):
+    import lrkit.nn as lnn
+
+    if output.lower().endswith(".safetensors"):
+        lnn.save(model, output)
+        size = Path(output).stat().st_size
+        console.print(f"compressed weights written to {output} ({size / 2**20:.1f} MiB)")
+        return
+    lnn.save(model, output, tokenizer=tokenizer)
+    size = sum(f.stat().st_size for f in Path(output).iterdir() if f.is_file())
+    console.print(f"compressed model written to {output}/ ({size / 2**20:.1f} MiB); open it "
+                  f"with lrkit.nn.load({str(output)!r})")
 
 
 def report_table(report):

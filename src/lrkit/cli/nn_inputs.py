@@ -21,17 +21,27 @@ def load_model(name):
     return models.load_pretrained(name)
 
 
-def read_sentences(path, count, split):
-    """Sentences of a text file (one a line), or standard-library docstrings."""
+def read_sentences(path, count, split, flag="--calib", field="text"):
+    """Up to ``count`` texts: the lines of a text file, the ``field`` of every object of a
+    JSON Lines file or column of a CSV, or (no path) standard-library docstrings."""
     from lrkit.nn.workloads import datasets
 
     if path is None:
         return datasets.stdlib_sentences(count, split)
-    if not Path(path).exists():
-        raise ValueError(f"text file {path} does not exist")
-    lines = [line.strip() for line in Path(path).read_text().splitlines() if line.strip()]
+    if not Path(path).is_file():
+        raise ValueError(f"{flag} {path} is not a file (text, one passage a line; .jsonl or "
+                         f".csv with a {field!r} field)")
+    if Path(path).suffix.lower() in (".jsonl", ".csv"):
+        lines = [str(r[field]).strip() for r in _records(path, flag, (field,))
+                 if _given(r[field])]
+    else:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except UnicodeDecodeError as error:
+            raise ValueError(f"{flag} {path} is not UTF-8 text: {error}") from None
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
     if not lines:
-        raise ValueError(f"text file {path} has no non-empty line")
+        raise ValueError(f"{flag} {path} holds no text")
     return lines[:count]
 
 

@@ -68,7 +68,7 @@ _MORE = {
     **_names(f"{_COMPRESSION}.report", "CompressionReport", "LayerReport"),
     **_names(f"{_COMPRESSION}.eora", "compensate", "prune"),
     **_names(f"{_COMPRESSION}.evaluate", "SweepPoint", "embed", "embedding_similarity",
-             "contrastive_loss"),
+             "contrastive_loss", "next_token_loss", "causal_perplexity"),
     **_names(f"{_COMPRESSION}.factorization", "Decomposition", "eora_factors",
              "output_error"),
     **_names(f"{_COMPRESSION}.methods", "METHODS", "FACTORIZATIONS", "Factorization"),
@@ -95,6 +95,7 @@ _MORE = {
     **_names("lrkit.imaging.unrolled_rpca", "RPCANet", "soft_iou_loss"),
     **_names(f"{_NN}.attention", "biased_attention", "bias_factors", "distance_bias_factors"),
     **_names(f"{_NN}.surgery", "linear_layers", "replace_module", "select_layers"),
+    **_names(f"{_NN}.structure", "linearize", "mlp_pairs", "repeated_blocks"),
     **_names(f"{_NN}.loop", "TrainingHistory", "train_steps"),
 }
 _SUBMODULES = {

@@ -1,5 +1,6 @@
 """Save compressed models as safetensors (atomically, with the user's usual file
-permissions) and load them back into the original architecture."""
+permissions) and load them back into the original architecture; or, for a ``transformers``
+model, as a folder that :func:`load` opens alone (:mod:`lrkit.nn.model_folder`)."""
 
 from __future__ import annotations
 
@@ -10,31 +11,69 @@ import torch
 import lrkit.nn.layers as _layer_kinds  # noqa: F401 — registers the layer kinds
 from lrkit.io import atomic_write
 from lrkit.nn.base import build_module, is_lrkit_layer, module_spec
+from lrkit.nn.structure import is_conv1d, linearize
 from lrkit.nn.surgery import replace_module
 
 _METADATA_KEY = "lrkit_layers"
+#: Metadata key of the ``Conv1D`` layers the saved model still had (the others had become
+#: ``nn.Linear`` and are turned so in the model loaded into).
+_CONV1D_KEY = "lrkit_conv1d"
+#: Metadata key of the tied tensors, stored once: ``{name: the name it is stored under}``.
+_TIED_KEY = "lrkit_tied"
 
 
-def save(model, path):
-    """Write ``model``'s weights (factors for the compressed layers) to a ``.safetensors``
-    file; the layer structure goes into its metadata. Sparse buffers are stored as their
-    ``indices`` and ``values``."""
+def save(model, path, tokenizer=None):
+    """Write ``model`` to ``path``.
+
+    A path ending in ``.safetensors``: the weights (factors for the compressed layers), the
+    layer structure in its metadata; :func:`load` ``(model, path)`` puts them back into
+    the original architecture. Sparse buffers are stored as their ``indices`` and
+    ``values``. Any other path, for a ``transformers`` model: a folder that
+    ``load(path)`` opens alone, in a fresh process, as the ``transformers`` model
+    (:func:`lrkit.nn.model_folder.save_folder`; ``tokenizer`` is saved beside it).
+    """
+    if not str(path).lower().endswith(".safetensors"):
+        from lrkit.nn.model_folder import save_folder
+
+        return save_folder(model, path, tokenizer)
+    if tokenizer is not None:
+        raise ValueError("tokenizer= is saved with a model folder; pass a folder path "
+                         "instead of a .safetensors file")
+    _write_weights(model, path)
+    return path
+
+
+def _write_weights(model, path):
     from safetensors.torch import save_file
 
     modules = dict(model.named_modules())
-    layers = {name: module_spec(module) for name, module in modules.items()
-              if is_lrkit_layer(module) and not _inside_replaced(name, modules)}
-    tensors = {}
+    layers = layer_specs(model)
+    tensors, tied, owners = {}, {}, {}
     for key, value in model.state_dict().items():
+        if not value.is_sparse and value.numel():
+            place = (value.untyped_storage().data_ptr(), value.storage_offset(),
+                     tuple(value.shape), tuple(value.stride()))
+            if place in owners:  # a tied weight (an output head sharing the embedding)
+                tied[key] = owners[place]
+                continue
+            owners[place] = key
         if value.is_sparse:
             value = value.coalesce()
             tensors[f"{key}.__indices"] = value.indices().contiguous()
             tensors[f"{key}.__values"] = value.values().contiguous()
         else:
             tensors[key] = value.detach().contiguous().clone()
-    metadata = {_METADATA_KEY: json.dumps(layers)}
+    conv1d = [name for name, module in modules.items() if is_conv1d(module)]
+    metadata = {_METADATA_KEY: json.dumps(layers), _CONV1D_KEY: json.dumps(conv1d),
+                _TIED_KEY: json.dumps(tied)}
     atomic_write(path, lambda temporary: save_file(tensors, temporary, metadata=metadata))
-    return path
+
+
+def layer_specs(model):
+    """``{name: spec}`` of the lrkit layers that replaced layers of ``model``."""
+    modules = dict(model.named_modules())
+    return {name: module_spec(module) for name, module in modules.items()
+            if is_lrkit_layer(module) and not _inside_replaced(name, modules)}
 
 
 def _inside_replaced(name, modules):
@@ -43,10 +82,19 @@ def _inside_replaced(name, modules):
     return any(is_lrkit_layer(modules[".".join(parts[:i])]) for i in range(1, len(parts)))
 
 
-def load(model, path):
-    """Load a file written by :func:`save` into ``model`` (the uncompressed architecture it
-    came from): the compressed layers are rebuilt, then all weights are loaded strictly.
-    Returns ``model``."""
+def load(model, path=None):
+    """Load what :func:`save` wrote.
+
+    ``load(folder)``: the ``transformers`` model of a folder written by ``save(model,
+    folder)`` (:func:`lrkit.nn.model_folder.load_folder`). ``load(model, file)``: a
+    ``.safetensors`` file put into ``model`` (the uncompressed architecture it came from):
+    the compressed layers are rebuilt, then all weights are loaded strictly. Returns the
+    model.
+    """
+    if path is None:
+        from lrkit.nn.model_folder import load_folder
+
+        return load_folder(model)
     from safetensors import safe_open
 
     with safe_open(str(path), framework="pt") as handle:
@@ -54,6 +102,9 @@ def load(model, path):
         tensors = {key: handle.get_tensor(key) for key in handle.keys()}
     if _METADATA_KEY not in metadata:
         raise ValueError(f"{path} was not written by lrkit.nn.save (no layer metadata)")
+    if _CONV1D_KEY in metadata:
+        kept = set(json.loads(metadata[_CONV1D_KEY]))
+        linearize(model, skip=kept)
     for name, spec in json.loads(metadata[_METADATA_KEY]).items():
         replace_module(model, name, build_module(spec))
     state = {}
@@ -64,5 +115,7 @@ def load(model, path):
             state[base] = torch.sparse_coo_tensor(value, tensors[f"{base}.__values"], shape)
         elif not key.endswith(".__values"):
             state[key] = value
+    for key, owner in json.loads(metadata.get(_TIED_KEY, "{}")).items():
+        state[key] = state[owner]
     model.load_state_dict(state, strict=True)
     return model

@@ -10,21 +10,33 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-#: Default layer-name filters: the attention and MLP layers of BERT-style encoders
-#: (``attention``, ``intermediate``, ``output``) and LLaMA-style decoders (``self_attn``,
-#: ``mlp``); poolers and output heads stay.
+from lrkit.nn.structure import block_linear_layers, is_conv1d
+
+#: Layer-name filters for models without repeated blocks: the attention and MLP layers of
+#: BERT-style encoders (``attention``, ``intermediate``, ``output``) and LLaMA-style decoders
+#: (``self_attn``, ``mlp``); poolers and output heads stay.
 INCLUDE = ("attention", "intermediate", "output", "self_attn", "mlp")
 EXCLUDE = ("pooler", "lm_head")
 
 
-def linear_layers(model, include=INCLUDE, exclude=EXCLUDE):
-    """``{name: module}`` of the ``nn.Linear`` layers whose name contains one of ``include``
-    and none of ``exclude``."""
-    _check_module(model)
-    return {name: module for name, module in model.named_modules()
-            if isinstance(module, nn.Linear)
-            and any(key in name for key in include)
-            and not any(key in name for key in exclude)}
+def linear_layers(model, include=None, exclude=EXCLUDE):
+    """``{name: module}`` of the layers to work on by default.
+
+    Found by structure (:mod:`lrkit.nn.structure`): the linear layers (``nn.Linear``, and
+    GPT-2's ``Conv1D``) inside the model's repeated blocks, whatever the family names them;
+    the output head, the embeddings and poolers stay. With ``include`` (name substrings), or
+    for a model without repeated blocks, the ``nn.Linear`` layers whose name contains one of
+    ``include`` (default :data:`INCLUDE`); never those whose name contains one of
+    ``exclude``.
+    """
+    check_model(model)
+    found = block_linear_layers(model) if include is None else {}
+    if not found:
+        keys = INCLUDE if include is None else include
+        found = {name: module for name, module in model.named_modules()
+                 if isinstance(module, nn.Linear) and any(key in name for key in keys)}
+    return {name: module for name, module in found.items()
+            if not any(key in name for key in exclude)}
 
 
 def select_layers(model, layers=None):
@@ -32,18 +44,20 @@ def select_layers(model, layers=None):
     names are looked up in ``model``, which may be a copy of the model the dict came
     from), or None for :func:`linear_layers`; every one checked to exist, be
     ``nn.Linear`` and be finite."""
-    _check_module(model)
-    if layers is None:
-        layers = linear_layers(model)
-    elif isinstance(layers, (list, tuple, dict)):
-        modules = dict(model.named_modules())
-        missing = [n for n in layers if not isinstance(modules.get(n), nn.Linear)]
-        if missing:
-            raise ValueError(f"not nn.Linear layers of the model: {missing[:3]}")
-        layers = {n: modules[n] for n in layers}
-    if not layers:
+    check_model(model)
+    modules = dict(model.named_modules())
+    names = list(linear_layers(model) if layers is None
+                 else [layers] if isinstance(layers, str) else layers)
+    conv = [n for n in names if is_conv1d(modules.get(n))]
+    if conv:
+        raise ValueError(f"{conv[0]} is a transformers Conv1D; turn the model's Conv1D "
+                         "layers into nn.Linear first: lrkit.nn.structure.linearize(model)")
+    missing = [n for n in names if not isinstance(modules.get(n), nn.Linear)]
+    if missing:
+        raise ValueError(f"not nn.Linear layers of the model: {missing[:3]}")
+    if not names:
         raise ValueError("the model has no matching nn.Linear layers to compress")
-    return check_finite_weights(layers)
+    return check_finite_weights({n: modules[n] for n in names})
 
 
 def check_finite_weights(layers):
@@ -54,7 +68,8 @@ def check_finite_weights(layers):
     return layers
 
 
-def _check_module(model):
+def check_model(model):
+    """Refuse anything but a torch.nn.Module, in one line."""
     if not isinstance(model, nn.Module):
         raise ValueError(f"model must be a torch.nn.Module; got {type(model).__name__}")
 

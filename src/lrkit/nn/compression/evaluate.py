@@ -43,6 +43,18 @@ def contrastive_loss(model, batch, temperature=0.05, drop=0.15, seed=0):
     return torch.nn.functional.cross_entropy(logits, torch.arange(len(a)))
 
 
+def next_token_loss(model, batch):
+    """A causal language model's mean next-token cross-entropy on ``batch``."""
+    return model(**batch, labels=batch["input_ids"]).loss
+
+
+@torch.no_grad()
+def causal_perplexity(model, windows):
+    """``exp`` of the mean next-token loss over ``windows`` (batches of one, as
+    :func:`lrkit.nn.datasets.token_windows` makes them)."""
+    losses = [float(next_token_loss(model, window)) for window in windows]
+    return float(torch.tensor(losses).mean().exp())
+
 
 @dataclass
 class SweepPoint:

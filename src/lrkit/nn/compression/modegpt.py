@@ -12,7 +12,8 @@ activations ``h = σ(up x)`` on calibration data (the input covariance of ``down
    approximation of C): ``W_down' = W_down C[:, S] C[S, S]⁻¹``, which minimises
    ``Σ_t ‖W_down h_t − W_down' h_{t,S}‖²``.
 
-No gradient is taken. Attention (types II and III) is in :mod:`.modegpt_attention`.
+The MLPs are found by structure (:func:`lrkit.nn.structure.mlp_pairs`), in any family. No
+gradient is taken. Attention (types II and III) is in :mod:`.modegpt_attention`.
 """
 
 from __future__ import annotations
@@ -22,32 +23,11 @@ import torch
 from lrkit.nn.compression.factorization import output_error
 from lrkit.nn.compression.report import LayerReport
 from lrkit.nn.layers import ResizedLinear
+from lrkit.nn.structure import mlp_pairs
 from lrkit.nn.surgery import replace_module
 
-#: Name patterns of MLPs: (up-projection suffixes, down-projection suffix), per family.
-MLP_PATTERNS = (
-    (("intermediate.dense",), "output.dense"),        # BERT: intermediate -> output
-    (("mlp.gate_proj", "mlp.up_proj"), "mlp.down_proj"),  # LLaMA / SmolLM: gated MLP
-    (("mlp.fc1",), "mlp.fc2"),                        # OPT / ViT style
-    (("mlp.fc",), "mlp.proj"),                        # lrkit TinyGPT
-)
 #: Ridge of the leverage scores, relative to the mean eigenvalue of C.
 RIDGE = 1.0
-
-
-def mlp_modules(model, names):
-    """``[(up names, down name)]`` of the MLPs whose layers are all in ``names``."""
-    names = set(names)
-    found = []
-    for name in sorted(names):
-        for ups, down in MLP_PATTERNS:
-            if not name.endswith(ups[0]):
-                continue
-            prefix = name[: -len(ups[0])]
-            members = [prefix + up for up in ups]
-            if prefix + down in names and all(m in names for m in members):
-                found.append((members, prefix + down))
-    return found
 
 
 def ridge_leverage(C, ridge=RIDGE):
@@ -105,7 +85,7 @@ def compress_mlps(model, layers, stats, ratio):
     """Compress every MLP among ``layers`` by Nyström neuron selection (:mod:`modegpt`),
     keeping ``1 − ratio`` of the intermediate neurons; reports by layer name."""
     reports = {}
-    for ups, down in mlp_modules(model, layers):
+    for ups, down in mlp_pairs(model, layers):
         module = layers[down]
         width = module.in_features
         keep = max(1, int((1 - ratio) * width))

@@ -18,21 +18,22 @@ from lrkit.nn.compression.embedding_features import (
 from lrkit.nn.compression.eora import add_eora, check_eora_budget
 from lrkit.nn.compression.factorization import Decomposition, output_error
 from lrkit.nn.compression.methods import get_factorization
-from lrkit.nn.compression.modegpt import MLP_PATTERNS, compress_mlps
+from lrkit.nn.compression.modegpt import compress_mlps
 from lrkit.nn.compression.modegpt_attention import ATTENTION_PATTERNS, compress_attentions
 from lrkit.nn.compression.refit import RefitProblem, layer_stages, paired_statistics
 from lrkit.nn.compression.report import CompressionReport, LayerReport
 from lrkit.nn.compression.sensitivity import layer_sensitivities
 from lrkit.nn.layers import LowRankLinear
 from lrkit.nn.statistics import collect_statistics
-from lrkit.nn.surgery import replace_module, select_layers
+from lrkit.nn.structure import linearize
+from lrkit.nn.surgery import check_model, replace_module, select_layers
 
 #: Rank of the EoRA compensation added by ``compress(..., eora=True)`` unless given.
 EORA_RANK = 16
 
 
 #: ``method="auto"``: the best combination measured on MiniLM (docs/benchmarks.md,
-#: "Network compression"): MLPs (recognised by :data:`lrkit.nn.compression.modegpt.MLP_PATTERNS`)
+#: "Network compression"): MLPs (found by :func:`lrkit.nn.structure.mlp_pairs`)
 #: shrink by MoDeGPT's Nyström selection, the other layers are whitened with ranks
 #: allocated by measured sensitivity. The sequential refit is left out: on held-out
 #: sentences, fully sequential (REFIT_STAGES = 1) it helped uniform ranks (0.871 -> 0.887
@@ -169,10 +170,12 @@ def _compress(model, ratio, method, *, calibration, allocation, refit, layers, l
         layers = [name for name in layers if name not in embeddings]
         calibration = list(calibration)
     start = time.perf_counter()
+    check_model(model)
     original = model
     target = model if inplace else copy.deepcopy(model)
-    if refit and inplace:
-        original = copy.deepcopy(model)
+    converted = linearize(target)  # GPT-2's Conv1D layers become the equal nn.Linear
+    if refit and (inplace or converted):
+        original = copy.deepcopy(target)
     counts = {name: token_counts(target, target.get_submodule(name), calibration)
               for name in embeddings}
     layers = select_layers(target, layers) if layers or layers is None else {}
@@ -192,9 +195,9 @@ def _compress(model, ratio, method, *, calibration, allocation, refit, layers, l
     if label in MODULE_PARTS and allocation != "rmt":
         module_reports = _compress_modules(target, layers, stats, ratio, MODULE_PARTS[label])
         if label == "modegpt" and not module_reports:
-            raise ValueError("method='modegpt' found no MLP or attention block among the "
-                             f"layers; known patterns: {[p[0] for p in MLP_PATTERNS]}, "
-                             f"{[p[0] for p in ATTENTION_PATTERNS]}")
+            raise ValueError("method='modegpt' found no MLP (a map to a wider space and one "
+                             "back) or attention block (known patterns: "
+                             f"{[p[0] for p in ATTENTION_PATTERNS]}) among the layers")
         layers = {n: m for n, m in layers.items() if n not in module_reports}
     name_label = label if label == method else f"{label} ({method}, {allocation}" + (
         ", refit)" if refit else ")")

@@ -53,6 +53,22 @@ def text_batches(tokenizer, sentences, batch_size=16, max_length=128):
             for i in range(0, len(sentences), batch_size)]
 
 
+def token_windows(tokenizer, texts, count, length=256):
+    """Up to ``count`` consecutive windows of ``length`` tokens of ``texts`` joined by
+    spaces (a language model's calibration and evaluation unit, as in the perplexity tables
+    of the compression papers), each a batch of one; text shorter than one window gives
+    one shorter window."""
+    import torch
+
+    ids = tokenizer(" ".join(texts), return_tensors="pt")["input_ids"][0]
+    if len(ids) < 2:
+        raise ValueError("the text is shorter than two tokens; give more text")
+    size = min(length, len(ids))
+    windows = ids[: (len(ids) // size) * size].reshape(-1, size)[:count]
+    return [{"input_ids": w[None], "attention_mask": torch.ones_like(w[None])}
+            for w in windows]
+
+
 #: Held-out fraction of the fixed Rotten Tomatoes split, and the seed that draws it.
 ROTTEN_TOMATOES_TEST_FRACTION = 0.2
 ROTTEN_TOMATOES_SPLIT_SEED = 0

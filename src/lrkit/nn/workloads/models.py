@@ -35,15 +35,32 @@ def load_minilm():
 
 
 def load_pretrained(path):
-    """``(model, tokenizer)`` of a Hugging Face model folder, offline, in eval mode."""
+    """``(model, tokenizer)`` of a Hugging Face model folder, offline, in eval mode: the
+    class its configuration names (``LlamaForCausalLM``, ``BertModel``, …; ``AutoModel``
+    when it names none this ``transformers`` has), or an lrkit folder
+    (:func:`lrkit.nn.load`)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from transformers import AutoModel, AutoTokenizer
+    import transformers
     from transformers.utils import logging as hf_logging
+
+    from lrkit.nn.model_folder import MANIFEST
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
-    model = AutoModel.from_pretrained(path)
-    tokenizer = AutoTokenizer.from_pretrained(path)
+    if os.path.isfile(os.path.join(path, MANIFEST)):
+        from lrkit.nn.io import load
+
+        model = load(path)
+    else:
+        names = transformers.AutoConfig.from_pretrained(path).architectures or []
+        model_class = next((getattr(transformers, n) for n in names
+                            if hasattr(transformers, n)), transformers.AutoModel)
+        model = model_class.from_pretrained(path)
+    try:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(path)
+    except (OSError, ValueError, TypeError) as error:
+        raise ValueError(f"{path} holds no tokenizer transformers can read "
+                         f"({str(error).splitlines()[0]})") from None
     return model.eval(), tokenizer
 
 
