@@ -4,6 +4,7 @@ papers' structural claims hold as numbers."""
 
 import copy
 import importlib.util
+import json
 
 import numpy as np
 import pytest
@@ -147,12 +148,16 @@ def test_modules_to_save_are_trained_and_saved(tmp_path):
 
 
 @pytest.mark.filterwarnings("ignore::FutureWarning")
-@pytest.mark.parametrize("method", ["lora", "pissa"])
+@pytest.mark.parametrize("method", ["lora", "pissa", "block_lora", "svfit", "salt"])
 def test_peft_format_loads_into_peft_with_the_same_outputs(bert, method, tmp_path):
     peft = pytest.importorskip("peft")
     model, batch = bert
     tuned = perturb(lnn.adapt(model, method, rank=4, alpha=8, seed=0))
-    folder = lnn.save_adapter(tuned, tmp_path / "peft", format="peft")
+    as_lora = method in ("svfit", "salt")  # no PEFT form of their own: the equal LoRA
+    folder = lnn.save_adapter(tuned, tmp_path / "peft", format="peft", as_lora=as_lora)
+    ranks = json.loads((folder / "adapter_config.json").read_text())
+    expected = {"lora": 4, "pissa": 8, "block_lora": 1, "svfit": 4, "salt": 8}[method]
+    assert ranks["r"] == expected  # Block-LoRA: rank r / n; SALT: r + lora_rank
     in_peft = peft.PeftModel.from_pretrained(copy.deepcopy(model), str(folder))
     assert torch.allclose(hidden(in_peft, batch), hidden(tuned, batch), atol=1e-5)
     back = lnn.load_adapter(model, folder)  # and PEFT LoRA folders load into lrkit
@@ -161,8 +166,12 @@ def test_peft_format_loads_into_peft_with_the_same_outputs(bert, method, tmp_pat
 
 def test_peft_format_refuses_methods_peft_does_not_have(bert, tmp_path):
     tuned = lnn.adapt(bert[0], "svfit", rank=4)
-    with pytest.raises(ValueError, match="LoRA and PiSSA"):
+    with pytest.raises(ValueError, match="as_lora=True"):
         lnn.save_adapter(tuned, tmp_path / "peft", format="peft")
+    with pytest.raises(ValueError, match="snell has none"):
+        lnn.save_adapter(lnn.adapt(bert[0], "snell", rank=4), tmp_path / "peft",
+                         format="peft")
+    assert not (tmp_path / "peft").exists()
 
 
 def test_svfit_trains_over_ten_times_fewer_parameters_than_lora(bert):

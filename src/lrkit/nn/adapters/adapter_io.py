@@ -6,9 +6,12 @@ Two formats:
   frozen factors, such as SVFit's singular vectors) and the ``modules_to_save`` weights; each
   layer's ``spec()`` and the adapter config are in the metadata. Any method round-trips.
 - ``"peft"``: a folder that ``peft.PeftModel.from_pretrained(base, folder)`` loads
-  (``adapter_config.json`` and ``adapter_model.safetensors``), for LoRA and PiSSA. PiSSA is
-  stored as what PEFT stores for it: the change from the pretrained weight, a rank-2r LoRA
-  ``[B, −B₀] [A; A₀]`` (so it loads onto the unmodified base model).
+  (``adapter_config.json`` and ``adapter_model.safetensors``), for every adapter with a
+  LoRA form (``lora_factors``): LoRA; PiSSA as what PEFT stores for it, the change from the
+  pretrained weight, a rank-2r LoRA ``[B, −B₀] [A; A₀]`` (so it loads onto the unmodified
+  base model); Block-LoRA as the rank ``r / n`` LoRA its shared blocks make; and, when
+  asked (``as_lora=True``), SVFit and SALT as the exact LoRA of their change. PEFT LoRA
+  folders load back (as LoRA).
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ import torch
 
 from lrkit.io import atomic_write
 from lrkit.nn.adapters.adaptation import CONFIG_ATTRIBUTE, adapter_layers
-from lrkit.nn.adapters.lora import LoRALinear, PiSSALinear
 from lrkit.nn.layers import build_module
 from lrkit.nn.surgery import put_module
 
@@ -30,8 +32,11 @@ _FORMATS = ("lrkit", "peft")
 _PEFT_PREFIX = "base_model.model."
 
 
-def save_adapter(model, path, format="lrkit", extra=None):
+def save_adapter(model, path, format="lrkit", extra=None, as_lora=False):
     """Write the adapters of ``model`` (see the module docstring); returns ``path``.
+
+    ``as_lora``: with ``format="peft"``, write SVFit and SALT adapters as the LoRA that adds
+    the same change to the base weight (exact; it loads back as a LoRA, not as SVFit).
 
     ``extra``: JSON-serialisable facts to keep with an lrkit adapter (label names, the base
     model's name); :func:`load_adapter` puts them in the loaded model's
@@ -43,7 +48,7 @@ def save_adapter(model, path, format="lrkit", extra=None):
     if not layers:
         raise ValueError("model has no adapters to save (adapt it first)")
     if format == "peft":
-        return _save_peft(model, layers, path)
+        return _save_peft(model, layers, path, as_lora)
     from safetensors.torch import save_file
 
     config = dict(getattr(model, CONFIG_ATTRIBUTE, {"method": None, "modules_to_save": []}))
@@ -128,13 +133,20 @@ def _read_lrkit(path):
     return saved["layers"], tensors, saved["config"]
 
 
-def _save_peft(model, layers, path):
+def _save_peft(model, layers, path, as_lora):
     from safetensors.torch import save_file
 
-    kinds = {type(layer) for layer in layers.values()}
-    if not kinds <= {LoRALinear, PiSSALinear}:
-        raise ValueError("format='peft' writes LoRA and PiSSA adapters only; save other "
-                         "methods with format='lrkit'")
+    forms = {layer.kind: layer.PEFT_FORM for layer in layers.values()}
+    kinds = sorted(kind for kind, form in forms.items() if form is None)
+    if kinds:
+        raise ValueError(f"format='peft' writes adapters with a LoRA form (LoRA, PiSSA, "
+                         f"Block-LoRA; SVFit and SALT with as_lora=True); {kinds[0]} has "
+                         "none: save it with format='lrkit'")
+    delta = sorted(kind for kind, form in forms.items() if form == "delta")
+    if delta and not as_lora:
+        raise ValueError(f"{delta[0]} has no PEFT form of its own; pass as_lora=True to "
+                         "write its change from the base weight as the equal LoRA (it "
+                         "then loads back as a LoRA)")
     config = getattr(model, CONFIG_ATTRIBUTE, {"modules_to_save": []})
     if config["modules_to_save"]:
         raise ValueError("format='peft' does not write modules_to_save; use format='lrkit'")

@@ -96,6 +96,16 @@ class AdapterLinear(LinearLayer):
         """``Δ(θ₀)``, the update at initialisation (zero unless overridden)."""
         return torch.zeros_like(self.weight)
 
+    #: How the layer exports to PEFT: ``"lora"`` (it is a LoRA: its factors, natively),
+    #: ``"delta"`` (its change from the base weight, exactly, as a LoRA, when asked), or
+    #: None (no low-rank form PEFT has).
+    PEFT_FORM = None
+
+    def lora_factors(self):
+        """``(B, A)`` with ``B A = Δ(θ) − Δ(θ₀)``, the change from the base weight (what a
+        PEFT LoRA adds to the unmodified base layer)."""
+        raise NotImplementedError(f"{self.kind} has no LoRA form")
+
     @property
     def scaling(self):
         return self.alpha / self.rank

@@ -44,6 +44,7 @@ class LoRALinear(AdapterLinear):
     of the whole adapter during training (``deactivation``, its probability per forward)."""
 
     kind = "lora"
+    PEFT_FORM = "lora"
     OPTIONS = {"deactivation": 0.0}
 
     def build(self):
@@ -146,3 +147,9 @@ class BlockLoRALinear(AdapterLinear):
 
     def delta(self):
         return self.scaling * self.lora_B.sum(0) @ self.lora_A
+
+    PEFT_FORM = "lora"
+
+    def lora_factors(self):
+        """``(s Σᵢ Bᵢ, A)``: the blocks summed, a LoRA of rank ``rank / blocks``."""
+        return self.scaling * self.lora_B.detach().sum(0), self.lora_A.detach()

@@ -64,6 +64,13 @@ class _SingularValueAdapter(AdapterLinear):
     def delta(self):
         return (self.U * self.singular_values()) @ self.V.T
 
+    PEFT_FORM = "delta"
+
+    def lora_factors(self):
+        """``(U diag(σ − σ₀), Vᵀ)``: the change of the top singular values, rank ``r``."""
+        change = (self.singular_values() - self.sigma0).detach()
+        return self.U * change, self.V.T.clone()
+
 
 @register_adapter
 class SVFitLinear(_SingularValueAdapter):
@@ -128,3 +135,13 @@ class SALTLinear(_SingularValueAdapter):
         P_in = P_in - self.V @ self.V.T
         low_rank = P_out @ (self.scaling * self.lora_B @ self.lora_A) @ P_in
         return super().delta() + low_rank
+
+    def lora_factors(self):
+        """``[U diag(σ − σ₀), P_out s B] [Vᵀ; A P_in]``: the singular-value change and the
+        confined LoRA side by side, rank ``r + lora_rank``."""
+        B_top, A_top = super().lora_factors()
+        B = self.scaling * self.lora_B.detach()
+        A = self.lora_A.detach()
+        B = B - self.U @ (self.U.T @ B)
+        A = A - (A @ self.V) @ self.V.T
+        return torch.cat([B_top, B], dim=1), torch.cat([A_top, A], dim=0)
