@@ -151,3 +151,29 @@ def test_ids_as_users_have_them():
     assert cold.tolist() == ["alien", "heat"]  # by popularity: 3 users each
     with pytest.raises(ValueError, match="item 'up' was not seen"):
         model.similar_items("up")
+
+
+def test_matrix_completion_answers_in_the_ids_it_was_fit_on():
+    """Issue 44: ids as users have them. Ids that sort like the indices give the same model
+    as the indices; every answer comes back in the ids; an unknown id is the baseline."""
+    rng = np.random.default_rng(0)
+    rows, cols = rng.integers(0, 40, 900), rng.integers(0, 30, 900)
+    values = (rng.standard_normal((40, 2)) @ rng.standard_normal((2, 30)))[rows, cols] + 3
+    users = np.array([f"user-{r:03d}" for r in rows], dtype=object)  # as pandas holds them
+    items = np.array([f"item-{c:03d}" for c in cols])
+    by_index = lrkit.MatrixCompletion(rank=2, method="biased_als", seed=0).fit(
+        (rows, cols, values))
+    by_id = lrkit.MatrixCompletion(rank=2, method="biased_als", seed=0).fit(
+        (users, items, values))
+    assert by_index.user_ids_ is None and by_id.user_ids_[5] == "user-005"
+    np.testing.assert_allclose(by_id.predict(["user-003", "user-007"], ["item-001", "item-004"]),
+                               by_index.predict([3, 7], [1, 4]))
+    films, scores = by_id.recommend("user-003", n=3)
+    expected, expected_scores = by_index.recommend(3, n=3)
+    assert films.tolist() == [f"item-{c:03d}" for c in expected]
+    np.testing.assert_allclose(scores, expected_scores)
+    assert by_id.similar_items("item-002", n=2)[0].tolist() == [
+        f"item-{c:03d}" for c in by_index.similar_items(2, n=2)[0]]
+    with pytest.warns(UserWarning, match="not seen in fit"):
+        cold = by_id.predict(["nobody"], ["item-001"])
+    assert cold == pytest.approx(by_index.fill_values_[1])

@@ -94,6 +94,42 @@ def indices(name, index, size):
     return index
 
 
+def encoded_ids(ids, what):
+    """``(indices, ids)``: integer ids are zero-based indices already (``ids`` None);
+    any other ids (names, codes) are numbered in sorted order and kept."""
+    if np.issubdtype(ids.dtype, np.integer):
+        if ids.size and ids.min() < 0:
+            raise ValueError(f"{what} given as integers are zero-based indices: non-negative")
+        return ids, None
+    if np.issubdtype(ids.dtype, np.floating) or ids.dtype == bool:
+        raise ValueError(f"{what} must be integer indices (zero-based) or ids such as "
+                         "strings; got floats")
+    labels, index = np.unique(ids.astype(str), return_inverse=True)
+    return index.astype(np.intp), labels
+
+
+def positions_of(keys, ids):
+    """The model's indices of ``keys`` given as ``ids`` (an unknown id: ``len(ids)``, past
+    the last, which the model answers as unseen)."""
+    where = {label: i for i, label in enumerate(ids.tolist())}
+    return np.array([where.get(str(key), len(ids)) for key in np.asarray(keys).reshape(-1)],
+                    dtype=np.intp)
+
+
+def _named_triplet(X):
+    """``(X, row ids, column ids)``: a ``(rows, cols, values)`` triplet whose rows or
+    columns are names or codes (strings, objects) renumbered, with those ids kept."""
+    if not (_is_triplet(X) and len(X) == 3):
+        return X, None, None
+    parts = [np.asarray(part) for part in X[:2]]
+    if not any(part.dtype.kind in "OUS" for part in parts):
+        return X, None, None
+    (rows, row_ids), (cols, col_ids) = (
+        encoded_ids(part, what) if part.dtype.kind in "OUS" else (part, None)
+        for part, what in zip(parts, ("rows", "cols"), strict=True))
+    return (rows, cols, X[2]), row_ids, col_ids
+
+
 def is_complex(X) -> bool:
     """Whether an array or DataFrame holds complex numbers (lists are left to
     scikit-learn's own check)."""
@@ -108,6 +144,8 @@ class ObservedInput:
     def _observations(self, X, fitting):
         """``(rows, cols, values, shape)`` of the observed entries of a dense (NaN-marked),
         sparse or triplet ``X``, validated."""
+        if fitting:
+            X, self.user_ids_, self.item_ids_ = _named_triplet(X)
         if is_listed(X):
             rows, cols, values, shape = listed_entries(X)
             if fitting:
@@ -118,6 +156,14 @@ class ObservedInput:
         X, observed = self._check_input(X, fitting)
         rows, cols = np.nonzero(observed)
         return rows, cols, X[rows, cols], X.shape
+
+    def _pair_positions(self, rows, cols):
+        """The model's indices of ``(rows, cols)`` pairs, given as indices or, for a model
+        fit on ids, as those ids."""
+        ids = (getattr(self, "user_ids_", None), getattr(self, "item_ids_", None))
+        return tuple(indices(name, keys, None) if known is None else positions_of(keys, known)
+                     for name, keys, known in zip(("rows", "cols"), (rows, cols), ids,
+                                                  strict=True))
 
     def _check_input(self, X, fitting):
         """scikit-learn's own input validation (feature counts and names, dtypes, 1-d or

@@ -27,6 +27,7 @@ class BiasedFit:
     def _fit_dask(self, X):
         """``biased_als`` on a Dask DataFrame of triplets (:func:`fit_ratings_dask`)."""
         self._check_params()
+        self.user_ids_ = self.item_ids_ = None
         if self.method not in (AUTO, BIASED) or self.center:
             raise ValueError("X as a Dask DataFrame needs method='biased_als' (or 'auto', "
                              "which is the biased model there) and "

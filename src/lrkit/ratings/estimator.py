@@ -13,7 +13,6 @@ from sklearn.utils.validation import check_is_fitted
 from lrkit._validation import check_choice, check_int, check_real
 from lrkit.ratings._observations import (
     ObservedInput,
-    indices,
     nan_filled,
     sparse_entries,
 )
@@ -118,6 +117,9 @@ class MatrixCompletion(BiasedFit, PlainFit, RatingsRecommender, HeldOutScore,
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Column names, when ``X`` was a DataFrame with string column names.
+    user_ids_, item_ids_ : ndarray of str or None
+        The ids of a ``(rows, cols, values)`` fit on names or codes: ``predict(rows, cols)``,
+        ``recommend`` and ``similar_items`` take and return them (unknown: the baseline).
 
     See Also
     --------
@@ -198,7 +200,7 @@ class MatrixCompletion(BiasedFit, PlainFit, RatingsRecommender, HeldOutScore,
 
     def _predict_pairs(self, rows, cols, return_known):
         self._check_fitted()
-        rows, cols = indices("rows", rows, None), indices("cols", cols, None)
+        rows, cols = self._pair_positions(rows, cols)
         if rows.shape != cols.shape:
             raise ValueError(f"rows and cols must have the same length; got {rows.size} and "
                              f"{cols.size}")

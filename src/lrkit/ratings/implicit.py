@@ -26,6 +26,7 @@ from sklearn.base import BaseEstimator
 
 from lrkit._random import as_generator
 from lrkit._validation import check_int, check_real
+from lrkit.ratings._observations import encoded_ids
 from lrkit.ratings.recommend import Recommender, seen_matrix
 from lrkit.recovery._row_systems import RowSystems
 from lrkit.recovery.harness import Run
@@ -214,7 +215,7 @@ def _strengths(X, shape):
             raise ValueError("users, items (and strengths) must be 1-d arrays of one length")
         if rows.size == 0:
             raise ValueError("X holds no interaction")
-        (rows, user_ids), (cols, item_ids) = _encoded(rows, "users"), _encoded(cols, "items")
+        (rows, user_ids), (cols, item_ids) = encoded_ids(rows, "users"), encoded_ids(cols, "items")
         if user_ids is not None or item_ids is not None:
             shape = (int(rows.max()) + 1 if user_ids is None else len(user_ids),
                      int(cols.max()) + 1 if item_ids is None else len(item_ids))
@@ -229,17 +230,3 @@ def _strengths(X, shape):
     if R.nnz == 0:
         raise ValueError("X holds no positive interaction")
     return R, user_ids, item_ids
-
-
-def _encoded(ids, what):
-    """``(indices, ids)``: integer ids are zero-based indices already (``ids`` None);
-    any other ids (names, codes) are numbered in sorted order and kept."""
-    if np.issubdtype(ids.dtype, np.integer):
-        if ids.min() < 0:
-            raise ValueError(f"{what} given as integers are zero-based indices: non-negative")
-        return ids, None
-    if np.issubdtype(ids.dtype, np.floating) or ids.dtype == bool:
-        raise ValueError(f"{what} must be integer indices (zero-based) or ids such as "
-                         "strings; got floats")
-    labels, index = np.unique(ids.astype(str), return_inverse=True)
-    return index.astype(np.intp), labels
