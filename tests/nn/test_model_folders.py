@@ -155,3 +155,16 @@ def test_folders_are_written_safely_and_refused_in_one_line(tmp_path):
         lnn.save(torch.nn.Sequential(torch.nn.Linear(3, 3)), tmp_path / "plain")
     with pytest.raises(ValueError, match="tokenizer= is saved with a model folder"):
         lnn.save(model, tmp_path / "x.safetensors", tokenizer=object())
+
+
+def test_a_folder_whose_config_names_no_class_loads_a_decoder_with_its_head(tmp_path):
+    from lrkit.nn.workloads import models
+
+    for family, expected in (("llama", "LlamaForCausalLM"), ("bert", "BertModel")):
+        tiny(family).save_pretrained(tmp_path / family)
+        settings = json.loads((tmp_path / family / "config.json").read_text())
+        del settings["architectures"]  # as a config rebuilt from a GGUF file has it
+        (tmp_path / family / "config.json").write_text(json.dumps(settings))
+        config = transformers.AutoConfig.from_pretrained(tmp_path / family)
+        loaded = models._model_class(config).from_pretrained(tmp_path / family)
+        assert type(loaded).__name__ == expected

@@ -52,16 +52,30 @@ def load_pretrained(path):
 
         model = load(path)
     else:
-        names = transformers.AutoConfig.from_pretrained(path).architectures or []
-        model_class = next((getattr(transformers, n) for n in names
-                            if hasattr(transformers, n)), transformers.AutoModel)
-        model = model_class.from_pretrained(path)
+        model = _model_class(transformers.AutoConfig.from_pretrained(path)).from_pretrained(path)
     try:
         tokenizer = transformers.AutoTokenizer.from_pretrained(path)
     except (OSError, ValueError, TypeError) as error:
         raise ValueError(f"{path} holds no tokenizer transformers can read "
                          f"({str(error).splitlines()[0]})") from None
     return model.eval(), tokenizer
+
+
+def _model_class(config):
+    """The class ``config.architectures`` names; without one, the causal language model of
+    a decoder-only family (one with no masked-LM head, e.g. LLaMA), else ``AutoModel``."""
+    import transformers
+    from transformers.models.auto import modeling_auto as auto
+
+    named = [getattr(transformers, n) for n in config.architectures or []
+             if hasattr(transformers, n)]
+    if named:
+        return named[0]
+    kind = config.model_type
+    if (kind in auto.MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+            and kind not in auto.MODEL_FOR_MASKED_LM_MAPPING_NAMES):
+        return transformers.AutoModelForCausalLM
+    return transformers.AutoModel
 
 
 def smollm2_path():
@@ -103,6 +117,7 @@ def load_smollm2(cache=None):
         os.makedirs(cache, exist_ok=True)
         config = model.config.to_dict()
         config.pop("quantization_config", None)
+        config["architectures"] = [type(model).__name__]
         save_model(model, os.path.join(cache, "model.safetensors"))
         tokenizer.save_pretrained(cache)
         type(model.config).from_dict(config).save_pretrained(cache)  # last: marks it done
