@@ -72,12 +72,13 @@ test-slow: $(VENV)/.test
 lint: $(VENV)/.test
 	$(VENV)/bin/ruff check src tests bench examples
 
-examples: $(VENV)/.test
+examples: $(VENV)/.bench
 	mkdir -p $(OUT)
 	$(PY) examples/overparameterization.py $(OUT)/overparameterization.png
 	$(PY) examples/outlier_robustness.py $(OUT)/outlier_robustness.png
 	$(PY) examples/background_separation.py $(OUT)/background_separation.png
 	$(PY) examples/compress_minilm.py $(OUT)/compression_sweep.png
+	PATH=$(VENV)/bin:$$PATH $(PY) examples/compress_llm_folder.py $(OUT)/compress_llm_folder.txt
 
 # Regenerate the figures the README and the documentation show (tracked in docs/).
 figures: $(VENV)/.test
