@@ -78,7 +78,7 @@ examples: $(VENV)/.bench
 	$(PY) examples/outlier_robustness.py $(OUT)/outlier_robustness.png
 	$(PY) examples/background_separation.py $(OUT)/background_separation.png
 	$(PY) examples/compress_minilm.py $(OUT)/compression_sweep.png
-	PATH=$(VENV)/bin:$$PATH $(PY) examples/compress_llm_folder.py $(OUT)/compress_llm_folder.txt
+	$(PY) examples/compress_llm_folder.py $(OUT)/compress_llm_folder.txt
 
 # Regenerate the figures the README and the documentation show (tracked in docs/).
 figures: $(VENV)/.test
