@@ -32,6 +32,30 @@ class SentenceClassifier(nn.Module):
             self.classifier.weight.normal_(0.0, 0.02, generator=generator)
             self.classifier.bias.zero_()
 
+    @torch.no_grad()
+    def fit_head(self, batches):
+        """Fit the head alone on the frozen encoder's sentence embeddings of labelled
+        ``batches`` (a linear probe: multinomial logistic regression, scikit-learn's
+        ``LogisticRegression``); returns ``self``."""
+        from sklearn.linear_model import LogisticRegression
+
+        features, labels = [], []
+        for batch in batches:
+            inputs = {key: value for key, value in batch.items() if key != "labels"}
+            features.append(mean_pooled(self.encoder, inputs).to(torch.float64))
+            labels.append(batch["labels"])
+        labels = torch.cat(labels).numpy()
+        if len(set(labels.tolist())) != self.classifier.out_features:
+            raise ValueError(f"the batches hold {len(set(labels.tolist()))} labels; the head "
+                             f"has {self.classifier.out_features}")
+        probe = LogisticRegression(max_iter=2000).fit(torch.cat(features).numpy(), labels)
+        weight, bias = torch.as_tensor(probe.coef_), torch.as_tensor(probe.intercept_)
+        if weight.shape[0] == 1:  # two classes: one score; as two logits, the same softmax
+            weight, bias = torch.cat([-weight / 2, weight / 2]), torch.cat([-bias / 2, bias / 2])
+        self.classifier.weight.copy_(weight.to(self.classifier.weight.dtype))
+        self.classifier.bias.copy_(bias.to(self.classifier.bias.dtype))
+        return self
+
     def forward(self, input_ids, attention_mask, token_type_ids=None, **_):
         batch = {"input_ids": input_ids, "attention_mask": attention_mask}
         if token_type_ids is not None:
