@@ -72,3 +72,8 @@ def test_an_output_folder_that_would_overwrite_is_refused_before_work(model_fold
 def test_sweep_is_refused_for_a_causal_lm(model_folder, capsys):
     assert main(["compress", str(model_folder), "--sweep", "0.3"]) == 1
     assert "run compress once per --ratio" in capsys.readouterr().err
+
+
+def test_a_window_past_the_model_s_positions_is_refused_before_work(model_folder, capsys):
+    assert main(["compress", str(model_folder), "--window", "100"]) == 1
+    assert "pass --window 64 or less" in capsys.readouterr().err

@@ -151,6 +151,13 @@ def test_folders_are_written_safely_and_refused_in_one_line(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine", "someone_elses"]
     with pytest.raises(ValueError, match="AutoModel.from_pretrained"):
         lnn.load(other)
+    (folder / "lrkit_model.safetensors").unlink()
+    with pytest.raises(ValueError, match="lacks lrkit_model.safetensors"):
+        lnn.load(folder)
+    damaged = tmp_path / "damaged.safetensors"
+    damaged.write_bytes(b"not a safetensors file")
+    with pytest.raises(ValueError, match="not a readable safetensors file"):
+        lnn.load(tiny("llama"), damaged)
     with pytest.raises(ValueError, match="needs a transformers model"):
         lnn.save(torch.nn.Sequential(torch.nn.Linear(3, 3)), tmp_path / "plain")
     with pytest.raises(ValueError, match="tokenizer= is saved with a model folder"):

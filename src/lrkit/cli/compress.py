@@ -108,6 +108,11 @@ def run(args):
     if causal and args.sweep:
         raise ValueError("--sweep compares sentence embeddings of encoders; for a causal "
                          "language model run compress once per --ratio")
+    positions = (getattr(model.config, "max_position_embeddings", None)
+                 or getattr(model.config, "n_positions", None))
+    if causal and positions and args.window > positions:
+        raise ValueError(f"--window {args.window} is longer than the model's {positions} "
+                         f"positions; pass --window {positions} or less")
     calibration, evaluation = _inputs(args, tokenizer, causal)
     if args.sweep:
         return _sweep(args, model.base_model, calibration, evaluation)

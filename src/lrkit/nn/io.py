@@ -97,9 +97,15 @@ def load(model, path=None):
         return load_folder(model)
     from safetensors import safe_open
 
-    with safe_open(str(path), framework="pt") as handle:
-        metadata = handle.metadata() or {}
-        tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+            tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such file") from None
+    except Exception as error:  # safetensors raises its own error types for damaged files
+        raise ValueError(f"{path} is not a readable safetensors file: "
+                         f"{str(error).splitlines()[0]}") from error
     if _METADATA_KEY not in metadata:
         raise ValueError(f"{path} was not written by lrkit.nn.save (no layer metadata)")
     if _CONV1D_KEY in metadata:

@@ -81,6 +81,10 @@ def load_folder(folder):
                 if (folder / "config.json").is_file() else "")
         raise ValueError(f"{folder} is not a folder written by lrkit.nn.save: no "
                          f"{MANIFEST}{hint}")
+    missing = [name for name in ("config.json", WEIGHTS) if not (folder / name).is_file()]
+    if missing:
+        raise ValueError(f"{folder} lacks {missing[0]}: the folder is incomplete (write it "
+                         "again with lrkit.nn.save)")
     manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     if manifest.get("format") != FORMAT:
         raise ValueError(f"{folder}: lrkit folder format {manifest.get('format')!r}; this "
