@@ -175,3 +175,35 @@ def test_a_folder_whose_config_names_no_class_loads_a_decoder_with_its_head(tmp_
         config = transformers.AutoConfig.from_pretrained(tmp_path / family)
         loaded = models._model_class(config).from_pretrained(tmp_path / family)
         assert type(loaded).__name__ == expected
+
+
+@pytest.mark.parametrize("family", ["llama", "gpt2", "bert"])
+def test_sensitivity_probes_replaying_earlier_blocks_measure_the_same_gains(family,
+                                                                            monkeypatch):
+    """A probe reruns the model from the probed layer's block (the blocks before it replay
+    their recorded outputs): the gains are those of full passes, bit for bit."""
+    import contextlib
+
+    from lrkit.nn.compression import replay, sensitivity
+    from lrkit.nn.compression.factorization import Decomposition
+    from lrkit.nn.structure import linearize
+
+    model = tiny(family)
+    linearize(model)
+    calibration, layers = batches(2), lnn.select_layers(model)
+    statistics = lnn.collect_statistics(model, calibration, layers)
+    decompositions = {n: Decomposition(m.weight, "whiten", statistics[n])
+                      for n, m in layers.items()}
+    ranks = dict.fromkeys(layers, 4)
+    calls = []
+    forward = replay.Replay.forward
+    monkeypatch.setattr(replay.Replay, "forward",
+                        lambda self, *a, **k: calls.append(1) or forward(self, *a, **k))
+    replayed = sensitivity.layer_sensitivities(model, layers, decompositions, ranks,
+                                               calibration)
+    assert len(calls) == len(layers) // 2 * len(calibration)  # block 0 replayed for block 1
+    monkeypatch.setattr(replay.BlockOutputs, "from_block",
+                        lambda self, layer: contextlib.nullcontext())
+    full = sensitivity.layer_sensitivities(model, layers, decompositions, ranks, calibration)
+    assert replayed == full
+    assert model.config.use_cache == tiny(family).config.use_cache  # restored
