@@ -39,11 +39,14 @@ def save(model, path, tokenizer=None):
     if tokenizer is not None:
         raise ValueError("tokenizer= is saved with a model folder; pass a folder path "
                          "instead of a .safetensors file")
-    _write_weights(model, path)
+    write_weights(model, path)
     return path
 
 
-def _write_weights(model, path):
+def write_weights(model, path):
+    """The ``.safetensors`` file of :func:`save`: every tensor once (tied ones recorded as
+    aliases), the replaced layers' structure and the remaining ``Conv1D`` layers in the
+    metadata; written atomically."""
     from safetensors.torch import save_file
 
     modules = dict(model.named_modules())

@@ -39,7 +39,7 @@ def save_folder(model, folder, tokenizer=None):
     """Write ``model`` (a ``transformers`` model) and ``tokenizer`` to ``folder``, all at
     once: the folder appears complete or not at all. An existing folder is replaced only
     when it is empty or an earlier lrkit folder."""
-    from lrkit.nn.io import _write_weights, layer_specs
+    from lrkit.nn.io import layer_specs, write_weights
 
     config = getattr(model, "config", None)
     if config is None or not hasattr(config, "to_dict"):
@@ -48,7 +48,7 @@ def save_folder(model, folder, tokenizer=None):
     folder = check_folder_output(folder)
     staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
     try:
-        _write_weights(model, staging / WEIGHTS)
+        write_weights(model, staging / WEIGHTS)
         settings = config.to_dict()
         manifest = {"format": FORMAT, "model_type": settings["model_type"],
                     "architecture": type(model).__name__,
