@@ -79,6 +79,7 @@ examples: $(VENV)/.bench
 	$(PY) examples/background_separation.py $(OUT)/background_separation.png
 	$(PY) examples/compress_minilm.py $(OUT)/compression_sweep.png
 	$(PY) examples/compress_llm_folder.py $(OUT)/compress_llm_folder.txt
+	$(PY) examples/quantize_llm_folder.py $(OUT)/quantize_llm_folder.txt
 
 # Regenerate the figures the README and the documentation show (tracked in docs/).
 figures: $(VENV)/.test

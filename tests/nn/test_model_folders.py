@@ -207,3 +207,18 @@ def test_sensitivity_probes_replaying_earlier_blocks_measure_the_same_gains(fami
     full = sensitivity.layer_sensitivities(model, layers, decompositions, ranks, calibration)
     assert replayed == full
     assert model.config.use_cache == tiny(family).config.use_cache  # restored
+
+
+def test_int8_quantization_reaches_the_factors_and_keeps_the_outputs_close():
+    from torch.ao.nn.quantized import dynamic as quantized
+
+    model = tiny("llama")
+    small, _ = lnn.compress(model, 0.3, calibration=batches(), progress=False)
+    int8 = lnn.quantize_int8(small)
+    kinds = {type(m) for m in int8.modules()}
+    assert torch.nn.Linear not in kinds and lnn.ResizedLinear not in kinds
+    assert quantized.Linear in kinds and lnn.LowRankLinear in kinds  # factors inside
+    batch = batches(1)[0]
+    before, after = logits(small, batch), logits(int8, batch)
+    assert float((after - before).norm() / before.norm()) < 0.05
+    assert small.lm_head.__class__ is torch.nn.Linear  # a copy: the original is untouched

@@ -96,6 +96,7 @@ _MORE = {
     **_names(f"{_NN}.attention", "biased_attention", "bias_factors", "distance_bias_factors"),
     **_names(f"{_NN}.surgery", "linear_layers", "replace_module", "select_layers"),
     **_names(f"{_NN}.structure", "linearize", "mlp_pairs", "repeated_blocks"),
+    **_names(f"{_NN}.quantization", "quantize_int8"),
     **_names(f"{_NN}.loop", "TrainingHistory", "train_steps"),
 }
 _SUBMODULES = {
