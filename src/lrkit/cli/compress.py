@@ -16,7 +16,7 @@ from lrkit.cli.console import (
     positive_int_arg,
     task_progress,
 )
-from lrkit.cli.nn_inputs import load_model, read_sentences
+from lrkit.cli.nn_inputs import check_text_source, load_model, read_sentences
 from lrkit.io import check_writable
 from lrkit.nn.compression.allocation import ALLOCATIONS
 from lrkit.nn.compression.methods import METHODS
@@ -47,9 +47,10 @@ def register(sub):
                         help="with --method features: also compress the token embedding "
                              "table by its frequency-weighted output features")
     parser.add_argument("--calib", metavar="FILE",
-                        help="calibration text: a text file (a passage a line), or the "
-                             "--field of a .jsonl / .csv file (default: standard-library "
-                             "docstrings)")
+                        help="calibration text: a text file (a passage a line), the "
+                             "--field of a .jsonl / .csv file, or a packaged corpus: "
+                             "docstrings (the default: standard-library docstrings), "
+                             "rotten-tomatoes, shakespeare")
     parser.add_argument("--eval", metavar="FILE", help="held-out evaluation text (as --calib)")
     parser.add_argument("--field", default="text",
                         help="the field of --calib/--eval .jsonl or .csv records (default: "
@@ -74,8 +75,6 @@ def register(sub):
 
 #: ``--ratio`` when it is not given (and the allocation needs one).
 DEFAULT_RATIO = 0.3
-#: Standard-library sentences joined into a causal language model's default windows.
-STDLIB_TEXT = 900
 
 
 def run(args):
@@ -93,6 +92,8 @@ def run(args):
     if args.plot and not args.sweep:
         raise ValueError("--plot draws the quality-vs-ratio curve of --sweep; add --sweep "
                          "R1,R2,... or drop --plot")
+    check_text_source(args.calib, "--calib", args.field)
+    check_text_source(args.eval, "--eval", args.field)
     inputs = [p for p in (args.model, args.calib, args.eval) if p and Path(p).exists()]
     if args.plot:
         check_plot_path(args.plot, inputs)
@@ -161,10 +162,8 @@ def _inputs(args, tokenizer, causal):
     from lrkit.nn.workloads import datasets
 
     if causal:
-        calib = read_sentences(args.calib, None if args.calib else STDLIB_TEXT,
-                               "calibration", field=args.field)
-        held = read_sentences(args.eval, None if args.eval else STDLIB_TEXT, "evaluation",
-                              "--eval", args.field)
+        calib = read_sentences(args.calib, None, "calibration", field=args.field)
+        held = read_sentences(args.eval, None, "evaluation", "--eval", args.field)
         return (datasets.token_windows(tokenizer, calib, args.n_calib or 32, args.window),
                 datasets.token_windows(tokenizer, held, args.n_eval or 16, args.window))
     calib = read_sentences(args.calib, args.n_calib or 256, "calibration", field=args.field)

