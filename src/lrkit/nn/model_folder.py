@@ -20,6 +20,8 @@ folder)``) work on it as on the original.
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import json
 import os
 import shutil
@@ -96,10 +98,20 @@ def load_folder(folder):
     if model_class is None:
         raise ValueError(f"{folder}: transformers {transformers.__version__} has no model "
                          f"class {manifest['architecture']}")
-    model = model_class(config)
+    with _without_initialisation():  # the weights are loaded next (2.6 s -> 0.02 s at 135M)
+        model = model_class(config)
+    model.tie_weights()
     if (folder / "generation_config.json").is_file():
         model.generation_config = transformers.GenerationConfig.from_pretrained(folder)
     return load(model, folder / WEIGHTS).eval()
+
+
+def _without_initialisation():
+    """``transformers``' context that skips random initialisation, where it has one."""
+    for module in ("transformers.initialization", "transformers.modeling_utils"):
+        with contextlib.suppress(ImportError, AttributeError):
+            return importlib.import_module(module).no_init_weights()
+    return contextlib.nullcontext()
 
 
 def check_folder_output(folder, inputs=(), what="output"):
