@@ -186,7 +186,7 @@ def test_sensitivity_probes_replaying_earlier_blocks_measure_the_same_gains(fami
 
     from lrkit.nn.compression import replay, sensitivity
     from lrkit.nn.compression.factorization import Decomposition
-    from lrkit.nn.structure import linearize
+    from lrkit.nn.surgery import linearize
 
     model = tiny(family)
     linearize(model)

@@ -94,8 +94,9 @@ _MORE = {
     **_names("lrkit.imaging.learned_sampling", "LearnedSampling"),
     **_names("lrkit.imaging.unrolled_rpca", "RPCANet", "soft_iou_loss"),
     **_names(f"{_NN}.attention", "biased_attention", "bias_factors", "distance_bias_factors"),
-    **_names(f"{_NN}.surgery", "linear_layers", "replace_module", "select_layers"),
-    **_names(f"{_NN}.structure", "linearize", "mlp_pairs", "repeated_blocks"),
+    **_names(f"{_NN}.surgery", "linear_layers", "replace_module", "select_layers",
+             "linearize"),
+    **_names(f"{_NN}.structure", "mlp_pairs", "repeated_blocks"),
     **_names(f"{_NN}.quantization", "quantize_int8"),
     **_names(f"{_NN}.loop", "TrainingHistory", "train_steps"),
 }

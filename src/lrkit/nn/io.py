@@ -11,8 +11,8 @@ import torch
 import lrkit.nn.layers as _layer_kinds  # noqa: F401 — registers the layer kinds
 from lrkit.io import atomic_write
 from lrkit.nn.base import build_module, is_lrkit_layer, module_spec
-from lrkit.nn.structure import is_conv1d, linearize
-from lrkit.nn.surgery import replace_module
+from lrkit.nn.structure import is_conv1d
+from lrkit.nn.surgery import linearize, replace_module
 
 _METADATA_KEY = "lrkit_layers"
 #: Metadata key of the ``Conv1D`` layers the saved model still had (the others had become

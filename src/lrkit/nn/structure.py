@@ -9,7 +9,8 @@ intermediate space: ``ups`` (d → f, one or two of them: gate and up) and one `
 (f → d), where d is the block's residual width, the width most of its maps read.
 
 GPT-2 keeps its maps as ``transformers``' ``Conv1D`` (the weight stored transposed);
-:func:`as_linear` turns one into the equal ``nn.Linear``, so the rest of lrkit sees one
+:func:`as_linear` turns one into the equal ``nn.Linear`` (and
+:func:`lrkit.nn.surgery.linearize` every one of a model), so the rest of lrkit sees one
 kind of layer.
 """
 
@@ -43,18 +44,6 @@ def as_linear(module) -> nn.Linear:
         if module.bias is not None:
             linear.bias.copy_(module.bias)
     return linear
-
-
-def linearize(model, skip=()):
-    """Replace every ``Conv1D`` of ``model`` (but those named in ``skip``) by its
-    :func:`as_linear` in place; returns the names replaced."""
-    names = [name for name, module in model.named_modules()
-             if is_conv1d(module) and name not in skip]
-    for name in names:
-        parent, _, child = name.rpartition(".")
-        setattr(model.get_submodule(parent) if parent else model, child,
-                as_linear(model.get_submodule(name)))
-    return names
 
 
 def repeated_blocks(model):

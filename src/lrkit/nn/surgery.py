@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from lrkit.nn.structure import block_linear_layers, is_conv1d
+from lrkit.nn.structure import as_linear, block_linear_layers, is_conv1d
 
 #: Layer-name filters for models without repeated blocks: the attention and MLP layers of
 #: BERT-style encoders (``attention``, ``intermediate``, ``output``) and LLaMA-style decoders
@@ -51,7 +51,7 @@ def select_layers(model, layers=None):
     conv = [n for n in names if is_conv1d(modules.get(n))]
     if conv:
         raise ValueError(f"{conv[0]} is a transformers Conv1D; turn the model's Conv1D "
-                         "layers into nn.Linear first: lrkit.nn.structure.linearize(model)")
+                         "layers into nn.Linear first: lrkit.nn.linearize(model)")
     missing = [n for n in names if not isinstance(modules.get(n), nn.Linear)]
     if missing:
         raise ValueError(f"not nn.Linear layers of the model: {missing[:3]}")
@@ -82,6 +82,16 @@ def replace_module(model, name, module):
     old = getattr(parent, child)
     setattr(parent, child, module)
     return old
+
+
+def linearize(model, skip=()):
+    """Replace every ``Conv1D`` of ``model`` (but those named in ``skip``) by its
+    :func:`~lrkit.nn.structure.as_linear` in place; returns the names replaced."""
+    names = [name for name, module in model.named_modules()
+             if is_conv1d(module) and name not in skip]
+    for name in names:
+        replace_module(model, name, as_linear(model.get_submodule(name)))
+    return names
 
 
 def put_module(model, name, module):

@@ -25,8 +25,7 @@ from lrkit.nn.compression.report import CompressionReport, LayerReport
 from lrkit.nn.compression.sensitivity import layer_sensitivities
 from lrkit.nn.layers import LowRankLinear
 from lrkit.nn.statistics import collect_statistics
-from lrkit.nn.structure import linearize
-from lrkit.nn.surgery import check_model, replace_module, select_layers
+from lrkit.nn.surgery import check_model, linearize, replace_module, select_layers
 
 #: Rank of the EoRA compensation added by ``compress(..., eora=True)`` unless given.
 EORA_RANK = 16
