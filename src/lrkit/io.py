@@ -171,16 +171,29 @@ def check_writable(path, suffixes, inputs=(), what="output"):
     path = Path(path)
     if path.suffix.lower() not in suffixes:
         raise ValueError(f"{what} {path} must end in {' or '.join(suffixes)}")
-    target = path.resolve()
-    for source in inputs:
-        source = Path(source).resolve()
-        if target == source or (source.is_dir() and source in target.parents):
-            raise ValueError(f"{what} {path} would overwrite the input {source}; "
-                             "choose another name")
+    check_not_input(path, inputs, what)
     if path.is_dir():
         raise ValueError(f"{what} {path} is a directory; give a file name")
-    folder = target.parent
-    if not folder.is_dir():  # created, as `mkdir -p` would (a file in the way is an error)
+    check_parent(path, what)
+
+
+def check_not_input(path, inputs, what="output", holding=False):
+    """Refuse an output ``path`` that is an input or lies inside an input folder (and, with
+    ``holding``, for an output folder replaced whole, one that holds an input)."""
+    target = Path(path).resolve()
+    for source in inputs:
+        source = Path(source).resolve()
+        if (target == source or (source.is_dir() and source in target.parents)
+                or (holding and target in source.parents)):
+            raise ValueError(f"{what} {path} would overwrite the input {source}; "
+                             "choose another name")
+
+
+def check_parent(path, what="output"):
+    """Create the folder ``path`` goes in, as ``mkdir -p`` would (a file in the way is an
+    error), and refuse it when it cannot be created or written."""
+    folder = Path(path).resolve().parent
+    if not folder.is_dir():
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as error:

@@ -28,7 +28,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from lrkit.io import _umask
+from lrkit.io import _umask, check_not_input, check_parent
 
 WEIGHTS = "lrkit_model.safetensors"
 MANIFEST = "lrkit.json"
@@ -116,22 +116,14 @@ def _without_initialisation():
 
 def check_folder_output(folder, inputs=(), what="output"):
     """``folder`` as a Path, after refusing one that exists and is not empty nor an lrkit
-    folder, or is, holds or lies inside an input; its parent is created."""
+    folder, or is, holds or lies inside an input; its parent is created (and must be
+    writable)."""
     folder = Path(folder)
-    target = folder.resolve()
-    for source in map(Path, inputs):
-        source = source.resolve()
-        if target == source or target in source.parents or source in target.parents:
-            raise ValueError(f"{what} {folder} would overwrite the input {source}; choose "
-                             "another folder")
+    check_not_input(folder, inputs, what, holding=True)
     if folder.exists() and not _replaceable(folder):
         raise ValueError(f"{what} {folder} exists and is not an lrkit model folder; name a "
                          "new folder (saving never writes over a model it did not write)")
-    try:
-        folder.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise ValueError(f"{what} folder {folder.parent} cannot be created "
-                         f"({error.strerror})") from None
+    check_parent(folder, what)
     return folder
 
 
