@@ -53,15 +53,10 @@ def read_sentences(path, count, split, flag="--calib", field="text"):
         lines = [line.strip() for line in datasets.shakespeare().splitlines() if line.strip()]
         return lines[:limit] if split == "calibration" else lines[-limit:]
     check_text_source(path, flag, field)
-    if Path(path).suffix.lower() in (".jsonl", ".csv"):
-        lines = [str(r[field]).strip() for r in _records(path, flag, (field,))
-                 if _given(r[field])]
-    else:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except UnicodeDecodeError as error:
-            raise ValueError(f"{flag} {path} is not UTF-8 text: {error}") from None
-        lines = [line.strip() for line in text.splitlines() if line.strip()]
+    passages = _file_passages(path, flag, field)
+    if passages is None:
+        passages = _utf8_text(path, flag).splitlines()
+    lines = [line.strip() for line in passages if line.strip()]
     if not lines:
         raise ValueError(f"{flag} {path} holds no text")
     return lines[:count]
@@ -90,17 +85,26 @@ def read_corpus(path):
     blank lines."""
     if not Path(path).is_file():
         raise ValueError(f"--text {path} is not a file (UTF-8 text, .jsonl or .csv)")
-    if Path(path).suffix.lower() in (".jsonl", ".csv"):
-        text = "\n\n".join(str(r["text"]) for r in _records(path, "--text", ("text",))
-                           if _given(r["text"]))
-    else:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except UnicodeDecodeError as error:
-            raise ValueError(f"--text {path} is not UTF-8 text: {error}") from None
+    passages = _file_passages(path, "--text", "text")
+    text = _utf8_text(path, "--text") if passages is None else "\n\n".join(passages)
     if not text.strip():
         raise ValueError(f"--text {path} holds no text")
     return text
+
+
+def _file_passages(path, flag, field):
+    """The ``field`` of every record of a ``.jsonl`` or ``.csv`` file (empty ones left
+    out), or None for any other file (plain text)."""
+    if Path(path).suffix.lower() not in (".jsonl", ".csv"):
+        return None
+    return [str(r[field]) for r in _records(path, flag, (field,)) if _given(r[field])]
+
+
+def _utf8_text(path, flag):
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{flag} {path} is not UTF-8 text: {error}") from None
 
 
 def _given(value):
