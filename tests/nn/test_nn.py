@@ -62,6 +62,31 @@ def test_sparse_low_rank_linear_adds_residual():
     assert err_split < 0.9 * err_plain
 
 
+def test_factorize_linear_is_the_data_aware_from_linear():
+    """The shared layer does the plain truncated SVD; a data-aware method goes through
+    compression's factorize_linear (the layer does not import compression)."""
+    from lrkit.nn.compression import factorize_linear
+
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(40, 30).double().requires_grad_(False)
+    X = torch.randn(300, 40, dtype=torch.float64) * torch.linspace(0.1, 3, 40,
+                                                                  dtype=torch.float64)
+    stats = lnn.collect_statistics(linear, [X], {"": linear})[""]
+    plain = lnn.LowRankLinear.from_linear(linear, rank=6)
+    assert torch.allclose(plain.weight, factorize_linear(linear, 6).weight)
+    whitened = factorize_linear(linear, 6, "whiten", stats)
+    output_error = [torch.linalg.norm(X @ (linear.weight - layer.weight).T)
+                    for layer in (plain, whitened)]
+    assert output_error[1] < 0.9 * output_error[0]
+    split = factorize_linear(linear, 6, "whiten", stats, density=0.1)
+    assert isinstance(split, lnn.SparseLowRankLinear)
+    assert torch.allclose(split.low_rank.weight, whitened.weight)
+    with pytest.raises(ValueError, match="factorize_linear"):
+        lnn.LowRankLinear.from_linear(linear, 6, method="whiten", statistics=stats)
+    with pytest.raises(ValueError, match="rank"):
+        lnn.LowRankLinear.from_linear(linear, 31)
+
+
 def test_whitened_truncation_error_equals_dropped_singular_values():
     """SVD-LLM's defining property: ||(W − BA) X||_F = sqrt(Σ_dropped σ_i²) on the
     calibration inputs X, where σ are the singular values of W S, S Sᵀ = X Xᵀ."""

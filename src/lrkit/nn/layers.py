@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from lrkit._validation import check_int
 from lrkit.nn.base import (  # noqa: F401 — the registry's 0.1 home
     LAYER_TYPES,
     LinearLayer,
@@ -19,6 +20,13 @@ from lrkit.nn.base import (  # noqa: F401 — the registry's 0.1 home
     module_spec,
     serializable,
 )
+
+
+def split_singular_factors(U, s, Vt, rank):
+    """``(B, A) = (U_r Σ_r^{1/2}, Σ_r^{1/2} V_rᵀ)``: the rank-``rank`` truncation of
+    ``U Σ Vᵀ`` split evenly between the two factors."""
+    root = s[:rank].sqrt()
+    return U[:, :rank] * root, root[:, None] * Vt[:rank]
 
 
 @serializable
@@ -58,17 +66,24 @@ class LowRankLinear(LinearLayer):
 
     @classmethod
     def from_linear(cls, linear, rank, method="svd", statistics=None):
-        """Factorise an ``nn.Linear`` with one of :data:`lrkit.nn.METHODS`.
+        """The rank-``rank`` truncated SVD of an ``nn.Linear``, ``B = U_r Σ_r^{1/2}``,
+        ``A = Σ_r^{1/2} V_rᵀ`` (Eckart–Young: the best rank-r weight in Frobenius norm).
 
-        ``statistics`` is the layer's :class:`~lrkit.nn.LayerStatistics` (needed by every
-        method except ``"svd"``). At full rank ``min(in, out)`` the output is reproduced to
-        rounding error.
+        The data-aware factorisations (``"whiten"``, ``"asvd"``, ``"fwsvd"``, ``"features"``)
+        need calibration statistics and live with compression:
+        :func:`lrkit.nn.compression.factorize_linear`. At full rank ``min(in, out)`` the
+        output is reproduced to rounding error.
         """
-        from lrkit.nn.compression.factorization import factorize
-
-        B, A = factorize(linear.weight.detach(), rank, method, statistics)
+        if method != "svd":
+            raise ValueError(f"method={method!r} is a data-aware factorisation: use "
+                             "lrkit.nn.compression.factorize_linear(linear, rank, method, "
+                             "statistics)")
+        W = linear.weight.detach()
+        rank = check_int("rank", rank, 1, min(W.shape), high_label="min(out, in)")
+        exact = W if W.dtype in (torch.float32, torch.float64) else W.to(torch.float64)
+        B, A = split_singular_factors(*torch.linalg.svd(exact, full_matrices=False), rank)
         bias = None if linear.bias is None else linear.bias.detach()
-        return cls.from_factors(B.to(linear.weight.dtype), A.to(linear.weight.dtype), bias)
+        return cls.from_factors(B.to(W.dtype), A.to(W.dtype), bias)
 
     def spec(self):
         return {"type": self.kind, "in": self.in_features, "out": self.out_features,
@@ -113,9 +128,17 @@ class SparseLowRankLinear(LinearLayer):
 
     @classmethod
     def from_linear(cls, linear, rank, density=0.01, method="svd", statistics=None):
+        """The truncated SVD of ``linear`` (:meth:`LowRankLinear.from_linear`) plus the
+        ``density`` fraction of its largest residual entries."""
+        return cls.from_low_rank(linear, LowRankLinear.from_linear(linear, rank, method,
+                                                                   statistics), density)
+
+    @classmethod
+    def from_low_rank(cls, linear, low_rank, density=0.01):
+        """``low_rank`` plus the ``density`` fraction of largest-magnitude entries of the
+        residual ``W − B A`` of ``linear``."""
         if not 0.0 <= density < 1.0:
             raise ValueError(f"density must be in [0, 1); got {density}")
-        low_rank = LowRankLinear.from_linear(linear, rank, method, statistics)
         residual = (linear.weight - low_rank.weight).detach()
         count = int(density * residual.numel())
         mask = torch.zeros_like(residual, dtype=torch.bool)

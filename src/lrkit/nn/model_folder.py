@@ -41,7 +41,7 @@ def save_folder(model, folder, tokenizer=None):
     """Write ``model`` (a ``transformers`` model) and ``tokenizer`` to ``folder``, all at
     once: the folder appears complete or not at all. An existing folder is replaced only
     when it is empty or an earlier lrkit folder."""
-    from lrkit.nn.io import layer_specs, write_weights
+    from lrkit.nn.weights_file import layer_specs, write_weights
 
     config = getattr(model, "config", None)
     if config is None or not hasattr(config, "to_dict"):
@@ -75,7 +75,7 @@ def load_folder(folder):
     """The ``transformers`` model of a folder written by :func:`save_folder`, in eval mode."""
     import transformers
 
-    from lrkit.nn.io import load
+    from lrkit.nn.weights_file import read_weights
 
     folder = Path(folder)
     if not (folder / MANIFEST).is_file():
@@ -103,7 +103,7 @@ def load_folder(folder):
     model.tie_weights()
     if (folder / "generation_config.json").is_file():
         model.generation_config = transformers.GenerationConfig.from_pretrained(folder)
-    return load(model, folder / WEIGHTS).eval()
+    return read_weights(model, folder / WEIGHTS).eval()
 
 
 def _without_initialisation():

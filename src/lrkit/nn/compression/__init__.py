@@ -15,8 +15,9 @@ __getattr__, __dir__ = lazy_names(__name__, {
     "ALLOCATIONS": "lrkit.nn.compression.allocation",
     "allocate": "lrkit.nn.compression.allocation",
     "factorize": "lrkit.nn.compression.factorization",
+    "factorize_linear": "lrkit.nn.compression.factorization",
     "CompressionReport": "lrkit.nn.compression.report",
 })
 
 __all__ = ["ALLOCATIONS", "CompressionReport", "FACTORIZATIONS", "METHODS", "allocate",
-           "compress", "factorize"]
+           "compress", "factorize", "factorize_linear"]

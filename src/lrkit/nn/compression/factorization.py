@@ -14,6 +14,7 @@ import torch
 from lrkit._validation import check_int
 from lrkit.nn.compression.methods import FLOOR, get_factorization
 from lrkit.nn.compression.whitening import cholesky_factor  # noqa: F401 (public name)
+from lrkit.nn.layers import LowRankLinear, SparseLowRankLinear, split_singular_factors
 
 
 def compute_dtype(W, method):
@@ -79,9 +80,7 @@ class Decomposition:
         if self.method == "features":
             Q = self.U[:, :rank]
             return Q, Q.T @ self.W
-        root = self.s[:rank].sqrt()
-        B = self.U[:, :rank] * root
-        A = root[:, None] * self.Vt[:rank]
+        B, A = split_singular_factors(self.U, self.s, self.Vt, rank)
         if self.left is not None:
             B = B / self.left[:, None]
         if self.right is not None:
@@ -117,6 +116,24 @@ def factorize(W, rank, method="svd", statistics=None, fisher_axis="out"):
         variant some re-implementations use).
     """
     return Decomposition(W, method, statistics, fisher_axis).factors(rank)
+
+
+def factorize_linear(linear, rank, method="svd", statistics=None, density=None):
+    """An ``nn.Linear`` as a :class:`~lrkit.nn.LowRankLinear` of rank ``rank`` by any
+    factorisation of :data:`lrkit.nn.METHODS` (:func:`factorize`), or, with ``density``, a
+    :class:`~lrkit.nn.SparseLowRankLinear` that also keeps that fraction of the largest
+    residual entries.
+
+    ``statistics`` is the layer's :class:`~lrkit.nn.LayerStatistics` (needed by every method
+    except ``"svd"``). At full rank ``min(in, out)`` the output is reproduced to rounding
+    error.
+    """
+    W = linear.weight.detach()
+    B, A = factorize(W, rank, method, statistics)
+    bias = None if linear.bias is None else linear.bias.detach()
+    low_rank = LowRankLinear.from_factors(B.to(W.dtype), A.to(W.dtype), bias)
+    return low_rank if density is None else SparseLowRankLinear.from_low_rank(linear, low_rank,
+                                                                              density)
 
 
 def eora_factors(W, W_compressed, rank, statistics):
