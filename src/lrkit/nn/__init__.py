@@ -69,7 +69,7 @@ _MORE = {
     **_names(f"{_COMPRESSION}.eora", "compensate", "prune"),
     **_names(f"{_COMPRESSION}.evaluate", "SweepPoint", "embed", "embedding_similarity",
              "contrastive_loss", "next_token_loss", "causal_perplexity"),
-    **_names(f"{_COMPRESSION}.factorization", "Decomposition", "eora_factors",
+    **_names(f"{_COMPRESSION}.factorization", "Decomposition", "eora_factors", "factorize_linear",
              "output_error"),
     **_names(f"{_COMPRESSION}.methods", "METHODS", "FACTORIZATIONS", "Factorization"),
     **_names(f"{_COMPRESSION}.distillation", "DistillHistory"),
