@@ -150,8 +150,9 @@ def rpca(M, method="pcp", *, rank=None, lam=None, mask=None, tol=1e-7, max_iter=
         L, parts, S = _pcp(run, M / scale, observed, lam, tol, seed)
         _check_pcp_regime(run, parts[1], S, observed)
     else:
-        L, parts, S = _altproj(run, M / scale, observed, rank, beta, tol, seed)
-        _check_altproj_split(run, M / scale - L - S, M / scale, observed, S)
+        L, parts, S, next_value = _altproj(run, M / scale, observed, rank, beta, tol, seed)
+        _check_altproj_split(run, M / scale - L - S, M / scale, observed, S, parts[1],
+                             next_value)
     U, s, Vt = parts  # the last iterate's own SVD: L = U diag(s) Vt
     if len(s) == 0:
         U, s, Vt = np.zeros((M.shape[0], 1)), np.zeros(1), np.zeros((1, M.shape[1]))
