@@ -149,6 +149,33 @@ def _sparse_runs(problem, noise, nonzeros):
     }
 
 
+def unknown_noise_table():
+    """Kronecker SBL learning the noise against the same run told the noise, 5 seeds."""
+    rows = ["| N₁ × N₂ | m₁ × m₂ | k × k | noise | error / known-noise error (median, max) "
+            "| learned / true noise variance (min, max) | converged |",
+            "|---|---|---|---:|---:|---:|---:|"]
+    for n1, m1, k in [(24, 12, 2), (32, 16, 3), (32, 16, 4), (40, 20, 3)]:
+        for noise_std in (0.05, 0.1):
+            ratios, learned, converged = [], [], 0
+            for seed in range(5):
+                problem = lrkit.problems.kronecker_sparse(n1, n1, m1, m1, k, k,
+                                                          noise_std=noise_std, seed=seed)
+                clean = problem.dictionary @ problem.truth
+                noise = noise_std**2 * float(np.mean(clean**2))
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    given = lrkit.sparse_bayes(problem.y, kron=problem.factors, noise_var=noise)
+                    free = lrkit.sparse_bayes(problem.y, kron=problem.factors)
+                ratios.append(relative_error(free.coef, problem.truth)
+                              / relative_error(given.coef, problem.truth))
+                learned.append(free.noise_var / noise)
+                converged += free.converged
+            rows.append(f"| {n1} × {n1} | {m1} × {m1} | {k} × {k} | {noise_std:.0%} | "
+                        f"{np.median(ratios):.2f}, {max(ratios):.2f} | "
+                        f"{min(learned):.2f}, {max(learned):.2f} | {converged} of 5 |")
+    return "\n".join(rows)
+
+
 def _sbl(*args, **kwargs):
     return lrkit.sparse_bayes(*args, **kwargs).coef
 
@@ -249,6 +276,13 @@ SECTIONS = [
      "non-zeros), 5 % noise, known noise variance for SBL. Plain SBL and the scikit-learn "
      "peers work on the dense m × N dictionary; OMP is told the true number of non-zeros.",
      sparse_bayes_table),
+    ("## Calibration and sparse recovery: Kronecker SBL with the noise unknown",
+     "Paper 35's claim with σ² learned: Kronecker SBL (`svd` M-step, defaults) with the "
+     "noise variance learned, against the same run told the true variance, on 5 seeds of "
+     "each problem. Before the noise floor (half the noise read from the lower quarter of the "
+     "singular values of the m₁ × m₂ measurements, where the support's low rank leaves only "
+     "noise) the learned variance collapsed to zero on 2–5 of 5 seeds at 10 % noise, with "
+     "errors 7–25× the known-noise run's.", unknown_noise_table),
     ("## Calibration and sparse recovery: sparse regression on ill-conditioned designs",
      "Paper 18's setting: X = L + H / 1e6 with L of rank 5 (cond(X) about 1e7), d = 1000, "
      "k = 10 on a uniformly random support, noise 0.1, w* scaled to unit prediction norm. "

@@ -27,16 +27,37 @@ def marchenko_pastur_density(x, beta):
 
 def marchenko_pastur_median(beta: float) -> float:
     """Median of the Marchenko–Pastur law with aspect ratio ``beta`` (variance 1 entries)."""
+    return marchenko_pastur_quantile(beta, 0.5)
+
+
+def marchenko_pastur_quantile(beta: float, q: float) -> float:
+    """The ``q``-quantile of the Marchenko–Pastur law with aspect ratio ``beta``."""
     from scipy import integrate, optimize  # loaded on first use: a light ``import lrkit``
 
     beta = check_real("beta", beta, 0.0, 1.0, low_open=True)
+    q = check_real("q", q, 0.0, 1.0, low_open=True, high_open=True)
     lower, upper = (1 - math.sqrt(beta)) ** 2, (1 + math.sqrt(beta)) ** 2
 
     def mass_below(x):
         return integrate.quad(lambda t: float(marchenko_pastur_density(t, beta)), lower,
-                              x)[0] - 0.5
+                              x)[0] - q
 
     return optimize.brentq(mass_below, lower, upper)
+
+
+def noise_from_quantile(s, shape, q) -> float:
+    """Noise level σ from the ``q``-quantile of all ``min(shape)`` singular values of an
+    n1×n2 matrix, ``σ̂ = s_(q) / √(max(n1, n2) x_q)`` with ``x_q`` the Marchenko–Pastur
+    quantile. A low quantile reads noise under a signal of rank up to ``(1 − q) min(shape)``
+    (:func:`noise_from_median` is ``q = 0.5``)."""
+    small, large = sorted(check_shape(shape))
+    if np.size(s) < small:
+        raise ValueError(
+            f"the noise level is estimated from a quantile of all min(shape) = {small} "
+            f"singular values; got {np.size(s)}: pass the whole spectrum (e.g. "
+            "np.linalg.svd(A, compute_uv=False)) or give noise=")
+    return float(np.quantile(s, q)) / math.sqrt(large * marchenko_pastur_quantile(small / large,
+                                                                                  q))
 
 
 def noise_from_median(s, shape) -> float:
@@ -44,13 +65,7 @@ def noise_from_median(s, shape) -> float:
     ``σ̂ = median(s) / √(max(n1, n2) μ_β)``, μ_β the Marchenko–Pastur median (Gavish & Donoho).
     The median is that of the whole spectrum: ``s`` must hold all ``min(n1, n2)`` values
     (the median of a top few would read signal as noise)."""
-    small, large = sorted(check_shape(shape))
-    if np.size(s) < small:
-        raise ValueError(
-            f"the noise level is estimated from the median of all min(shape) = {small} "
-            f"singular values; got {np.size(s)}: pass the whole spectrum (e.g. "
-            "np.linalg.svd(A, compute_uv=False)) or give noise=")
-    return float(np.median(s)) / math.sqrt(large * marchenko_pastur_median(small / large))
+    return noise_from_quantile(s, shape, 0.5)
 
 
 def gavish_donoho_threshold(shape, noise=None, s=None) -> float:

@@ -46,8 +46,16 @@ SBL_METHODS = declare("sparse_bayes", "sparse Bayesian learning (paper 35)", {
 PRUNE = 1e-10
 #: ``support`` holds the atoms whose ``γ`` is above this fraction of the largest.
 SUPPORT_FRACTION = 1e-6
+#: ``support`` also needs ``γᵢ ‖φᵢ‖²`` above this many noise variances (a matched filter's
+#: detection level: true atoms of 10 %-noise Kronecker problems sit at 450 and more, the
+#: atoms SBL leaves small below 6).
+SUPPORT_SNR = 10.0
 #: A learned noise variance never drops below this fraction of the mean square of ``y``.
 NOISE_FLOOR = 1e-14
+#: Kronecker SBL's learned noise variance stays above this share of the noise read from the
+#: lower ``NOISE_QUANTILE`` of the measurements' singular values (``noise_floor``).
+NOISE_SHARE = 0.5
+NOISE_QUANTILE = 0.25
 #: A learned noise variance below this fraction of the mean square of ``y`` has collapsed
 #: (the atoms interpolate ``y``), unless the data are noiseless.
 COLLAPSED = 1e-8
@@ -66,7 +74,8 @@ class SparseResult(RecoveryResult):
     gamma : numpy.ndarray, shape (N,)
         Prior variances; zero off the support.
     support : numpy.ndarray of int
-        Indices of the non-zero prior variances.
+        The atoms that stand out of the noise: ``γᵢ ‖φᵢ‖² > SUPPORT_SNR σ²`` (and ``γᵢ``
+        above ``SUPPORT_FRACTION`` of the largest).
     noise_var : float
         The noise variance used (learned unless given).
     """
@@ -83,7 +92,7 @@ class SparseResult(RecoveryResult):
 
 
 def sparse_bayes(y, dictionary=None, *, kron=None, method=None, noise_var=None, tol=1e-6,
-                 max_iter=1000, truth=None, callback=None):
+                 max_iter=3000, truth=None, callback=None):
     """Recover a sparse vector by sparse Bayesian learning.
 
     Parameters
@@ -103,7 +112,9 @@ def sparse_bayes(y, dictionary=None, *, kron=None, method=None, noise_var=None, 
         Known noise variance ``σ²``; learned by EM when None.
     tol : float
         Stop when the relative change of ``γ`` falls below ``tol``.
-    max_iter : int
+    max_iter : int, default 3000
+        EM's γ of the atoms off the support decay slowly (500–1700 iterations to
+        ``tol=1e-6`` on 32 × 32 Kronecker problems with 10 % noise).
     truth : array_like, shape (N,), optional
         Records ``history["rel_error"]``.
     callback : callable(IterationInfo), optional
@@ -155,7 +166,9 @@ def _em(model, y, method, noise_var, tol, max_iter, truth, callback):
         run.stop(Status.CONVERGED, "y is zero: the sparsest solution is zero")
         return run.result((zero[:, None], np.ones((1, 1))), cls=SparseResult, coef=zero,
                           gamma=zero, support=np.zeros(0, int), noise_var=noise_var or 0.0)
-    sigma2 = 0.1 * power if noise_var is None else max(noise_var, NOISE_FLOOR * power)
+    floor = NOISE_FLOOR * power if noise_var is not None else max(NOISE_FLOOR * power,
+                                                                  model.noise_floor(y))
+    sigma2 = max(0.1 * power, floor) if noise_var is None else max(noise_var, floor)
     gamma = model.initial_gamma(y)
     for _ in run.iterations():
         mean, variance, loss = model.posterior(y, gamma, sigma2)
@@ -165,8 +178,7 @@ def _em(model, y, method, noise_var, tol, max_iter, truth, callback):
             residual = y - model.apply(mean)
             kept = gamma > 0
             determined = np.sum(1.0 - variance[kept] / gamma[kept])
-            sigma2 = max(residual @ residual / max(y.size - determined, 1.0),
-                         NOISE_FLOOR * power)
+            sigma2 = max(residual @ residual / max(y.size - determined, 1.0), floor)
         change = np.linalg.norm(new_gamma - gamma) / max(np.linalg.norm(gamma), 1e-300)
         gamma = new_gamma
         run.record(loss, (mean[:, None], np.ones((1, 1))), change=change, estimate=mean,
@@ -174,7 +186,10 @@ def _em(model, y, method, noise_var, tol, max_iter, truth, callback):
         if change < tol:
             run.stop(Status.CONVERGED, f"relative change of γ below tol={tol:g}")
     mean, _, _ = model.posterior(y, gamma, sigma2)
-    support = np.flatnonzero(gamma > SUPPORT_FRACTION * gamma.max())
+    # An atom is in the support when its prior energy γᵢ‖φᵢ‖² stands out of the noise
+    # (noisy runs keep many small γ: 235 of 256 "active" with 16 true on 10 % noise).
+    detectable = gamma * model.atom_energy() > SUPPORT_SNR * sigma2
+    support = np.flatnonzero((gamma > SUPPORT_FRACTION * gamma.max()) & detectable)
     collapsed = noise_var is None and sigma2 <= COLLAPSED * power
     if support.size >= y.size / 2:
         run.overrule(Status.ILL_POSED, (
@@ -196,6 +211,15 @@ class _PlainModel:
 
     def initial_gamma(self, y):
         return np.ones(self.n_atoms)
+
+    def atom_energy(self):
+        """``‖φᵢ‖²`` of every atom."""
+        return np.einsum("ij,ij->j", self.dictionary, self.dictionary)
+
+    def noise_floor(self, y):
+        """No floor from the data: a dense dictionary gives ``y`` no structure to read the
+        noise from."""
+        return 0.0
 
     def apply(self, x):
         return self.dictionary @ x
@@ -227,6 +251,27 @@ class _KroneckerModel:
 
     def initial_gamma(self, y):
         return np.ones(self.n_atoms)
+
+    def atom_energy(self):
+        """``‖φᵢ‖²`` of every atom: ``‖φ₁ⱼ‖² ‖φ₂ₖ‖²`` for atom ``(j, k)``."""
+        return np.outer((self.phi1**2).sum(0), (self.phi2**2).sum(0)).reshape(-1)
+
+    def noise_floor(self, y):
+        """``NOISE_SHARE σ̂²``, σ̂ read from the low singular values of ``Y`` (m₁ × m₂):
+        ``Φ₁ X Φ₂ᵀ`` has the rank of the support's rows or columns, so the lower
+        ``NOISE_QUANTILE`` of the spectrum is noise (zero for noiseless data unless the
+        support spans most of the measurements), scaled by the Marchenko–Pastur quantile."""
+        from lrkit.approx.rank import noise_from_quantile
+
+        shape = (self.phi1.shape[0], self.phi2.shape[0])
+        # The quantile on an order statistic (no interpolation into the signal's values):
+        # the floor is zero for noiseless data whenever that value is.
+        below = int(NOISE_QUANTILE * (min(shape) - 1))
+        if below == 0:
+            return 0.0
+        s = np.linalg.svd(y.reshape(shape), compute_uv=False)
+        quantile = below / (min(shape) - 1)
+        return NOISE_SHARE * noise_from_quantile(s, shape, quantile) ** 2
 
     def apply(self, x):
         return (self.phi1 @ x.reshape(self.shape) @ self.phi2.T).reshape(-1)
