@@ -166,9 +166,10 @@ def _em(model, y, method, noise_var, tol, max_iter, truth, callback):
         run.stop(Status.CONVERGED, "y is zero: the sparsest solution is zero")
         return run.result((zero[:, None], np.ones((1, 1))), cls=SparseResult, coef=zero,
                           gamma=zero, support=np.zeros(0, int), noise_var=noise_var or 0.0)
-    floor = NOISE_FLOOR * power if noise_var is not None else max(NOISE_FLOOR * power,
-                                                                  model.noise_floor(y))
-    sigma2 = max(0.1 * power, floor) if noise_var is None else max(noise_var, floor)
+    floor = NOISE_FLOOR * power
+    if noise_var is None:
+        floor = max(floor, model.noise_floor(y))
+    sigma2 = max(0.1 * power if noise_var is None else noise_var, floor)
     gamma = model.initial_gamma(y)
     for _ in run.iterations():
         mean, variance, loss = model.posterior(y, gamma, sigma2)
