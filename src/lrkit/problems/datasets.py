@@ -105,8 +105,8 @@ def movielens_100k() -> RatingData:
     (1995)"``; the 18 titles MovieLens lists twice carry their film id, ``"Chasing Amy (1997)
     #246"``). MovieLens data is under GroupLens' terms of use (research, no redistribution).
     """
-    folder = "dataset_example/ml-100k/ml-100k"
-    path = _package_file("recbole", f"{folder}.inter", "pip install --no-deps recbole")
+    path = _package_file("recbole", "dataset_example/ml-100k/ml-100k.inter",
+                         "pip install --no-deps recbole")
     table = np.loadtxt(path, skiprows=1, usecols=(0, 1, 2))
     users, rows = np.unique(table[:, 0].astype(np.int64), return_inverse=True)
     films, cols = np.unique(table[:, 1].astype(np.int64), return_inverse=True)
