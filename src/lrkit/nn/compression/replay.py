@@ -15,7 +15,7 @@ import contextlib
 import torch
 from torch import nn
 
-from lrkit.nn.structure import repeated_blocks
+from lrkit.nn.structure import block_of, repeated_blocks
 from lrkit.nn.surgery import replace_module
 
 
@@ -78,7 +78,8 @@ class BlockOutputs:
         """Blocks before the one holding ``layer`` replay; all run when ``layer`` is in
         none (or the recording is incomplete)."""
         names = list(self.blocks)
-        first = next((i for i, b in enumerate(names) if layer.startswith(f"{b}.")), 0)
+        owner = block_of(layer, self.blocks)
+        first = 0 if owner is None else names.index(owner)
         sizes = {len(self.outputs[n]) for n in names[:first]}
         replayed = names[:first] if len(sizes) == 1 and 0 not in sizes else []
         for name in replayed:
