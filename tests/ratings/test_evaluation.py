@@ -52,10 +52,10 @@ def test_cross_validate_folds_every_entry_once(by):
 
 
 def test_within_user_folds_hold_out_the_same_share_of_every_user():
-    from lrkit.ratings.evaluation import _deal
+    from lrkit.ratings import fold_of_entries
 
     rows = np.repeat(np.arange(50), 20)
-    fold = _deal(rows, 5, "users", np.random.default_rng(0))
+    fold = fold_of_entries(rows, 5, "users", seed=0)
     counts = np.array([[np.sum((rows == u) & (fold == f)) for f in range(5)]
                        for u in range(50)])
     assert np.all(counts == 4)

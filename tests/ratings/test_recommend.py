@@ -63,6 +63,28 @@ def test_the_objective_is_computed_without_the_dense_matrix_and_falls():
     assert cg.result_.history["loss"][-1] == pytest.approx(losses[-1], rel=0.02)
 
 
+@pytest.mark.parametrize("steps", [1, 3])
+def test_compiled_and_numpy_conjugate_gradients_agree(monkeypatch, steps):
+    """The Numba kernel (one pass over each row's pairs) and the vectorised NumPy path are
+    the same float32 iteration: equal factors to float32 rounding, equal objective."""
+    pytest.importorskip("numba")
+    import lrkit.ratings.implicit as implicit
+
+    rng = np.random.default_rng(1)
+    rows, cols = rng.integers(0, 60, 900), rng.integers(0, 45, 900)
+    counts = rng.integers(1, 6, 900).astype(float)
+    options = dict(rank=6, alpha=3.0, ridge=0.1, n_iter=6, tol=0, cg_steps=steps, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", lrkit.ConvergenceWarning)
+        compiled = ImplicitALS(**options).fit((rows, cols, counts))
+        monkeypatch.setattr(implicit, "row_kernels", lambda: None)
+        vectorised = ImplicitALS(**options).fit((rows, cols, counts))
+    scale = np.abs(vectorised.user_factors_).max()
+    assert np.abs(compiled.user_factors_ - vectorised.user_factors_).max() < 1e-4 * scale
+    assert compiled.result_.history["loss"] == pytest.approx(
+        vectorised.result_.history["loss"], rel=1e-5)
+
+
 @pytest.fixture(scope="module")
 def liked():
     """MovieLens-100k as implicit feedback (ratings of 4 or 5), 20 % of each user's films

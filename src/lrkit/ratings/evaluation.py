@@ -70,9 +70,7 @@ def cross_validate(estimator, data, *, folds=5, by="entries", k=10, seed=0):
         ``metric -> [value per fold]`` (and ``"fit_seconds"``), plus ``"mean_<metric>"``.
     """
     rows, cols, values, shape = _parts(data)
-    folds = check_int("folds", folds, 2)
-    check_choice("by", by, FOLDINGS)
-    fold = _deal(rows, folds, by, np.random.default_rng(seed))
+    fold = fold_of_entries(rows, folds, by, seed)
     results = {}
     for held in range(folds):
         train, test = fold != held, fold == held
@@ -109,8 +107,17 @@ def _parts(data):
     return listed_entries(parts)
 
 
-def _deal(rows, folds, by, rng):
-    """The fold of every entry: at random, or at random within each user."""
+def fold_of_entries(rows, folds=5, by="entries", seed=0):
+    """The fold (``0 … folds − 1``) of every entry whose user is ``rows[e]``: the folds of
+    :func:`cross_validate`, for running another package on the same ones.
+
+    ``by="entries"`` deals the entries at random; ``by="users"`` deals every user's entries
+    separately (shuffled, then in turn from a random first fold), so each fold holds out
+    the same share of every user's."""
+    folds = check_int("folds", folds, 2)
+    check_choice("by", by, FOLDINGS)
+    rows = np.asarray(rows)
+    rng = np.random.default_rng(seed)
     if by == "entries":
         return rng.permutation(rows.size) % folds
     fold = np.empty(rows.size, dtype=np.intp)
