@@ -68,7 +68,7 @@ def test_compiled_and_numpy_conjugate_gradients_agree(monkeypatch, steps):
     """The Numba kernel (one pass over each row's pairs) and the vectorised NumPy path are
     the same float32 iteration: equal factors to float32 rounding, equal objective."""
     pytest.importorskip("numba")
-    import lrkit.ratings.implicit as implicit
+    import lrkit.ratings.implicit.side as implicit
 
     rng = np.random.default_rng(1)
     rows, cols = rng.integers(0, 60, 900), rng.integers(0, 45, 900)

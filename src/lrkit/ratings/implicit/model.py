@@ -24,12 +24,12 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 
-from lrkit._kernels import row_kernels
 from lrkit._random import as_generator
 from lrkit._validation import check_int, check_real
 from lrkit.ratings._observations import encoded_ids
-from lrkit.ratings.recommend import Recommender, seen_matrix
-from lrkit.recovery._row_systems import RowSystems
+from lrkit.ratings.dask_fit import is_dask_dataframe
+from lrkit.ratings.implicit.side import InMemoryPairs, objective
+from lrkit.ratings.recommend import Recommender
 from lrkit.recovery.harness import Run
 from lrkit.result import Status
 
@@ -55,8 +55,8 @@ class ImplicitALS(Recommender, BaseEstimator):
     cg_steps : int, default 3
         Conjugate-gradient steps per row and half-sweep, warm-started from the previous
         sweep; 0 solves every row's ``k × k`` system exactly. On MovieLens-100k both rank
-        alike (precision@10 0.1594 and 0.1591, 5 folds) and 3 steps take 6.3 ms a sweep
-        against 125 ms (compiled; 44 ms in NumPy without Numba; ``make bench``,
+        alike (precision@10 0.1594 and 0.1591, 5 folds) and 3 steps take 7.0 ms a sweep
+        against 133 ms (compiled; 53 ms in NumPy without Numba; ``make bench``,
         "Recommendation: implicit feedback").
     seed : int or None
 
@@ -94,40 +94,45 @@ class ImplicitALS(Recommender, BaseEstimator):
     def fit(self, X, shape=None):
         """Learn from ``X``: ``(users, items)`` pairs, ``(users, items, strengths)``
         triplets (strengths ≥ 0: counts, ratings; a pair listed twice adds up), a
-        scipy.sparse matrix of strengths, or a :class:`~lrkit.problems.datasets.RatingData`.
+        scipy.sparse matrix of strengths, a :class:`~lrkit.problems.datasets.RatingData`,
+        or a Dask DataFrame whose first two (or three) columns are users, items (and
+        strengths), fit out of core (:mod:`lrkit.ratings.implicit.dask_pairs`).
         Users and items are zero-based integer indices, or ids of any other kind (names,
-        codes), which the model then answers in.
+        codes), which the model then answers in (a Dask DataFrame takes indices).
         ``shape``: ``(n_users, n_items)`` when the data do not reach the last ones."""
-        R, self.user_ids_, self.item_ids_ = _strengths(X, shape)
-        rank = check_int("rank", self.rank, 1, min(R.shape))
+        if is_dask_dataframe(X):
+            from lrkit.ratings.implicit.dask_pairs import DaskPairs
+
+            pairs = DaskPairs(X, shape)
+            self.user_ids_ = self.item_ids_ = None
+        else:
+            R, self.user_ids_, self.item_ids_ = _strengths(X, shape)
+            pairs = InMemoryPairs(R)
+        rank = check_int("rank", self.rank, 1, min(pairs.shape))
         alpha = check_real("alpha", self.alpha, low=0.0, low_open=True)
         ridge = check_real("ridge", self.ridge, low=0.0)
         n_iter = check_int("n_iter", self.n_iter, 1)
         tol = check_real("tol", self.tol, low=0.0)
-        check_int("cg_steps", self.cg_steps, 0)
+        steps = check_int("cg_steps", self.cg_steps, 0)
         rng = as_generator(self.seed)
-        by_user = _Side(R, alpha)
-        by_item = _Side(R.T.tocsr(), alpha)
-        X_ = INIT_SCALE * rng.standard_normal((R.shape[0], rank))
-        Y_ = INIT_SCALE * rng.standard_normal((R.shape[1], rank))
+        X_ = INIT_SCALE * rng.standard_normal((pairs.shape[0], rank))
+        Y_ = INIT_SCALE * rng.standard_normal((pairs.shape[1], rank))
         run, previous = Run("implicit_als", max_iter=n_iter), None
-        for _ in run.iterations():
-            if self.cg_steps:
-                X_ = by_user.solve_cg(Y_, ridge, X_, self.cg_steps)
-                Y_ = by_item.solve_cg(X_, ridge, Y_, self.cg_steps)
-            else:
-                X_ = by_user.solve(Y_, ridge)
-                Y_ = by_item.solve(X_, ridge)
-            loss = by_user.objective(X_, Y_, ridge)
-            run.record(loss, (X_, Y_))
-            if previous is not None and previous - loss <= tol * abs(previous):
-                run.stop(Status.CONVERGED, f"objective decrease below tol={tol:g} in a sweep")
-            previous = loss
+        with pairs.sides(alpha) as sweep:
+            for _ in run.iterations():
+                X_, Y_, observed = sweep(X_, Y_, ridge, steps)
+                loss = objective(observed, X_, Y_, ridge)
+                run.record(loss, (X_, Y_))
+                if previous is not None and previous - loss <= tol * abs(previous):
+                    run.stop(Status.CONVERGED,
+                             f"objective decrease below tol={tol:g} in a sweep")
+                previous = loss
         self.result_ = run.result((X_, Y_))
         self.converged_ = self.result_.converged
         self.user_factors_, self.item_factors_ = X_, Y_
-        self.seen_ = seen_matrix(*R.nonzero(), R.shape)
-        self.popularity_ = np.diff(R.T.tocsr().indptr).astype(float)
+        self.seen_ = pairs.seen
+        self.popularity_ = np.bincount(self.seen_.indices,
+                                       minlength=pairs.shape[1]).astype(float)
         return self
 
     def _user_scores(self, user):
@@ -141,79 +146,6 @@ class ImplicitALS(Recommender, BaseEstimator):
 
     def _n_users(self):
         return self.user_factors_.shape[0]
-
-
-class _Side:
-    """The observed pairs grouped by the side being solved for (a CSR matrix of
-    strengths), with their confidences, as batched row systems."""
-
-    def __init__(self, R, alpha):
-        self.R = R
-        self.index = np.repeat(np.arange(R.shape[0]), np.diff(R.indptr))
-        self.other = R.indices
-        self.confidence = 1.0 + alpha * R.data
-        self.confidence32 = self.confidence.astype(np.float32)
-        self.extra32 = (self.confidence - 1.0).astype(np.float32)
-
-    def solve(self, Y, ridge):
-        """Every row's ``x = (YᵀY + Yᵀ(C − I)Y + λI)⁻¹ Yᵀ C p``."""
-        shared = Y.T @ Y + ridge * np.eye(Y.shape[1])
-        if not hasattr(self, "systems"):
-            self.systems = RowSystems(self.index, self.other, self.confidence, self.R.shape[0])
-        return self.systems.solve_weighted(Y, self.confidence - 1.0, shared)
-
-    def solve_cg(self, Y, ridge, X, steps):
-        """``steps`` conjugate-gradient steps on every row's system, from ``X`` (the
-        previous sweep's rows): each step is ``O(|Ω| k + n k²)``, no ``k × k`` system is
-        formed (Takács, Pilászy & Tikk 2011 apply CG to this model). The steps run in
-        float32 (half the memory traffic; the ranking is the same on MovieLens), the
-        factors are kept in float64. Compiled (:mod:`lrkit._kernels.row_cg`) when Numba is
-        installed, else vectorised over all rows in NumPy (several times slower)."""
-        shared = (Y.T @ Y + ridge * np.eye(Y.shape[1])).astype(np.float32)
-        kernels = row_kernels()
-        if kernels is None:
-            return self._solve_cg_numpy(Y, shared, X, steps)
-        X = X.astype(np.float32)
-        kernels.cg_rows(self.R.indptr, self.R.indices, self.extra32, self.confidence32,
-                        Y.astype(np.float32), shared, X, steps)
-        return X.astype(np.float64)
-
-    def _solve_cg_numpy(self, Y, shared, X, steps):
-        partners = Y[self.other].astype(np.float32)
-        extra = self.extra32
-        X = X.astype(np.float32)
-        if not hasattr(self, "scatter"):
-            self.scatter = sp.csr_matrix((np.ones(self.index.size, np.float32), (
-                self.index, np.arange(self.index.size))), shape=(self.R.shape[0], self.index.size))
-
-        def times(P):  # (YᵀY + λI + Yᵀ(C − I)Y) p for every row
-            along = extra * np.einsum("ek,ek->e", partners, P[self.index])
-            return P @ shared + self.scatter @ (partners * along[:, None])
-
-        residual = self.scatter @ (partners * self.confidence32[:, None]) - times(X)
-        direction, size = residual.copy(), np.einsum("nk,nk->n", residual, residual)
-        for _ in range(steps):
-            product = times(direction)
-            curvature = np.einsum("nk,nk->n", direction, product)
-            alpha = np.divide(size, curvature, out=np.zeros_like(size), where=curvature > 0)
-            X = X + alpha[:, None] * direction
-            residual -= alpha[:, None] * product
-            new_size = np.einsum("nk,nk->n", residual, residual)
-            beta = np.divide(new_size, size, out=np.zeros_like(size), where=size > 0)
-            direction, size = residual + beta[:, None] * direction, new_size
-        return X.astype(np.float64)
-
-    def objective(self, X, Y, ridge):
-        """``Σ c (p − xᵀy)²`` over all pairs plus the ridge, without forming ``X Yᵀ``."""
-        everywhere = float(np.sum((X.T @ X) * (Y.T @ Y)))  # Σ_all s² (p = 0, c = 1)
-        kernels = row_kernels()
-        if kernels is not None:
-            observed = kernels.observed_loss(self.R.indptr, self.R.indices, self.confidence,
-                                             X, Y)
-        else:
-            scores = np.einsum("ek,ek->e", X[self.index], Y[self.other])
-            observed = float(np.sum(self.confidence * (1.0 - scores) ** 2 - scores**2))
-        return everywhere + observed + ridge * float(np.sum(X**2) + np.sum(Y**2))
 
 
 def _strengths(X, shape):
