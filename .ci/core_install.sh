@@ -20,8 +20,9 @@ import lrkit
 torch_free = {"lrkit.nn", "lrkit.nn.compression", "lrkit.nn.compression.methods",
               "lrkit.nn.compression.allocation", "lrkit.nn.workloads"}
 torch_imaging = {"lrkit.imaging.unrolled_rpca", "lrkit.imaging.learned_sampling"}
+compiled = {"lrkit._kernels.row_cg"}  # Numba: lrkit[fast]
 names = [m.name for m in pkgutil.walk_packages(lrkit.__path__, "lrkit.")]
-needs_extra = {name for name in names if name in torch_imaging
+needs_extra = {name for name in names if name in torch_imaging or name in compiled
                or (name.startswith("lrkit.nn") and name not in torch_free)}
 for name in names:
     if name not in needs_extra and not name.endswith("__main__"):
@@ -43,6 +44,12 @@ if importlib.util.find_spec("PIL") is None:  # the JPEG reader comes with lrkit[
         assert "lrkit[data]" in str(error), error
     else:
         raise SystemExit("sample_image ran without pillow")
+# Without Numba the compiled kernels' callers run their NumPy path.
+from lrkit._kernels import row_kernels
+assert row_kernels() is None
+from lrkit.ratings import ImplicitALS
+model = ImplicitALS(rank=2, n_iter=3, seed=0).fit(([0, 0, 1, 2], [0, 1, 1, 2]))
+assert model.user_factors_.shape == (3, 2)
 print(f"core install: {len(names) - len(needs_extra)} modules import without extras")
 PY
 "$lrkit" --help > /dev/null
