@@ -9,8 +9,8 @@ where ``S`` (``k × k``, symmetric positive definite) is shared by every row, ``
 factor row and ``w_j``, ``t_j`` the pair's weight and target. Implicit-feedback ALS (Hu,
 Koren & Volinsky 2008) is this system with ``S = YᵀY + λI``, ``w = c − 1``, ``t = c``;
 each conjugate-gradient step costs ``O(|Ω_u| k + k²)`` and never forms the ``k × k``
-matrix (Takács, Pilászy & Tikk 2011). Rows are independent: the parallel kernel deals them
-to Numba's threads, the serial one is for callers that are already parallel (Dask tasks).
+matrix (Takács, Pilászy & Tikk 2011). Rows are independent: the kernel deals them to
+Numba's threads (one caller at a time: Dask tasks calling it queue on a lock).
 """
 
 from __future__ import annotations
@@ -95,27 +95,19 @@ def _observed_loss(indptr, indices, confidence, X, Y):
     return total
 
 
-_parallel_cg = njit(parallel=True, fastmath=True, cache=True)(_cg_rows)
-_serial_cg = njit(fastmath=True, cache=True)(_cg_rows)
-_parallel_loss = njit(parallel=True, fastmath=True, cache=True)(_observed_loss)
-_serial_loss = njit(fastmath=True, cache=True)(_observed_loss)
+_compiled_cg = njit(parallel=True, fastmath=True, cache=True)(_cg_rows)
+_compiled_loss = njit(parallel=True, fastmath=True, cache=True)(_observed_loss)
 
 
-def cg_rows(indptr, indices, weights, targets, Y, shared, X, steps, parallel=True):
+def cg_rows(indptr, indices, weights, targets, Y, shared, X, steps):
     """``steps`` conjugate-gradient steps on every row's system (module docstring), from
-    and into ``X`` (updated in place; every array of one float dtype, C-contiguous).
-    ``parallel=False`` runs on the calling thread only."""
-    if not parallel:
-        _serial_cg(indptr, indices, weights, targets, Y, shared, X, steps)
-        return
+    and into ``X`` (updated in place; every array of one float dtype, C-contiguous)."""
     with _LOCK:
-        _parallel_cg(indptr, indices, weights, targets, Y, shared, X, steps)
+        _compiled_cg(indptr, indices, weights, targets, Y, shared, X, steps)
 
 
-def observed_loss(indptr, indices, confidence, X, Y, parallel=True):
+def observed_loss(indptr, indices, confidence, X, Y):
     """``Σ_u Σ_{j ∈ Ω_u} c_j (1 − s_j)² − s_j²`` with ``s_j = x_uᵀ y_j``: the observed pairs'
     share of the implicit-feedback objective (the rest is ``tr(XᵀX YᵀY)``), in float64."""
-    if not parallel:
-        return float(_serial_loss(indptr, indices, confidence, X, Y))
     with _LOCK:
-        return float(_parallel_loss(indptr, indices, confidence, X, Y))
+        return float(_compiled_loss(indptr, indices, confidence, X, Y))
