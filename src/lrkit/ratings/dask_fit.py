@@ -62,7 +62,7 @@ def is_dask_dataframe(X) -> bool:
 
 @dataclass
 class TripletSummary:
-    """One pass over the triplets: counts, sums and the shape."""
+    """One pass over the triplets: counts, sums, the smallest value and the shape."""
 
     shape: tuple
     row_counts: np.ndarray
@@ -71,6 +71,7 @@ class TripletSummary:
     size: int
     mean: float
     std: float
+    lowest: float
 
 
 def triplet_frame(X):
@@ -104,8 +105,9 @@ def _partial_summary(part):
     peak = float(np.max(np.abs(values))) if len(values) else 0.0
     centre = peak * float(np.mean(values / peak)) if peak else 0.0
     deviations = float(np.sum(((values - centre) / peak) ** 2)) if peak else 0.0
+    lowest = float(values.min()) if len(values) else np.inf
     return (np.bincount(rows), np.bincount(cols), np.bincount(cols, weights=values),
-            len(values), centre, peak, deviations)
+            len(values), centre, peak, deviations, lowest)
 
 
 def _combine(parts):
@@ -125,7 +127,7 @@ def _combine(parts):
     # they do not overflow near the float limit.
     peak = max(part[5] for part in parts)
     count, mean, squares = 0, 0.0, 0.0
-    for _, _, _, n, centre, part_peak, deviations in parts:
+    for _, _, _, n, centre, part_peak, deviations, _ in parts:
         if n:
             delta = (centre - mean) / peak if peak else 0.0
             mean += (centre - mean) * n / (count + n)
@@ -133,7 +135,8 @@ def _combine(parts):
             count += n
     return TripletSummary((len(row_counts), len(col_counts)), row_counts.astype(np.int64),
                           col_counts.astype(np.int64), col_sums, size, mean,
-                          peak * float(np.sqrt(squares / size)))
+                          peak * float(np.sqrt(squares / size)),
+                          min(part[7] for part in parts))
 
 
 def fit_ratings_dask(frame, summary, ranks, ridges, *, max_sweeps, n_models, seed=None,

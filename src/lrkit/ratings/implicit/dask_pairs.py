@@ -31,13 +31,10 @@ class DaskPairs:
     """The pairs of a Dask DataFrame, validated in one pass before any work."""
 
     def __init__(self, X, shape=None, workdir=None):
-        import dask
-
         if len(X.columns) == 2:
             X = X.assign(value=1.0)
         self.frame, summary = triplet_frame(X)
-        lowest = float(dask.compute(self.frame["value"].min())[0])
-        if lowest < 0:
+        if summary.lowest < 0:
             raise ValueError("strengths must be finite and non-negative (counts, ratings)")
         self.shape = summary.shape if shape is None else tuple(int(n) for n in shape)
         if self.shape[0] < summary.shape[0] or self.shape[1] < summary.shape[1]:
