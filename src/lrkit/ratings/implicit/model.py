@@ -100,7 +100,12 @@ class ImplicitALS(Recommender, BaseEstimator):
         Users and items are zero-based integer indices, or ids of any other kind (names,
         codes), which the model then answers in (a Dask DataFrame takes indices).
         ``shape``: ``(n_users, n_items)`` when the data do not reach the last ones."""
-        if is_dask_dataframe(X):
+        alpha = check_real("alpha", self.alpha, low=0.0, low_open=True)
+        ridge = check_real("ridge", self.ridge, low=0.0)
+        n_iter = check_int("n_iter", self.n_iter, 1)
+        tol = check_real("tol", self.tol, low=0.0)
+        steps = check_int("cg_steps", self.cg_steps, 0)
+        if is_dask_dataframe(X):  # options first: reading a Dask frame is a pass over it
             from lrkit.ratings.implicit.dask_pairs import DaskPairs
 
             pairs = DaskPairs(X, shape)
@@ -109,11 +114,6 @@ class ImplicitALS(Recommender, BaseEstimator):
             R, self.user_ids_, self.item_ids_ = _strengths(X, shape)
             pairs = InMemoryPairs(R)
         rank = check_int("rank", self.rank, 1, min(pairs.shape))
-        alpha = check_real("alpha", self.alpha, low=0.0, low_open=True)
-        ridge = check_real("ridge", self.ridge, low=0.0)
-        n_iter = check_int("n_iter", self.n_iter, 1)
-        tol = check_real("tol", self.tol, low=0.0)
-        steps = check_int("cg_steps", self.cg_steps, 0)
         rng = as_generator(self.seed)
         X_ = INIT_SCALE * rng.standard_normal((pairs.shape[0], rank))
         Y_ = INIT_SCALE * rng.standard_normal((pairs.shape[1], rank))
