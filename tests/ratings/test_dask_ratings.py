@@ -84,9 +84,26 @@ def test_dask_fit_on_a_local_cluster():
                                atol=1e-9)
 
 
+def test_dask_fit_takes_ids_and_answers_in_them():
+    rows, cols, values = _ratings(seed=2)
+    users, items = np.array([f"u{r:03d}" for r in rows]), np.array([f"film {c}" for c in cols])
+    frame = dd.from_pandas(pd.DataFrame({"user": users, "item": pd.Categorical(items),
+                                         "rating": values}), npartitions=3)
+    in_memory, on_dask = _fit((users, items, values)), _fit(frame)
+    np.testing.assert_array_equal(on_dask.user_ids_, in_memory.user_ids_)
+    np.testing.assert_array_equal(on_dask.item_ids_, in_memory.item_ids_)
+    asked = (["u005", "u119", "nobody"], ["film 3", "film 70", "film 3"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the unknown user: baseline, with a warning
+        np.testing.assert_allclose(on_dask.predict(*asked), in_memory.predict(*asked),
+                                   rtol=1e-9)
+    films, _ = on_dask.recommend("u005", n=3, exclude_seen=False)
+    assert all(str(film).startswith("film ") for film in films)
+
+
 @pytest.mark.parametrize("frame, options, match", [
     (pd.DataFrame({"r": [0, 1], "c": [0, 1]}), {}, "three columns"),
-    (pd.DataFrame({"r": [0.5, 1], "c": [0, 1], "v": [1.0, 2.0]}), {}, "must hold integers"),
+    (pd.DataFrame({"r": [0.5, 1], "c": [0, 1], "v": [1.0, 2.0]}), {}, "integer indices .* or ids"),
     (pd.DataFrame({"r": [0, 1], "c": [0, 1], "v": [1.0, np.nan]}), {}, "NaN or inf"),
     (pd.DataFrame({"r": [0, -1], "c": [0, 1], "v": [1.0, 2.0]}), {}, "negative"),
     (pd.DataFrame({"r": [0, 1], "c": [0, 1], "v": [1.0, 2.0]}), {"method": "altmin"},

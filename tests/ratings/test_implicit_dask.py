@@ -58,3 +58,33 @@ def test_pairs_without_strengths_and_bad_frames():
         _fit(negative)
     with pytest.raises(ValueError, match="shape=.*smaller"):
         _fit(frame, shape=(3, 3))
+
+
+def test_dask_fit_takes_ids_and_answers_in_them():
+    rows, cols, counts = _pairs(2)
+    users, items = np.array([f"user {r}" for r in rows]), np.array([f"i{c:02d}" for c in cols])
+    frame = dd.from_pandas(pd.DataFrame({"user": users, "item": items, "plays": counts}),
+                           npartitions=3)
+    memory, dask = _fit((users, items, counts)), _fit(frame)
+    np.testing.assert_array_equal(dask.user_ids_, memory.user_ids_)
+    np.testing.assert_array_equal(dask.item_ids_, memory.item_ids_)
+    best, _ = dask.recommend(users[0], 5)
+    np.testing.assert_array_equal(best, memory.recommend(users[0], 5)[0])
+    assert set(best) <= set(items) and not set(best) & set(items[users == users[0]])
+    np.testing.assert_array_equal(dask.similar_items(items[0], 3)[0],
+                                  memory.similar_items(items[0], 3)[0])
+
+
+def test_dask_fit_on_a_local_cluster():
+    distributed = pytest.importorskip("distributed")
+    rows, cols, counts = _pairs(3)
+    frame = dd.from_pandas(pd.DataFrame({"user": rows, "item": cols, "plays": counts}),
+                           npartitions=4)
+    expected = _fit((rows, cols, counts))
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster):
+        model = _fit(frame)
+    scale = np.abs(expected.user_factors_).max()
+    assert np.abs(model.user_factors_ - expected.user_factors_).max() < 1e-5 * scale
+    assert (model.seen_ != expected.seen_).nnz == 0

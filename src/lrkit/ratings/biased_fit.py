@@ -27,13 +27,13 @@ class BiasedFit:
     def _fit_dask(self, X):
         """``biased_als`` on a Dask DataFrame of triplets (:func:`fit_ratings_dask`)."""
         self._check_params()
-        self.user_ids_ = self.item_ids_ = None
         if self.method not in (AUTO, BIASED) or self.center:
             raise ValueError("X as a Dask DataFrame needs method='biased_als' (or 'auto', "
                              "which is the biased model there) and "
                              f"center=False (its biases centre the data); got "
                              f"method={self.method!r}, center={self.center!r}")
         frame, summary = triplet_frame(X)
+        self.user_ids_, self.item_ids_ = summary.row_ids, summary.col_ids
         self.seen_ = None  # the pairs stay on disk or on the cluster
         self._listed_features(summary.shape[1])
         self._check_empty(summary.row_counts == 0, summary.col_counts == 0, True)

@@ -72,11 +72,15 @@ class TripletSummary:
     mean: float
     std: float
     lowest: float
+    row_ids: np.ndarray | None = None
+    col_ids: np.ndarray | None = None
 
 
 def triplet_frame(X):
     """The first three columns of a Dask DataFrame as ``row, col, value`` (integers, floats),
-    validated in one pass: ``(frame, summary)``."""
+    validated in one pass: ``(frame, summary)``. Rows or columns given as ids of another
+    kind (strings, categories) are numbered in sorted order, one more pass over that column;
+    the summary keeps the ids (``row_ids``, ``col_ids``)."""
     import dask
 
     if len(X.columns) < 3:
@@ -84,15 +88,46 @@ def triplet_frame(X):
                          f"{list(X.columns)}")
     frame = X[list(X.columns[:3])]
     frame.columns = list(COLUMNS)
-    dtypes = frame.dtypes
-    if not (np.issubdtype(dtypes["row"], np.integer) and np.issubdtype(dtypes["col"],
-                                                                          np.integer)):
-        raise ValueError("X's first two columns (row, col) must hold integers; got "
-                         f"{dtypes['row']} and {dtypes['col']}")
+    frame, ids = _numbered(frame)
     frame = frame.astype({"value": np.float64})
     parts = dask.compute(*[dask.delayed(_partial_summary)(part)
                            for part in frame.to_delayed()])
-    return frame, _combine(parts)
+    summary = _combine(parts)  # every id occurs, so the shape counts them
+    summary.row_ids, summary.col_ids = ids
+    return frame, summary
+
+
+def _numbered(frame):
+    """``(frame, (row ids, col ids))``: integer rows and columns stay (ids None); names or
+    codes are replaced by their positions among the sorted distinct ids."""
+    import dask
+    import pandas as pd
+
+    found = {}
+    for side in ("row", "col"):
+        dtype = frame.dtypes[side]
+        if pd.api.types.is_integer_dtype(dtype):
+            continue
+        if pd.api.types.is_float_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+            raise ValueError(f"X's {side} column must hold integer indices (zero-based) or "
+                             f"ids such as strings; got {dtype}")
+        found[side] = frame[side].astype(str).unique()
+    if not found:
+        return frame, (None, None)
+    labels = dict(zip(found, (np.unique(np.asarray(distinct, dtype=str))
+                              for distinct in dask.compute(*found.values())), strict=True))
+    for side, ids in labels.items():
+        frame = frame.assign(**{side: frame[side].map_partitions(
+            _positions, ids, meta=(side, np.int64))})
+    return frame, (labels.get("row"), labels.get("col"))
+
+
+def _positions(column, ids):
+    """Each id of ``column`` (a pandas Series) as its position in the sorted ``ids``."""
+    import pandas as pd
+
+    positions = np.searchsorted(ids, column.astype(str).to_numpy(dtype=str))
+    return pd.Series(positions.astype(np.int64), index=column.index, name=column.name)
 
 
 def _partial_summary(part):

@@ -34,6 +34,7 @@ class DaskPairs:
         if len(X.columns) == 2:
             X = X.assign(value=1.0)
         self.frame, summary = triplet_frame(X)
+        self.ids = (summary.row_ids, summary.col_ids)
         if summary.lowest < 0:
             raise ValueError("strengths must be finite and non-negative (counts, ratings)")
         self.shape = summary.shape if shape is None else tuple(int(n) for n in shape)

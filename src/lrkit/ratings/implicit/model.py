@@ -98,7 +98,7 @@ class ImplicitALS(Recommender, BaseEstimator):
         or a Dask DataFrame whose first two (or three) columns are users, items (and
         strengths), fit out of core (:mod:`lrkit.ratings.implicit.dask_pairs`).
         Users and items are zero-based integer indices, or ids of any other kind (names,
-        codes), which the model then answers in (a Dask DataFrame takes indices).
+        codes), which the model then answers in.
         ``shape``: ``(n_users, n_items)`` when the data do not reach the last ones."""
         alpha = check_real("alpha", self.alpha, low=0.0, low_open=True)
         ridge = check_real("ridge", self.ridge, low=0.0)
@@ -109,7 +109,7 @@ class ImplicitALS(Recommender, BaseEstimator):
             from lrkit.ratings.implicit.dask_pairs import DaskPairs
 
             pairs = DaskPairs(X, shape)
-            self.user_ids_ = self.item_ids_ = None
+            self.user_ids_, self.item_ids_ = pairs.ids
         else:
             R, self.user_ids_, self.item_ids_ = _strengths(X, shape)
             pairs = InMemoryPairs(R)
