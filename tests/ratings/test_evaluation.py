@@ -72,3 +72,40 @@ def test_cross_validate_ranks_implicit_feedback():
     assert len(result["precision@10"]) == 2 and result["mean_precision@10"] > 0.12
     with pytest.raises(ValueError, match="by must be"):
         cross_validate(ImplicitALS(), (ml.rows, ml.cols), by="items")
+
+
+def _implicit_pairs(seed=4, users=150, items=60):
+    """Each user likes items from one of three groups: the rank-3 structure to find."""
+    rng = np.random.default_rng(seed)
+    group = rng.integers(0, 3, users)
+    rows = np.repeat(np.arange(users), 12)
+    cols = (20 * group[rows] + rng.integers(0, 20, rows.size))
+    return np.unique(np.column_stack([rows, cols]), axis=0)
+
+
+def test_implicit_score_is_the_ndcg_of_held_out_pairs():
+    from lrkit.ratings import ndcg_at_k, recommendations
+
+    pairs = _implicit_pairs()
+    test = np.random.default_rng(0).random(len(pairs)) < 0.2
+    model = ImplicitALS(rank=3, alpha=5.0, seed=0).fit(pairs[~test])
+    relevant = {}
+    for user, item in pairs[test].tolist():
+        relevant.setdefault(user, []).append(item)
+    expected = ndcg_at_k(recommendations(model, relevant, 10), relevant, 10)
+    assert model.score(pairs[test]) == pytest.approx(expected)
+    assert model.score(pairs[test]) > 0.3  # 20 liked items of 60, found from 12 pairs
+
+
+def test_grid_search_on_implicit_pairs_prefers_the_structure():
+    pairs = _implicit_pairs(5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", lrkit.ConvergenceWarning)
+        search = GridSearchCV(ImplicitALS(alpha=5.0, seed=0), {"rank": [3, 40]}, cv=3).fit(
+            pairs)
+    assert search.best_params_ == {"rank": 3}
+    import pandas as pd
+
+    frame = pd.DataFrame({"user": [f"u{u}" for u in pairs[:, 0]], "item": pairs[:, 1]})
+    named = ImplicitALS(rank=3, alpha=5.0, seed=0).fit(frame)
+    assert named.user_ids_[0] == "u0" and named.score(frame.iloc[:50]) >= 0

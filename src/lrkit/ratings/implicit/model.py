@@ -20,6 +20,8 @@ holds for the items. The objective itself is evaluated the same way:
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
@@ -29,12 +31,15 @@ from lrkit._validation import check_int, check_real
 from lrkit.ratings._observations import encoded_ids
 from lrkit.ratings.dask_fit import is_dask_dataframe
 from lrkit.ratings.implicit.side import InMemoryPairs, objective
+from lrkit.ratings.ranking import ndcg_at_k
 from lrkit.ratings.recommend import Recommender
 from lrkit.recovery.harness import Run
 from lrkit.result import Status
 
 #: Standard deviation of the random starting factors.
 INIT_SCALE = 0.01
+#: :meth:`ImplicitALS.score` is the NDCG of this many recommendations.
+SCORE_K = 10
 
 
 class ImplicitALS(Recommender, BaseEstimator):
@@ -84,6 +89,12 @@ class ImplicitALS(Recommender, BaseEstimator):
     >>> items, scores = model.recommend(0, n=5)                # user 0's five best unseen
     >>> len(items), bool(np.all(np.diff(scores) <= 0))
     (5, True)
+
+    scikit-learn's ``GridSearchCV`` takes the pairs as an array or DataFrame of rows
+    ``(user, item[, strength])``, folds them by entries, and ranks the options by
+    :meth:`score` (NDCG@10 on the held-out fold)::
+
+        GridSearchCV(ImplicitALS(seed=0), {"alpha": [1, 10]}, cv=5).fit(pairs)
     """
 
     def __init__(self, rank=64, alpha=1.0, ridge=0.01, n_iter=50, tol=1e-3, cg_steps=3,
@@ -93,7 +104,8 @@ class ImplicitALS(Recommender, BaseEstimator):
 
     def fit(self, X, shape=None):
         """Learn from ``X``: ``(users, items)`` pairs, ``(users, items, strengths)``
-        triplets (strengths ≥ 0: counts, ratings; a pair listed twice adds up), a
+        triplets (strengths ≥ 0: counts, ratings; a pair listed twice adds up), a 2-d
+        array or pandas DataFrame with one such pair a row (2 or 3 columns), a
         scipy.sparse matrix of strengths, a :class:`~lrkit.problems.datasets.RatingData`,
         or a Dask DataFrame whose first two (or three) columns are users, items (and
         strengths), fit out of core (:mod:`lrkit.ratings.implicit.dask_pairs`).
@@ -135,6 +147,24 @@ class ImplicitALS(Recommender, BaseEstimator):
                                        minlength=pairs.shape[1]).astype(float)
         return self
 
+    def score(self, X, y=None):
+        """NDCG@10 (:data:`SCORE_K`) of the recommendations for the users of the held-out
+        pairs ``X`` (any form :meth:`fit` takes but a sparse matrix or Dask frame), their
+        items being the relevant ones; the training pairs are left out of the lists, as in
+        :meth:`recommend`; a user unseen in ``fit`` gets the popularity ranking (without
+        :meth:`recommend`'s warning for each). Higher is better: what ``GridSearchCV``
+        maximises."""
+        users, items = _pair_columns(X)[:2]
+        relevant = {}
+        for user, item in zip(users.tolist(), items.tolist(), strict=True):
+            relevant.setdefault(user, []).append(str(item) if self.item_ids_ is not None
+                                                 else item)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            recommended = {user: self.recommend(user, SCORE_K)[0].tolist()
+                           for user in relevant}
+        return ndcg_at_k(recommended, relevant, SCORE_K)
+
     def _user_scores(self, user):
         return self.item_factors_ @ self.user_factors_[user]
 
@@ -156,11 +186,8 @@ def _strengths(X, shape):
     if sp.issparse(X):
         R = sp.csr_matrix(X, dtype=float)
     else:
-        parts = (X.rows, X.cols, X.values) if hasattr(X, "rows") else tuple(X)
-        if len(parts) not in (2, 3):
-            raise ValueError("X must be (users, items), (users, items, strengths), a sparse "
-                             f"matrix or RatingData; got {len(parts)} arrays")
-        rows, cols = (np.asarray(p) for p in parts[:2])
+        parts = _pair_columns(X)
+        rows, cols = parts[:2]
         values = np.ones(rows.size) if len(parts) == 2 else np.asarray(parts[2], dtype=float)
         if rows.shape != cols.shape or values.shape != rows.shape or rows.ndim != 1:
             raise ValueError("users, items (and strengths) must be 1-d arrays of one length")
@@ -181,3 +208,23 @@ def _strengths(X, shape):
     if R.nnz == 0:
         raise ValueError("X holds no positive interaction")
     return R, user_ids, item_ids
+
+
+def _pair_columns(X):
+    """``(users, items[, strengths])`` as arrays from pairs or triplets given as arrays,
+    as the rows of a 2-d array or DataFrame with 2 or 3 columns, or as RatingData."""
+    if hasattr(X, "rows") and hasattr(X, "cols"):
+        return X.rows, X.cols, X.values
+    if hasattr(X, "iloc") and getattr(X, "ndim", 0) == 2:
+        parts = tuple(X.iloc[:, j].to_numpy() for j in range(X.shape[1]))
+    elif isinstance(X, np.ndarray) and X.ndim == 2 and X.shape[1] in (2, 3):
+        parts = tuple(X.T)
+        if X.dtype.kind == "f" and np.all(X[:, :2] == np.round(X[:, :2])):
+            parts = (parts[0].astype(np.int64), parts[1].astype(np.int64), *parts[2:])
+    else:
+        parts = tuple(np.asarray(part) for part in X)
+    if len(parts) not in (2, 3):
+        raise ValueError("X must be (users, items), (users, items, strengths), an array or "
+                         "DataFrame of such rows, a sparse matrix or RatingData; got "
+                         f"{len(parts)} columns")
+    return parts
