@@ -155,7 +155,7 @@ def results_table(args, tuned, history, before, after, seconds, held_out):
     table.add_column("value", justify="right")
     for label, value in [
         ("trainable parameters", f"{count.trainable:,} ({100 * count.fraction:.3f} %)"),
-        ("steps", f"{history.steps} ({args.epochs} epochs)"),
+        ("steps", f"{history.steps} ({args.epochs} epoch{'' if args.epochs == 1 else 's'})"),
         (f"training loss: first / last {window} steps",
          f"{sum(history.losses[:window]) / window:.4f} / {history.final_loss(window):.4f}"),
         (f"held-out accuracy ({held_out} examples): before / after",
