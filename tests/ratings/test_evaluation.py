@@ -109,3 +109,14 @@ def test_grid_search_on_implicit_pairs_prefers_the_structure():
     frame = pd.DataFrame({"user": [f"u{u}" for u in pairs[:, 0]], "item": pairs[:, 1]})
     named = ImplicitALS(rank=3, alpha=5.0, seed=0).fit(frame)
     assert named.user_ids_[0] == "u0" and named.score(frame.iloc[:50]) >= 0
+
+
+def test_an_unfitted_recommender_says_so():
+    from sklearn.exceptions import NotFittedError
+
+    for call in (lambda m: m.recommend(0), lambda m: m.similar_items(0),
+                 lambda m: m.score(np.array([[0, 1]]))):
+        with pytest.raises(NotFittedError, match="not fitted"):
+            call(ImplicitALS())
+    with pytest.raises(NotFittedError, match="not fitted"):
+        lrkit.MatrixCompletion().recommend(0)

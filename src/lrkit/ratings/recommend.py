@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.utils.validation import check_is_fitted
 
 from lrkit._validation import check_int
 
@@ -22,6 +23,7 @@ class Recommender:
         """The ``n`` best items for ``user`` as ``(items, scores)``, best first; items the
         user had in ``fit`` are left out unless ``exclude_seen=False``. A user unseen in
         ``fit`` gets the model's cold-start ranking, with a warning."""
+        check_is_fitted(self)
         n = check_int("n", n, 1)
         user = self._position("user", user, getattr(self, "user_ids_", None))
         if exclude_seen and self.seen_ is None:
@@ -41,6 +43,7 @@ class Recommender:
     def similar_items(self, item, n=10):
         """The ``n`` items whose factors are most cosine-similar to ``item``'s (the item
         itself left out), as ``(items, similarities)``."""
+        check_is_fitted(self)
         n = check_int("n", n, 1)
         vectors = self._item_vectors()
         item = self._position("item", item, getattr(self, "item_ids_", None))

@@ -25,6 +25,7 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
 from lrkit._random import as_generator
 from lrkit._validation import check_int, check_real
@@ -154,6 +155,7 @@ class ImplicitALS(Recommender, BaseEstimator):
         :meth:`recommend`; a user unseen in ``fit`` gets the popularity ranking (without
         :meth:`recommend`'s warning for each). Higher is better: what ``GridSearchCV``
         maximises."""
+        check_is_fitted(self)
         users, items = _pair_columns(X)[:2]
         relevant = {}
         for user, item in zip(users.tolist(), items.tolist(), strict=True):
