@@ -109,6 +109,11 @@ def test_grid_search_on_implicit_pairs_prefers_the_structure():
     frame = pd.DataFrame({"user": [f"u{u}" for u in pairs[:, 0]], "item": pairs[:, 1]})
     named = ImplicitALS(rank=3, alpha=5.0, seed=0).fit(frame)
     assert named.user_ids_[0] == "u0" and named.score(frame.iloc[:50]) >= 0
+    from lrkit.ratings import items_by_user, recommendations
+
+    assert list(recommendations(named, np.array(["u0", "u1"]), 3)) == ["u0", "u1"]
+    assert items_by_user(["u0", "u0", "u1"], ["a", "b", "a"]) == {"u0": ["a", "b"],
+                                                                  "u1": ["a"]}
 
 
 def test_an_unfitted_recommender_says_so():

@@ -107,16 +107,18 @@ def seen_matrix(rows, cols, shape):
 
 
 def recommendations(model, users, n=10, exclude_seen=True):
-    """``{user: items}`` of :meth:`Recommender.recommend` for every user in ``users``."""
-    return {int(u): model.recommend(int(u), n, exclude_seen)[0].tolist() for u in users}
+    """``{user: items}`` of :meth:`Recommender.recommend` for every user in ``users``
+    (indices, or the ids the model was fit on)."""
+    users = users.tolist() if isinstance(users, np.ndarray) else users
+    return {u: model.recommend(u, n, exclude_seen)[0].tolist() for u in users}
 
 
 def items_by_user(rows, cols):
     """``{user: [items]}`` of the pairs ``(rows, cols)`` (the held-out relevant items the
-    ranking metrics take)."""
+    ranking metrics take), users and items as given: indices or ids."""
     grouped = {}
     for user, item in zip(np.asarray(rows).tolist(), np.asarray(cols).tolist(), strict=True):
-        grouped.setdefault(int(user), []).append(int(item))
+        grouped.setdefault(user, []).append(item)
     return grouped
 
 

@@ -33,7 +33,7 @@ from lrkit.ratings._observations import encoded_ids
 from lrkit.ratings.dask_fit import is_dask_dataframe
 from lrkit.ratings.implicit.side import InMemoryPairs, objective
 from lrkit.ratings.ranking import ndcg_at_k
-from lrkit.ratings.recommend import Recommender
+from lrkit.ratings.recommend import Recommender, items_by_user, recommendations
 from lrkit.recovery.harness import Run
 from lrkit.result import Status
 
@@ -157,14 +157,10 @@ class ImplicitALS(Recommender, BaseEstimator):
         maximises."""
         check_is_fitted(self)
         users, items = _pair_columns(X)[:2]
-        relevant = {}
-        for user, item in zip(users.tolist(), items.tolist(), strict=True):
-            relevant.setdefault(user, []).append(str(item) if self.item_ids_ is not None
-                                                 else item)
+        relevant = items_by_user(users, items if self.item_ids_ is None else items.astype(str))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            recommended = {user: self.recommend(user, SCORE_K)[0].tolist()
-                           for user in relevant}
+            recommended = recommendations(self, relevant, SCORE_K)
         return ndcg_at_k(recommended, relevant, SCORE_K)
 
     def _user_scores(self, user):
