@@ -80,12 +80,17 @@ def convex_baseline_table():
     return "\n".join(rows)
 
 
-def matrix_with_spectrum(n1, n2, decay, seed=0):
+def matrix_with_values(n1, n2, s, seed=0):
+    """``U diag(s) Vᵀ`` with random orthonormal ``U``, ``V`` of ``min(n1, n2)`` columns."""
     rng = np.random.default_rng(seed)
     U, _ = np.linalg.qr(rng.standard_normal((n1, min(n1, n2))))
     V, _ = np.linalg.qr(rng.standard_normal((n2, min(n1, n2))))
-    s = np.arange(1, min(n1, n2) + 1, dtype=float) ** -decay
     return (U * s) @ V.T, s
+
+
+def matrix_with_spectrum(n1, n2, decay, seed=0):
+    return matrix_with_values(n1, n2, np.arange(1, min(n1, n2) + 1, dtype=float) ** -decay,
+                              seed)
 
 
 def small_gap_matrix(n1=3000, n2=2000, length=80, noise=1e-3, seed=0):
@@ -100,22 +105,15 @@ def small_gap_matrix(n1=3000, n2=2000, length=80, noise=1e-3, seed=0):
 
 def fast_decay_matrix(n1=3000, n2=2000, seed=0):
     """A dense matrix with the fast decaying spectrum ``s_i = exp(−i / 10)``."""
-    rng = np.random.default_rng(seed)
-    U, _ = np.linalg.qr(rng.standard_normal((n1, n2)))
-    V, _ = np.linalg.qr(rng.standard_normal((n2, n2)))
-    s = np.exp(-np.arange(n2) / 10.0)
-    return (U * s) @ V.T, s
+    return matrix_with_values(n1, n2, np.exp(-np.arange(min(n1, n2)) / 10.0), seed)
 
 
 def cluster_matrix(k, n1=3000, n2=2000, seed=0):
     """``s_i = i^-1/2`` except a cluster of 6 equal values straddling the cut (``σ_k−2 …
     σ_k+3`` all equal to ``σ_k``): Lanczos from one start vector finds one copy."""
-    rng = np.random.default_rng(seed)
-    U, _ = np.linalg.qr(rng.standard_normal((n1, n2)))
-    V, _ = np.linalg.qr(rng.standard_normal((n2, n2)))
-    s = np.arange(1, n2 + 1, dtype=float) ** -0.5
+    s = np.arange(1, min(n1, n2) + 1, dtype=float) ** -0.5
     s[k - 3:k + 3] = s[k - 1]
-    return (U * s) @ V.T, s
+    return matrix_with_values(n1, n2, s, seed)
 
 
 def sparse_ratings_like(n1=50_000, n2=20_000, nnz=1_000_000, seed=0):
