@@ -54,7 +54,9 @@ def _targets(name, module):
     return "pooler" not in name and name.startswith("encoder.")
 
 
-def _data():
+def task_batches(train=TRAIN, dev=DEV, batch=BATCH, max_length=MAX_LENGTH):
+    """Rotten Tomatoes for MiniLM: the first ``train`` training sentences in batches of
+    ``batch``, the last ``dev`` as the development split, and the fixed test split."""
     from lrkit.nn.workloads import datasets, models
     from lrkit.nn.workloads.classifier import labelled_batches
 
@@ -62,12 +64,14 @@ def _data():
     texts, labels = datasets.rotten_tomatoes("train")
     test_texts, test_labels = datasets.rotten_tomatoes("test")
 
-    def batches(t, y, size=BATCH):
-        return labelled_batches(tokenizer, t, y, batch_size=size, max_length=MAX_LENGTH)
+    def batches(t, y, size=batch):
+        return labelled_batches(tokenizer, t, y, batch_size=size, max_length=max_length)
 
-    return (batches(texts[:TRAIN], labels[:TRAIN]),
-            batches(texts[-DEV:], labels[-DEV:], 128),
+    return (batches(texts[:train], labels[:train]),
+            batches(texts[-dev:], labels[-dev:], 128),
             batches(test_texts, test_labels, 128))
+
+
 
 
 def build(config, train):
@@ -104,7 +108,7 @@ def trial(name, lr, queue):
     import lrkit.nn as lnn
 
     torch.set_num_threads(2)
-    train, dev, test = _data()
+    train, dev, test = task_batches()
     model = build(CONFIGS[name][0], train)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     history = lnn.finetune(model, train, lnn.classification_loss, epochs=EPOCHS, lr=lr,
@@ -134,7 +138,7 @@ def deactivation_timing(queue, rank=64, steps=20, rates=(0.0, 0.2, 0.5)):
     import lrkit.nn as lnn
 
     torch.set_num_threads(2)
-    train, _, _ = _data()
+    train, _, _ = task_batches()
     models = {}
     for p in rates:
         torch.manual_seed(0)
@@ -152,7 +156,7 @@ def step_timing(queue, steps=30):
     import torch
 
     torch.set_num_threads(2)
-    train, _, _ = _data()
+    train, _, _ = task_batches()
     models = {name: build(CONFIGS[name][0], train) for name in ("lrkit lora", "peft lora")}
     queue.put(_alternating_best(models, train[:steps]))
 

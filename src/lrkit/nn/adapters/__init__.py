@@ -1,7 +1,9 @@
 """Adapter layers: a frozen pretrained ``nn.Linear`` plus a small trainable update.
 
 Importing this package registers every method in :data:`ADAPTERS`
-(``lora``, ``pissa``, ``block_lora``, ``svfit``, ``salt``, ``snell``).
+(``lora``, ``pissa``, ``block_lora``, ``svfit``, ``salt``, ``snell``). Fine-tuning a
+compressed model without adapters, through its own low-rank factors, is
+:func:`lrkit.nn.adapters.welore.welore_coft` (WeLore-COFT).
 """
 
 from lrkit.nn.adapters.base import ADAPTERS, AdapterLinear
