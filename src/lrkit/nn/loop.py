@@ -216,9 +216,11 @@ def per_epoch_report(progress, steps_per_epoch):
 def _run(compute, steps, optimizer, schedule, parameters, max_grad_norm, after_step, callback,
          report, history, reached):
     """The steps; True when the callback stopped them. ``reached[i]`` becomes True once a
-    step gives ``parameters[i]`` a gradient."""
+    step gives ``parameters[i]`` a gradient. ``parameters`` is re-read from the optimizer
+    every step: a hook may replace one by another of a new shape (Maestro's shrinking)."""
     for step in range(steps):
         began = time.perf_counter()
+        parameters[:] = [p for group in optimizer.param_groups for p in group["params"]]
         optimizer.zero_grad(set_to_none=True)
         loss, parts = _split(compute(step))
         if not torch.isfinite(loss.detach()).all():

@@ -17,7 +17,7 @@ from lrkit._validation import check_int, check_real
 from lrkit.nn.surgery import put_module
 from lrkit.nn.training.base import TrainingLinear
 from lrkit.nn.training.lost import LOSTLinear
-from lrkit.nn.training.maestro import MaestroLinear
+from lrkit.nn.training.maestro import MaestroLinear, group_lasso, shrink
 from lrkit.nn.training.plain import FactoredLinear
 from lrkit.nn.training.rank_pruning import NuclearRegularizer, truncate, welore_ranks
 from lrkit.nn.training.relora import ReLoRALinear
@@ -150,5 +150,5 @@ def trainable_count(model):
 
 __all__ = ["FactoredLinear", "LOSTLinear", "MaestroLinear", "NuclearRegularizer",
            "ReLoRALinear", "SLTrainLinear", "SSTLinear", "TRAINING_LAYERS", "TrainingLinear",
-           "lowrank_model", "merge_and_restart", "reorthogonalize", "resample",
-           "trainable_count", "truncate", "welore_ranks"]
+           "group_lasso", "lowrank_model", "merge_and_restart", "reorthogonalize", "resample",
+           "shrink", "trainable_count", "truncate", "welore_ranks"]
