@@ -11,8 +11,8 @@ Decomposition"): the loss carries the hierarchical group lasso
 ``λ Σ_ℓ Σ_i ‖[b_i … b_r; a_i … a_r]‖_F`` (every tail of components is one group, so the
 last components are pushed to zero first; :func:`group_lasso`), and every few steps
 :func:`shrink` cuts the trailing components whose importance ``‖b_i‖ ‖a_i‖ = ‖b_i a_iᵀ‖_F``
-fell below ``tolerance`` times the layer's largest (progressive shrinking). The ranks left
-are the ones the task needed, layer by layer.
+fell below ``tolerance`` times the layer's largest (progressive shrinking); the ranks left
+are the discovered ones, layer by layer.
 
 >>> model = lnn.lowrank_model(model, method="maestro", rank=64)          # doctest: +SKIP
 >>> loss = task_loss + group_lasso(model, 1e-3)                          # doctest: +SKIP
@@ -24,6 +24,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from lrkit._validation import check_real
 from lrkit.nn.training.base import serializable
 from lrkit.nn.training.plain import FactoredLinear
 
@@ -77,11 +78,8 @@ def shrink(model, tolerance, optimizer=None):
 
     The cut factors are new parameters; with ``optimizer``, its references and per-parameter
     state (AdamW's moments) move to them, cut the same way, so training goes on with the same
-    optimizer.
-    Returns ``{name: rank}``.
+    optimizer. Returns ``{name: rank}``.
     """
-    from lrkit._validation import check_real
-
     tolerance = check_real("tolerance", tolerance, 0.0, 1.0)
     ranks = {}
     for name, layer in model.named_modules():
