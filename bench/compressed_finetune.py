@@ -64,8 +64,7 @@ def build_encoder(name, folder, queue):
         encoder = small
     lnn.save(encoder, folder)
     queue.put({"seconds": time.perf_counter() - start,
-               "low_rank_layers": sum(isinstance(m, lnn.LowRankLinear)
-                                      for m in encoder.modules()),
+               "low_rank_layers": len(lnn.low_rank_components(encoder)),
                "removed": None if report is None else report.achieved_ratio})
 
 

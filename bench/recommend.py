@@ -49,14 +49,11 @@ def _lrkit(shape, rows, cols, relevant, compiled, **options):
     if not compiled:
         implicit.row_kernels = lambda: None
     try:
-        start = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", lrkit.ConvergenceWarning)
-            model = ImplicitALS(rank=64, seed=0, **options).fit((rows, cols), shape=shape)
-        seconds = time.perf_counter() - start
+        return _timed(lambda: ImplicitALS(rank=64, seed=0, **options).fit((rows, cols),
+                                                                          shape=shape),
+                      relevant)
     finally:
         implicit.row_kernels = kernels
-    return recommendations(model, relevant, 10), seconds, model.result_.n_iter
 
 
 def _on_dask(shape, rows, cols, relevant):
@@ -66,11 +63,17 @@ def _on_dask(shape, rows, cols, relevant):
 
     frame = dd.from_pandas(pd.DataFrame({"user": rows, "item": cols}), npartitions=4)
     with dask.config.set(scheduler="threads"):
-        start = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", lrkit.ConvergenceWarning)
-            model = ImplicitALS(rank=64, seed=0).fit(frame, shape=shape)
-        seconds = time.perf_counter() - start
+        return _timed(lambda: ImplicitALS(rank=64, seed=0).fit(frame, shape=shape), relevant)
+
+
+def _timed(fit, relevant):
+    """``fit()`` timed, its convergence warnings silenced: ``(recommendations, seconds,
+    sweeps)``."""
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", lrkit.ConvergenceWarning)
+        model = fit()
+    seconds = time.perf_counter() - start
     return recommendations(model, relevant, 10), seconds, model.result_.n_iter
 
 
