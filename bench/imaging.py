@@ -10,7 +10,8 @@ import numpy as np
 import lrkit
 from lrkit.operators import SubsampledFourier, cartesian_masks
 
-DYNAMIC_PLOT = "docs/dynamic_mri_gap.png"
+DYNAMIC_PLOT = "docs/dynamic_mri_residuals.png"
+DYNAMIC_RAW = "bench/results/dynamic_mri.json"
 
 
 def _psnr(estimate, truth):
@@ -18,57 +19,96 @@ def _psnr(estimate, truth):
     return 20 * np.log10(np.abs(truth).max() / error)
 
 
+def _dynamic_variants(operator, y):
+    """Named keyword sets: the baselines (terms switched off, weights on small grids, in
+    the default's units) and lrkit's models."""
+    zero_filled = operator.adjoint(y)
+    scale = 1 / (8 * operator.isotropy)
+    spectral, peak = np.linalg.norm(zero_filled, 2) * scale, np.abs(zero_filled).max() * scale
+    variants = {f"nuclear norm only, λ_* = {c:g}": dict(decompose=False, lam_nuclear=c * spectral,
+                                                       lam_space=0.0, lam_time=0.0)
+                for c in (0.0025, 0.005, 0.01)}
+    for c_space in (3e-4, 1e-3, 3e-3):
+        for c_time in (0.003, 0.01):
+            variants[f"TV only, λ_s = {c_space:g}, λ_t = {c_time:g}"] = dict(
+                decompose=False, lam_nuclear=0.0, lam_space=c_space * peak,
+                lam_time=c_time * peak)
+    variants["nuclear norm + TV on X (no split), default weights"] = dict(decompose=False)
+    variants["L + S, double nuclear norm (λ_u = λ_*)"] = dict(
+        lam_unfolding=0.0025 * np.linalg.norm(zero_filled, 2) * scale)
+    variants["L + S (lrkit defaults)"] = {}
+    return variants
+
+
 def dynamic_mri_table():
-    """Zero-filling, nuclear norm alone, TV alone and nuclear norm + TV at 4× and 8×
-    Cartesian under-sampling of a real image sequence; the duality gap per iteration."""
+    """PSNR of lrkit's L + S model with its default weights against zero-filling, the
+    nuclear norm alone and TV alone (each on a small weight grid), at 5× and 10× Cartesian
+    under-sampling of a real image sequence and of a dynamic phantom; residual curves."""
+    import json
+    import warnings
+    from pathlib import Path
+
     from lrkit.plotting import plot_error_curves
 
-    video = lrkit.problems.datasets.frame_sequence(n_frames=24, size=48, patch=9, seed=0)
-    truth = video.matrix
-    rows = ["| under-sampling | reconstruction | PSNR (dB) | iterations | final gap / "
-            "objective | time (s) |", "|---:|---|---:|---:|---:|---:|"]
-    curves = {}
-    for acceleration in (4, 8):
-        masks = cartesian_masks(video.frame_shape, truth.shape[1], acceleration, seed=0)
-        operator = SubsampledFourier(video.frame_shape, masks)
-        y = operator.forward(truth)
-        rows.append(f"| {acceleration}× | zero-filled A*(y) | "
-                    f"{_psnr(operator.adjoint(y), truth):.1f} | – | – | – |")
-        spectral = np.linalg.norm(operator.adjoint(y), 2) / (8 * operator.isotropy)
-        nuclear_only = {f"nuclear norm only, λ_* = {c:g} ‖X₀‖₂/(8p)":
-                        {"lam_nuclear": c * spectral, "lam_space": 0.0, "lam_time": 0.0}
-                        for c in (0.0025, 0.005, 0.01)}
-        variants = {**nuclear_only,
-                    "spatial + temporal TV only": {"lam_nuclear": 0.0},
-                    "nuclear norm + TV (lrkit defaults)": {}}
-        for name, weights in variants.items():
-            result = lrkit.recover_dynamic(operator, y, max_iter=1000, tol=1e-4, **weights)
-            gaps = result.history["gap"] / result.history["loss"]
-            rows.append(f"| {acceleration}× | {name} | {_psnr(result.estimate, truth):.1f} | "
-                        f"{result.n_iter} | {gaps[-1]:.1e} | {result.wall_time:.1f} |")
-            if acceleration == 8 and not weights:
-                iterations = np.arange(1, len(gaps) + 1)
-                curves["duality gap / objective"] = (iterations, np.maximum(gaps, 1e-16))
-                bound = float(np.max(gaps * iterations))  # the least C with gap <= C / N
-                curves[f"{bound:.0f} / N (the O(1/N) rate of Chambolle–Pock)"] = (
-                    iterations, bound / iterations)
-    plot_error_curves(curves, DYNAMIC_PLOT, "iteration N", ylabel="relative duality gap",
-                      loglog=True, title="Dynamic MRI, 8× Cartesian, nuclear norm + TV")
-    rows += ["", f"![duality gap]({DYNAMIC_PLOT.removeprefix('docs/')})"]
+    problems = {
+        "real sequence": lrkit.problems.datasets.frame_sequence(n_frames=24, size=48,
+                                                                patch=9, seed=0),
+        "phantom": lrkit.problems.dynamic_phantom(24, 48, seed=0),
+    }
+    rows = ["| sequence | under-sampling | reconstruction | PSNR (dB) | iterations | "
+            "converged | time (s) |", "|---|---:|---|---:|---:|:---:|---:|"]
+    raw, curves = [], {}
+    for label, sequence in problems.items():
+        truth = sequence.matrix
+        for acceleration in (5, 10):
+            masks = cartesian_masks(sequence.frame_shape, truth.shape[1], acceleration,
+                                    center=2, seed=0)
+            operator = SubsampledFourier(sequence.frame_shape, masks)
+            clean = operator.forward(truth)
+            noise = np.random.default_rng(1).standard_normal(clean.size)
+            y = clean + 0.01 * np.std(clean) * noise
+            rows.append(f"| {label} | {acceleration}× | zero-filled A*(y) | "
+                        f"{_psnr(operator.adjoint(y), truth):.1f} | – | – | – |")
+            for name, options in _dynamic_variants(operator, y).items():
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", lrkit.ConvergenceWarning)
+                    result = lrkit.recover_dynamic(operator, y, **options)
+                psnr = _psnr(result.estimate, truth)
+                raw.append({"sequence": label, "acceleration": acceleration, "model": name,
+                            "psnr": psnr, "n_iter": result.n_iter,
+                            "converged": result.converged, "time": result.wall_time})
+                rows.append(f"| {label} | {acceleration}× | {name} | {psnr:.1f} | "
+                            f"{result.n_iter} | {'yes' if result.converged else 'no'} | "
+                            f"{result.wall_time:.1f} |")
+                if not options and acceleration == 10:
+                    history = result.history
+                    iterations = np.arange(1, result.n_iter + 1)
+                    curves[f"{label}: primal"] = (iterations, history["primal_residual"])
+                    curves[f"{label}: dual"] = (iterations, history["dual_residual"])
+    Path(DYNAMIC_RAW).parent.mkdir(parents=True, exist_ok=True)
+    Path(DYNAMIC_RAW).write_text(json.dumps(raw, indent=1))
+    plot_error_curves(curves, DYNAMIC_PLOT, "iteration", ylabel="relative residual",
+                      loglog=True, title="Dynamic MRI, 10× Cartesian, L + S (defaults)")
+    rows += ["", f"![residuals]({DYNAMIC_PLOT.removeprefix('docs/')})"]
     return "\n".join(rows)
 
 
 SECTIONS = [
-    ("## Dynamic MRI: low rank plus total variation against zero-filling",
-     "A real image sequence (`datasets.frame_sequence`: 24 frames of 48 × 48 cut from "
-     "scikit-learn's sample photographs, a rank-2 illuminated background and a moving "
-     "patch), observed through a 2-D Fourier transform with Cartesian under-sampling: per "
-     "frame a new random set of 1/4 or 1/8 of the phase-encode rows, the 4 lowest always "
-     "kept. `lrkit.recover_dynamic` (Chambolle–Pock on ½||A(X) − y||² + λ_*||X||_* + "
-     "λ_s||∇_s X||_1 + λ_t||∇_t X||_1, paper 25) with its default weights; the other rows "
-     "switch terms off (the nuclear norm alone at three weights, X₀ = A*(y), p the sampled "
-     "fraction). Runs stop when the duality gap is below 1e-4 of the objective "
-     "(or at 1000 iterations). PSNR against the true sequence.", dynamic_mri_table),
+    ("## Dynamic MRI: low rank plus dynamic part, double TV, against TV and the nuclear norm",
+     "Two sequences of 24 frames of 48 × 48: a real one (`datasets.frame_sequence`: cut "
+     "from scikit-learn's sample photographs, a rank-2 illuminated background and a moving "
+     "patch) and a phantom of our own (`problems.dynamic_phantom`: a body with an organ "
+     "taking up contrast, a beating ellipse, 10 % coil shading and tissue texture), observed "
+     "through a 2-D Fourier transform with Cartesian under-sampling (per frame a new random "
+     "1/5 or 1/10 of the phase-encode rows, the 2 lowest always kept) and 1 % noise. "
+     "`lrkit.recover_dynamic` (paper 25's linear decomposition X = L + S with "
+     "½||A(L + S) − y||² + λ_*||L||_* + λ_u||R(L)||_* + λ_s(||∇_s L||₁ + ||∇_s S||₁) + "
+     "λ_t||∇_t S||₁, adaptive primal–dual) with its default weights; the baselines switch "
+     "terms off and put everything on X, on small grids of weights in the default's units "
+     "(λ_* in ‖X₀‖₂/(8p), λ_s and λ_t in max|X₀|/(8p), X₀ = A*(y), p the sampled "
+     "fraction). Runs stop when the primal and dual residuals are below 5e-3 (or at 1500 "
+     "iterations). PSNR against the true sequence; raw numbers in "
+     f"`{DYNAMIC_RAW}`.", dynamic_mri_table),
 ]
 
 

@@ -35,6 +35,7 @@ _NAMES = {
     "RobustPCAResult": "lrkit.recovery.rpca",
     "rpca": "lrkit.recovery.rpca",
     "recover_dynamic": "lrkit.imaging.dynamic",
+    "DynamicResult": "lrkit.imaging.dynamic",
     "SparseResult": "lrkit.sparse.bayesian",
     "sparse_bayes": "lrkit.sparse.bayesian",
     "SparseRegressionResult": "lrkit.sparse.regression",

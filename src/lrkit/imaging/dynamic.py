@@ -1,39 +1,58 @@
-"""Dynamic imaging: an image sequence from under-sampled measurements, as low rank plus
-spatial and temporal total variation, by the primal–dual algorithm (paper 25).
+"""Dynamic imaging: an image sequence from under-sampled measurements as a low-rank part
+plus a dynamic part, with double nuclear norm and double total variation (paper 25).
 
-With ``X`` the Casorati matrix (column t is frame t), the reconstruction solves
+With ``X`` the Casorati matrix (column t is frame t), the reconstruction splits the
+sequence linearly, ``X = L + S`` (paper 25's linear decomposition: ``L`` the part shared
+across frames, ``S`` what changes and the error the under-sampling leaves), and solves
 
-    min_X  ½ ||A(X) − y||² + λ_* ||X||_* + λ_s ||∇_s X||_1 + λ_t ||∇_t X||_1,
+    min_{L,S}  ½ ||A(L + S) − y||² + λ_* ||L||_* + λ_u ||R(L)||_*
+               + λ_s (||∇_s L||₁ + ||∇_s S||₁) + λ_t ||∇_t S||₁,
 
-``∇_s`` the forward differences inside each frame (anisotropic TV), ``∇_t`` those between
-consecutive frames. Chambolle & Pock's algorithm (2011, Alg. 1, θ = 1) with
-``K = [A; ∇_s; ∇_t]`` and ``τ = σ = 1/L``, ``L² = ||A||² + 4·dims + 4 >= ||K||²``:
+``R(L)`` the unfolding whose rows are the frames' rows (rows × columns·frames: the second
+nuclear norm, on the spatial dimension), ``∇_s`` the forward differences inside each frame
+(anisotropic TV), ``∇_t`` those between consecutive frames (spatial and temporal TV: the
+"double" TV). ``decompose=False`` solves the same objective on ``X`` alone (no split; all
+terms on ``X``): the classical nuclear norm plus TV model, and with a weight set to zero,
+TV alone or the nuclear norm alone.
 
-    p_y ← (p_y + σ (A x̄ − y)) / (1 + σ),   p_s ← clip(p_s + σ ∇_s x̄, ±λ_s),
-    p_t ← clip(p_t + σ ∇_t x̄, ±λ_t),
-    x⁺ ← SVT_{τ λ_*}(x − τ (A* p_y + ∇_sᵀ p_s + ∇_tᵀ p_t)),   x̄ ← 2 x⁺ − x.
-
-The duality gap is computed every iteration from the dual point scaled into the nuclear
-norm's dual ball (``||Kᵀ p||₂ <= λ_*``), so it bounds the distance to the optimal
-objective; the run stops when it falls below ``tol`` times the objective.
+Solved by the primal–dual hybrid gradient method (Chambolle & Pock 2011) with adaptive
+steps (:mod:`lrkit.imaging.primal_dual`): ``λ_* ||L||_*`` is its prox (singular value
+thresholding of ``L``), every other term a dual block (the data term, the TV boxes, the
+spectral ball of the unfolding's nuclear norm). The run stops when the relative residuals
+of the optimality conditions fall below ``tol``.
 """
 
 from __future__ import annotations
 
-import math
+from dataclasses import dataclass
 
 import numpy as np
 
 from lrkit._validation import check_int, check_real
+from lrkit.imaging.primal_dual import iterate, l1_norm, nuclear_norm, squared_loss
 from lrkit.recovery.harness import Run
-from lrkit.result import Status
+from lrkit.result import RecoveryResult, Status
 
-#: Sampled fraction of k-space at which the default weights are the grid's best as given.
+#: Sampled fraction of k-space at which the default weights are as chosen on the grid.
 REFERENCE_SAMPLING = 1 / 8
 
 
-def recover_dynamic(operator, y, *, lam_nuclear=None, lam_space=None, lam_time=None,
-                    max_iter=500, tol=1e-4, truth=None, callback=None):
+@dataclass(repr=False)
+class DynamicResult(RecoveryResult):
+    """:class:`~lrkit.RecoveryResult` plus the two parts of ``X = L + S``.
+
+    ``factors = ([U √σ, S], [V √σ, I])`` with ``U σ Vᵀ = L``, so ``estimate`` is the whole
+    sequence ``L + S``; ``low_rank`` is ``L`` and ``dynamic`` is ``S``. With
+    ``decompose=False``, ``factors = (U √σ, V √σ)`` of ``X`` and ``dynamic`` is zero.
+    """
+
+    low_rank: np.ndarray = None
+    dynamic: np.ndarray = None
+
+
+def recover_dynamic(operator, y, *, decompose=True, lam_nuclear=None, lam_unfolding=0.0,
+                    lam_space=None, lam_time=None, max_iter=1500, tol=5e-3, truth=None,
+                    callback=None):
     """Reconstruct an image sequence from sub-sampled measurements (low rank + TV).
 
     Parameters
@@ -41,26 +60,32 @@ def recover_dynamic(operator, y, *, lam_nuclear=None, lam_space=None, lam_time=N
     operator : SensingOperator with ``frame_shape``
         E.g. :class:`lrkit.operators.SubsampledFourier`; ``X`` is ``pixels × frames``.
     y : array_like, shape (m,)
-    lam_nuclear, lam_space, lam_time : float >= 0, optional
-        Weights of the nuclear norm and of the spatial and temporal total variation.
-        Defaults, relative to the zero-filled image ``X₀ = A*(y)`` and the sampled fraction
-        ``p`` of k-space (``operator.isotropy``): ``λ_* = 0.0025 ||X₀||₂ / (8p)``,
+    decompose : bool
+        Split ``X = L + S`` (default) or regularise ``X`` itself.
+    lam_nuclear, lam_unfolding, lam_space, lam_time : float >= 0, optional
+        Weights of the Casorati nuclear norm, of the row unfolding's nuclear norm, and of
+        the spatial and temporal total variation. Defaults, relative to the zero-filled
+        image ``X₀ = A*(y)`` and the sampled fraction ``p`` of k-space
+        (``operator.isotropy``): ``λ_* = 0.0025 ||X₀||₂ / (8p)``, ``λ_u = 0``,
         ``λ_s = 3·10⁻⁴ max|X₀| / (8p)``, ``λ_t = 0.01 max|X₀| / (8p)``. ``X₀`` scales
-        with ``p``, so the weights scale with the image while the data term's curvature
-        (``A*A ≈ p I``) falls with ``p``: sparser sampling, stronger priors. Chosen on a grid
-        on the benchmark's video at 4× and 8× under-sampling (at 4× total variation alone
-        did better still; see ``docs/benchmarks.md``). Zero switches a term off.
+        with ``p`` while the data term's curvature (``A*A ≈ p I``) falls with it: sparser
+        sampling, stronger priors. Chosen on a grid over a real image sequence
+        (``datasets.frame_sequence``) at 5× and 10× under-sampling; on the piecewise-constant
+        :func:`~lrkit.problems.dynamic_phantom` TV alone with a weaker temporal and a
+        stronger spatial weight does better (``docs/benchmarks.md``). The unfolding's
+        nuclear norm did not help on either, so it is off unless asked for. Zero switches a
+        term off.
     max_iter : int
     tol : float
-        Stop when the duality gap is below ``tol`` times the primal objective.
+        Stop when both relative residuals (primal and dual) are below ``tol``.
     truth : array_like, optional
         Records ``history["rel_error"]``.
     callback : callable(IterationInfo), optional
 
     Returns
     -------
-    RecoveryResult
-        ``factors`` from the last singular value thresholding; ``history`` adds ``gap``.
+    DynamicResult
+        ``history`` adds ``primal_residual`` and ``dual_residual``.
 
     Examples
     --------
@@ -69,7 +94,7 @@ def recover_dynamic(operator, y, *, lam_nuclear=None, lam_space=None, lam_time=N
     >>> video = lrkit.problems.datasets.frame_sequence(n_frames=12, size=24, patch=5)
     >>> op = SubsampledFourier(video.frame_shape, cartesian_masks(video.frame_shape, 12, 4,
     ...                                                         seed=0))
-    >>> result = lrkit.recover_dynamic(op, op.forward(video.matrix), max_iter=300)
+    >>> result = lrkit.recover_dynamic(op, op.forward(video.matrix))
     >>> bool(lrkit.relative_error(result.estimate, video.matrix) < 0.1)
     True
     """
@@ -83,88 +108,124 @@ def recover_dynamic(operator, y, *, lam_nuclear=None, lam_space=None, lam_time=N
         raise ValueError("y has NaN or inf entries")
     check_int("max_iter", max_iter, 1)
     tol = check_real("tol", tol, low=0.0)
+    if decompose and all(value is not None and value == 0 for value in (lam_space, lam_time)):
+        raise ValueError("decompose=True needs lam_space or lam_time > 0 (nothing else "
+                         "penalises the dynamic part S); pass decompose=False")
     zero_filled = operator.adjoint(y)
     peak = float(np.abs(zero_filled).max())
     spectral = float(np.linalg.norm(zero_filled, 2)) if peak else 0.0
     sparsity = REFERENCE_SAMPLING / getattr(operator, "isotropy", REFERENCE_SAMPLING)
     lam_nuclear = _weight("lam_nuclear", lam_nuclear, 0.0025 * spectral * sparsity)
+    lam_unfolding = _weight("lam_unfolding", lam_unfolding, 0.0)
     lam_space = _weight("lam_space", lam_space, 3e-4 * peak * sparsity)
     lam_time = _weight("lam_time", lam_time, 0.01 * peak * sparsity)
     if truth is not None:
         truth = np.asarray(truth, dtype=float)
         operator._check_matrix(truth)
     run = Run("primal_dual", max_iter=max_iter, truth=truth, callback=callback)
-    gradients = _Gradients(frame_shape, operator.shape[1])
-    step = 1.0 / math.sqrt(1.0 + gradients.norm_squared)
-    x = zero_filled.copy()
-    x_bar = x.copy()
-    p_y = np.zeros_like(y)
-    p_s = np.zeros((len(frame_shape), *x.shape))
-    p_t = np.zeros_like(x)
-    parts = _svt(x, 0.0)
+    model = _Model(operator, y, decompose, lam_unfolding, lam_space, lam_time)
+    start = np.zeros((2 if decompose else 1, *zero_filled.shape))
+    start[0] = zero_filled
+    singular = _SingularValueThresholding(lam_nuclear)
+    states, state = iterate(start, model.terms, singular), None
+    identity = np.eye(zero_filled.shape[1])
     for _ in run.iterations():
-        p_y = (p_y + step * (operator.forward(x_bar) - y)) / (1.0 + step)
-        p_s = np.clip(p_s + step * gradients.space(x_bar), -lam_space, lam_space)
-        p_t = np.clip(p_t + step * gradients.time(x_bar), -lam_time, lam_time)
-        dual_image = (operator.adjoint(p_y) + gradients.space_adjoint(p_s)
-                      + gradients.time_adjoint(p_t))
-        parts = _svt(x - step * dual_image, step * lam_nuclear)
-        x_new = (parts[0] * parts[1]) @ parts[2]
-        x_bar = 2.0 * x_new - x
-        change = float(np.linalg.norm(x_new - x)) / max(float(np.linalg.norm(x_new)), 1e-300)
-        x = x_new
-        primal = _primal(operator, gradients, x, y, parts[1], lam_nuclear, lam_space, lam_time)
-        gap = primal - _dual(p_y, y, dual_image, lam_nuclear)
-        root = np.sqrt(parts[1])
-        if run.record(primal, (parts[0] * root, parts[2].T * root), change=change, estimate=x,
-                      gap=gap):
+        state = next(states)
+        estimate = state.x.sum(axis=0)
+        if run.record(state.objective, (estimate, identity), change=state.residual,
+                      estimate=estimate, primal_residual=state.primal_residual,
+                      dual_residual=state.dual_residual):
             break
-        if gap <= tol * max(primal, 1e-300):
-            run.stop(Status.CONVERGED, f"duality gap below tol={tol:g} of the objective")
-    root = np.sqrt(parts[1])
-    return run.result((parts[0] * root, parts[2].T * root))
+        if not np.isfinite(state.objective):
+            run.stop(Status.DIVERGED, "the objective became non-finite")
+        elif state.residual <= tol:
+            run.stop(Status.CONVERGED, f"primal and dual residuals below tol={tol:g}")
+    parts = state.x if state is not None else start
+    low_rank, dynamic = parts[0], (parts[1] if decompose else np.zeros_like(parts[0]))
+    U, s, Vt = np.linalg.svd(low_rank, full_matrices=False)
+    kept = s > s[0] * 1e-12 if s.size and s[0] > 0 else np.zeros(s.shape, bool)
+    root = np.sqrt(s[kept])
+    factors = (U[:, kept] * root, Vt[kept].T * root)
+    if decompose:  # L + S = [U √σ, S] [V √σ, I]ᵀ
+        factors = (np.hstack([factors[0], dynamic]), np.hstack([factors[1], identity]))
+    return run.result(factors, cls=DynamicResult, low_rank=low_rank, dynamic=dynamic)
 
 
 def _weight(name, value, default):
     return default if value is None else check_real(name, value, low=0.0)
 
 
-def _svt(X, threshold):
-    """``U (Σ − threshold)₊ Vᵀ`` as its parts ``(U_r, σ_r, V_rᵀ)``."""
-    U, s, Vt = np.linalg.svd(X, full_matrices=False)
-    kept = int(np.count_nonzero(s > threshold))
-    return U[:, :kept], s[:kept] - threshold, Vt[:kept]
+class _SingularValueThresholding:
+    """``prox_{τ λ ||·||_*}`` on the low-rank part ``x[0]``, and ``λ ||·||_*`` there."""
+
+    def __init__(self, weight):
+        self.weight = weight
+
+    def __call__(self, v, tau):
+        if not self.weight:
+            return v, 0.0
+        U, s, Vt = np.linalg.svd(v[0], full_matrices=False)
+        s = np.maximum(s - tau * self.weight, 0.0)
+        out = v.copy()
+        out[0] = (U * s) @ Vt
+        return out, self.weight * float(s.sum())
 
 
-def _primal(operator, gradients, x, y, singular_values, lam_nuclear, lam_space, lam_time):
-    residual = operator.forward(x) - y
-    return float(0.5 * residual @ residual + lam_nuclear * singular_values.sum()
-                 + lam_space * np.abs(gradients.space(x)).sum()
-                 + lam_time * np.abs(gradients.time(x)).sum())
+class _Model:
+    """The objective's dual blocks on the stacked variable ``(L, S)`` or ``(X,)``."""
 
+    def __init__(self, operator, y, decompose, lam_unfolding, lam_space, lam_time):
+        self.grad = _Gradients(operator.frame_shape, operator.shape[1])
+        self.count = 2 if decompose else 1
+        dynamic = self.count - 1
+        n_space = 4.0 * len(operator.frame_shape)
+        self.terms = [squared_loss(y, lambda z: operator.forward(z.sum(axis=0)),
+                                      lambda p: self._everywhere(operator.adjoint(p)),
+                                      norm_squared=float(self.count))]
+        if lam_unfolding:
+            self.terms.append(nuclear_norm(
+                lam_unfolding, lambda z: self.grad.unfold(z[0]),
+                lambda p: self._at(0, self.grad.fold(p))))
+        if lam_space:
+            for part in range(self.count):
+                self.terms.append(l1_norm(
+                    lam_space, lambda z, i=part: self.grad.space(z[i]),
+                    lambda p, i=part: self._at(i, self.grad.space_adjoint(p)), n_space))
+        if lam_time:
+            self.terms.append(l1_norm(
+                lam_time, lambda z: self.grad.time(z[dynamic]),
+                lambda p: self._at(dynamic, self.grad.time_adjoint(p)), 4.0))
 
-def _dual(p_y, y, dual_image, lam_nuclear):
-    """``−F*(p̂)`` at the dual point scaled into ``||Kᵀ p̂||₂ <= λ_*`` (the TV boxes are
-    symmetric, so scaling keeps them)."""
-    norm = float(np.linalg.norm(dual_image, 2))
-    scale = 1.0 if norm <= lam_nuclear else lam_nuclear / norm
-    p = scale * p_y
-    return float(-(0.5 * p @ p + p @ y))
+    def _everywhere(self, image):
+        return np.broadcast_to(image, (self.count, *image.shape))
+
+    def _at(self, part, image):
+        out = np.zeros((self.count, *image.shape))
+        out[part] = image
+        return out
 
 
 class _Gradients:
     """Forward differences inside frames (``space``) and between frames (``time``), with
-    zero at the far boundary, and their adjoints (negative divergences)."""
+    zero at the far boundary, their adjoints (negative divergences), and the row
+    unfolding of the sequence (``unfold``/``fold``)."""
 
     def __init__(self, frame_shape, n_frames):
         self.frame_shape, self.n_frames = tuple(frame_shape), n_frames
-        self.norm_squared = 4.0 * len(self.frame_shape) + 4.0  # bounds ||∇_s||² + ||∇_t||²
 
     def _frames(self, x):
         return x.T.reshape(self.n_frames, *self.frame_shape)
 
     def _matrix(self, frames):
         return frames.reshape(self.n_frames, -1).T
+
+    def unfold(self, x):
+        frames = self._frames(x)
+        return np.moveaxis(frames, 0, -1).reshape(self.frame_shape[0], -1)
+
+    def fold(self, unfolded):
+        frames = unfolded.reshape(*self.frame_shape, self.n_frames)
+        return self._matrix(np.moveaxis(frames, -1, 0))
 
     def space(self, x):
         frames = self._frames(x)

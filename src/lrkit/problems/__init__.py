@@ -6,6 +6,7 @@ from lrkit.problems._calibration import CalibrationProblem, blind_deconvolution,
 from lrkit.problems._completion import completion, cross_completion
 from lrkit.problems._harmonic import HarmonicTensorProblem, harmonic_tensor
 from lrkit.problems._mdp import LowRankMDP, low_rank_mdp
+from lrkit.problems._phantom import dynamic_phantom
 from lrkit.problems._quadratic import QuadraticNetworkProblem, quadratic_network
 from lrkit.problems._robust_pca import RobustPCAProblem, robust_pca
 from lrkit.problems._sensing import SensingProblem, low_rank_matrix, sensing
@@ -36,6 +37,7 @@ __all__ = [
     "completion",
     "cross_completion",
     "datasets",
+    "dynamic_phantom",
     "harmonic_tensor",
     "ill_conditioned_regression",
     "kronecker_sparse",
