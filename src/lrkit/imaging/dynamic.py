@@ -180,8 +180,8 @@ class _Model:
         dynamic = self.count - 1
         n_space = 4.0 * len(operator.frame_shape)
         self.terms = [squared_loss(y, lambda z: operator.forward(z.sum(axis=0)),
-                                      lambda p: self._everywhere(operator.adjoint(p)),
-                                      norm_squared=float(self.count))]
+                                   lambda p: self._everywhere(operator.adjoint(p)),
+                                   norm_squared=float(self.count))]
         if lam_unfolding:
             self.terms.append(nuclear_norm(
                 lam_unfolding, lambda z: self.grad.unfold(z[0]),
