@@ -34,8 +34,7 @@ def _dynamic_variants(operator, y):
                 decompose=False, lam_nuclear=0.0, lam_space=c_space * peak,
                 lam_time=c_time * peak)
     variants["nuclear norm + TV on X (no split), default weights"] = dict(decompose=False)
-    variants["L + S, double nuclear norm (λ_u = λ_*)"] = dict(
-        lam_unfolding=0.0025 * np.linalg.norm(zero_filled, 2) * scale)
+    variants["L + S, double nuclear norm (λ_u = λ_*)"] = dict(lam_unfolding=0.0025 * spectral)
     variants["L + S (lrkit defaults)"] = {}
     return variants
 
