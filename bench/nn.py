@@ -10,7 +10,6 @@ import tempfile
 import time
 
 import torch
-from timing import best_time
 
 import lrkit.nn as lnn
 from lrkit.nn.workloads import datasets, models
@@ -342,64 +341,6 @@ SECTIONS.append((
     "give 0.756 for the original MiniLM with a probe and 0.774 for TF-IDF with a probe. "
     "The cosine column is measured on these movie reviews, out of the calibration's domain.",
     probe_table))
-
-
-def _flashbias_row(tokens, label, q, k, v, bias, factors, causal=False):
-    sdpa = torch.nn.functional.scaled_dot_product_attention
-    bias = bias.expand(*q.shape[:2], tokens, tokens).contiguous()
-    if causal:
-        bias = bias.masked_fill(torch.ones(tokens, tokens, dtype=torch.bool).triu(1),
-                                float("-inf"))
-    reference = sdpa(q, k, v, attn_mask=bias)  # also the warm-up of both paths
-    lnn.biased_attention(q, k, v, factors, is_causal=causal)
-    dense = best_time(lambda: sdpa(q, k, v, attn_mask=bias))
-    factored = best_time(lambda: lnn.biased_attention(q, k, v, factors, is_causal=causal))
-    error = float(torch.linalg.norm(lnn.biased_attention(q, k, v, factors, is_causal=causal)
-                                    - reference) / torch.linalg.norm(reference))
-    return (f"| {tokens} | {label} | {factors[0].shape[-1]} | {1e3 * dense:.1f} | "
-            f"{1e3 * factored:.1f} | {dense / factored:.1f}× | {error:.1e} | "
-            f"{bias.numel() * 4 / 2**20:.0f} |")
-
-
-def flashbias_table():
-    """FlashBias against dense-bias attention (torch SDPA with the bias as attn_mask)."""
-    rows = ["| tokens | bias | rank | dense bias (ms) | low-rank factors (ms) | speed-up | "
-            "relative error | bias memory saved (MiB) |",
-            "|---:|---|---:|---:|---:|---:|---:|---:|"]
-    heads, dim = 8, 32
-    generator = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for tokens in (1024, 2048, 4096):
-            q, k, v = (torch.randn(1, heads, tokens, dim, generator=generator) for _ in range(3))
-            points = torch.randn(1, 1, tokens, 3, generator=generator)
-            U, W = lnn.distance_bias_factors(points, points, 0.5)
-            rows.append(_flashbias_row(tokens, "−‖xᵢ − xⱼ‖² of 3-D points (exact)", q, k, v,
-                                       -0.5 * torch.cdist(points, points) ** 2, (U, W)))
-            position = torch.arange(tokens, dtype=torch.float32)[:, None]
-            slope = 0.05  # causal ALiBi −m (i − j) = (−m i, m) · (1, j): rank 2, exact
-            rows.append(_flashbias_row(
-                tokens, "causal ALiBi −m (i − j) (exact)", q, k, v,
-                -slope * (position - position.T),
-                (torch.cat([-slope * position, torch.full_like(position, slope)], 1),
-                 torch.cat([torch.ones_like(position), position], 1)), causal=True))
-            kernel = torch.exp(-torch.cdist(points, points) ** 2 / 2)[0, 0]
-            for rank in (16, 64):
-                rows.append(_flashbias_row(tokens, "Gaussian kernel exp(−‖xᵢ − xⱼ‖²/2), SVD",
-                                           q, k, v, kernel, lnn.bias_factors(kernel, rank)))
-    return "\n".join(rows)
-
-
-SECTIONS.append((
-    "## FlashBias: attention with a low-rank bias against dense-bias attention",
-    "Attention of 8 heads of dimension 32 over L = S tokens on this machine's CPU (2 cores, "
-    "float32, best of 5): PyTorch's `scaled_dot_product_attention` with the dense bias as "
-    "`attn_mask` against `lrkit.nn.biased_attention`, which folds the bias factors into the "
-    "queries and keys and runs the same kernel with no mask. The distance bias of 3-D points "
-    "has rank 5 and causal ALiBi has rank 2 below the diagonal, so their factors are exact; a "
-    "Gaussian kernel of the points is full rank and is approximated by a truncated SVD "
-    "(error = relative error of the attention output). Bias memory is what the dense path "
-    "holds.",
-    flashbias_table))
 
 
 LLM_RATIOS = (0.1, 0.2, 0.3)

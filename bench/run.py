@@ -365,14 +365,15 @@ def nn_sections():
     and the model exist."""
     try:
         from adapters import SECTIONS as ADAPTER_SECTIONS
+        from attention import SECTIONS as ATTENTION_SECTIONS
         from compressed_finetune import SECTIONS as FINETUNE_SECTIONS
         from federated import SECTIONS as FEDERATED_SECTIONS
         from nn import SECTIONS
         from training import SECTIONS as TRAINING_SECTIONS
     except ImportError as error:
         return [("## Network compression", f"skipped: {error}", lambda: "")]
-    return (SECTIONS + ADAPTER_SECTIONS + FINETUNE_SECTIONS + FEDERATED_SECTIONS
-            + TRAINING_SECTIONS)
+    return (SECTIONS + ATTENTION_SECTIONS + ADAPTER_SECTIONS + FINETUNE_SECTIONS
+            + FEDERATED_SECTIONS + TRAINING_SECTIONS)
 
 
 #: Every section's output as it was measured, with the machine and the date: the raw

@@ -77,3 +77,32 @@ def test_causal_alibi_is_rank_two_below_the_diagonal():
         torch.ones(64, 64, dtype=torch.bool).triu(1), float("-inf"))
     out = lnn.biased_attention(q, k, v, (U, W), is_causal=True)
     assert torch.allclose(out, _dense(q, k, v, bias), atol=1e-10)
+
+
+DEVICES = ["cpu", pytest.param("cuda", marks=[
+    pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")])]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_per_head_causal_bias_runs_on_the_flash_kernel_alone(device):
+    """Per-head ALiBi through its factors on the flash kernel only (on CUDA in half precision,
+    where a dense bias cannot use that kernel): the folded width is padded to a multiple of 8
+    and the output matches the float64 dense reference."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    heads, length, dim = 4, 256, 32
+    dtype = torch.float16 if device == "cuda" else torch.float32
+    q, k, v = _qkv(7, heads=heads, length=length, dim=dim)
+    slopes = 2.0 ** (-8.0 * torch.arange(1, heads + 1, dtype=torch.float64) / heads)[:, None, None]
+    position = torch.arange(length, dtype=torch.float64)[:, None]
+    U = torch.cat([-slopes * position, slopes.expand(-1, length, 1)], -1)
+    W = torch.cat([torch.ones_like(position), position], -1)
+    bias = (U @ W.mT).masked_fill(torch.ones(length, length, dtype=torch.bool).triu(1),
+                                  float("-inf"))
+    reference = _dense(q, k, v, bias)
+    with sdpa_kernel([SDPBackend.FLASH_ATTENTION]):
+        out = lnn.biased_attention(*(x.to(device, dtype) for x in (q, k, v)),
+                                   (U.to(device, dtype), W.to(device, dtype)), is_causal=True)
+    assert out.device.type == device and out.dtype == dtype and out.shape == q.shape
+    error = torch.linalg.norm(out.double().cpu() - reference) / torch.linalg.norm(reference)
+    assert error < (5e-3 if device == "cuda" else 1e-5)
