@@ -40,6 +40,9 @@ CONFIGS = {
     "lrkit salt (lora_rank 7)": ({"method": "salt", "lora_rank": 7}, LORA_RATES),
     "lrkit block_lora (4 blocks)": ({"method": "block_lora", "blocks": 4}, LORA_RATES),
     "lrkit snell (density 0.1)": ({"method": "snell", "density": 0.1}, LORA_RATES),
+    # The same budget of non-zero merged entries, shared by SNELLA's bi-level competition.
+    "lrkit snella (density 0.1 on average)": ({"method": "snell", "density": 0.1,
+                                               "allocate": True}, LORA_RATES),
     "lrkit lora, deactivation 0.2 (CE-SSL)": ({"method": "lora", "deactivation": 0.2},
                                               LORA_RATES),
     "peft lora": ({"peft": "lora"}, LORA_RATES),
@@ -93,7 +96,7 @@ def build(config, train):
                                  modules_to_save=["classifier"],
                                  init_lora_weights=True if config["peft"] == "lora" else "pissa")
         return get_peft_model(model, peft_config)
-    options = {k: v for k, v in config.items() if k not in ("method", "rank")}
+    options = {k: v for k, v in config.items() if k not in ("method", "rank", "allocate")}
     if config.get("rank") == "auto":
         budget = lnn.trainable_parameters(lnn.adapt(model, "lora", RANK, targets=_targets))
         options.update(budget=budget, calibration=train[:8], loss_fn=lnn.classification_loss)
@@ -111,13 +114,17 @@ def trial(name, lr, queue):
     train, dev, test = task_batches()
     model = build(CONFIGS[name][0], train)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    config = CONFIGS[name][0]
+    allocator = (lnn.SparsityAllocator(model, config["density"], len(train) * EPOCHS)
+                 if config.get("allocate") else None)
     history = lnn.finetune(model, train, lnn.classification_loss, epochs=EPOCHS, lr=lr,
-                           seed=0, progress=False)
+                           seed=0, progress=False, after_step=allocator)
     queue.put({"name": name, "lr": lr, "trainable": trainable,
                "dev": lnn.accuracy(model, dev), "test": lnn.accuracy(model, test),
                "seconds": sum(history.epoch_seconds) / EPOCHS,
                "step": history.seconds_per_step, "losses": history.losses,
                "final_loss": history.final_loss(),
+               "densities": allocator.densities if allocator else None,
                "memory": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
 
 
@@ -228,6 +235,12 @@ def _claims(best):
                  f"{lora['trainable']:,}, accuracy {100 * (block['test'] - lora['test']):+.1f} "
                  "points.")
     lines.append(f"PEFT LoRA: {peft_lora['test']:.3f} at {peft_lora['trainable']:,} parameters.")
+    snell, snella = best["lrkit snell (density 0.1)"], best["lrkit snella (density 0.1 on average)"]
+    kept = sorted(snella["densities"].values())
+    lines.append(f"SNELLA {snella['test']:.3f} against SNELL {snell['test']:.3f} at the same "
+                 f"trainable parameters and the same number of non-zero merged entries "
+                 f"(SNELLA claims the higher); its final densities range over "
+                 f"{kept[0]:.3f}–{kept[-1]:.3f} across the 36 layers.")
     small = {name: run for name, run in best.items() if name.startswith("lrkit")
              and 10 * run["trainable"] <= peft_lora["trainable"]}
     name = max(small, key=lambda n: small[n]["test"])

@@ -83,6 +83,7 @@ _MORE = {
              "SVFitLinear", "SALTLinear", "BlockLoRALinear", "SNELLLinear"),
     **_names(f"{_ADAPTERS}.finetune", "FinetuneHistory"),
     **_names(f"{_ADAPTERS}.welore", "welore_coft", "low_rank_components"),
+    **_names(f"{_ADAPTERS}.snella", "SparsityAllocator"),
     **_names(f"{_WORKLOADS}.classifier", "SentenceClassifier", "labelled_batches",
              "classification_loss", "accuracy"),
     **_names(f"{_TRAINING}.gradient_projection", "ProjectedAdamW", "optimizer_state_bytes",

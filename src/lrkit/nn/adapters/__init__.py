@@ -1,7 +1,8 @@
 """Adapter layers: a frozen pretrained ``nn.Linear`` plus a small trainable update.
 
 Importing this package registers every method in :data:`ADAPTERS`
-(``lora``, ``pissa``, ``block_lora``, ``svfit``, ``salt``, ``snell``). Fine-tuning a
+(``lora``, ``pissa``, ``block_lora``, ``svfit``, ``salt``, ``snell``); SNELL layers share
+one budget through :class:`lrkit.nn.adapters.snella.SparsityAllocator` (SNELLA). Fine-tuning a
 compressed model without adapters, through its own low-rank factors, is
 :func:`lrkit.nn.adapters.welore.welore_coft` (WeLore-COFT).
 """

@@ -18,7 +18,8 @@ FinetuneHistory = TrainingHistory
 
 
 def finetune(model, batches, loss_fn, epochs=3, *, lr=1e-3, weight_decay=0.0, warmup=0.06,
-             max_grad_norm=1.0, seed=None, shuffle=True, progress=True, callback=None):
+             max_grad_norm=1.0, seed=None, shuffle=True, progress=True, callback=None,
+             after_step=None):
     """Train the trainable parameters of ``model`` on ``batches``.
 
     Parameters
@@ -39,6 +40,9 @@ def finetune(model, batches, loss_fn, epochs=3, *, lr=1e-3, weight_decay=0.0, wa
         ``True``: a progress bar on a terminal (nothing otherwise).
     callback : callable(step, loss), optional
         Called after every step; return ``False`` to stop early.
+    after_step : callable(step), optional
+        Called right after every optimizer step, while the gradients are still there
+        (SNELLA's :class:`~lrkit.nn.adapters.snella.SparsityAllocator`).
 
     Returns
     -------
@@ -73,4 +77,5 @@ def finetune(model, batches, loss_fn, epochs=3, *, lr=1e-3, weight_decay=0.0, wa
     return train_steps(model, compute, total, optimizer=optimizer,
                        schedule=warmup_decay(total, warmup), max_grad_norm=max_grad_norm,
                        seed=seed, steps_per_epoch=per_epoch, callback=callback,
+                       after_step=after_step,
                        progress=progress, label="fine-tuning")

@@ -34,7 +34,8 @@ KERNELS = {
 @register_adapter
 class SNELLLinear(AdapterLinear):
     """``y = W x + b + (M ⊙ κ(B, A)) x``: a kernelised merge of two rank-``r`` factors,
-    sparsified to its ``density`` largest-magnitude entries (mask ``M``)."""
+    sparsified to its ``density`` largest-magnitude entries (mask ``M``); the density is
+    one per layer under SNELLA's allocation (:class:`~lrkit.nn.SparsityAllocator`)."""
 
     kind = "snell"
     OPTIONS = {"kernel": "piecewise", "density": 0.1}
@@ -48,6 +49,15 @@ class SNELLLinear(AdapterLinear):
             raise ValueError(f"density must be in (0, 1]; got {density}")
         self.lora_A = nn.Parameter(torch.zeros(self.in_features, self.rank))
         self.lora_B = nn.Parameter(torch.zeros(self.out_features, self.rank))
+        # The fraction kept, a buffer so that a per-layer allocation (SNELLA) is saved.
+        self.register_buffer("density", torch.tensor(float(density)))
+
+    def set_density(self, density):
+        """Keep the ``density`` largest-magnitude entries from now on (SNELLA's allocation
+        sets one per layer; 0 switches the layer's update off)."""
+        if not 0.0 <= density <= 1.0:
+            raise ValueError(f"density must be in [0, 1]; got {density}")
+        self.density.fill_(density)
 
     def initialize(self, W, generator):
         self.lora_A.copy_(kaiming_uniform(self.lora_A.shape, generator, self.lora_A))
@@ -59,9 +69,11 @@ class SNELLLinear(AdapterLinear):
 
     def delta(self):
         full = self.merged()
-        keep = int(round(self.options["density"] * full.numel()))
+        keep = int(round(float(self.density) * full.numel()))
         if keep >= full.numel():
             return full
+        if keep == 0:
+            return full * 0.0
         magnitude = full.detach().abs().flatten()
         threshold = torch.kthvalue(magnitude, magnitude.numel() - keep + 1).values
         return full * (full.detach().abs() >= threshold)
