@@ -59,16 +59,24 @@ def _factors(case, points):
     return U, torch.cat([torch.ones_like(position), position], -1)
 
 
+def _formed(case, path):
+    """``call(q, k, v, points)``: one attention that forms its bias (``path="dense"``) or its
+    factors (``"factored"``) from the points on the way."""
+    if path == "dense":
+        return lambda q, k, v, points: sdpa(q, k, v, attn_mask=_dense_bias(case, points))
+    return lambda q, k, v, points: lnn.biased_attention(q, k, v, _factors(case, points),
+                                                        is_causal=case == "alibi")
+
+
 def _paths(case, q, k, v, points):
     """The four timed calls: dense and factored, the bias given or formed per call."""
-    causal = case == "alibi"
     bias, factors = _dense_bias(case, points), _factors(case, points)
+    dense, factored = _formed(case, "dense"), _formed(case, "factored")
     return {
         "dense": lambda: sdpa(q, k, v, attn_mask=bias),
-        "factored": lambda: lnn.biased_attention(q, k, v, factors, is_causal=causal),
-        "dense_formed": lambda: sdpa(q, k, v, attn_mask=_dense_bias(case, points)),
-        "factored_formed": lambda: lnn.biased_attention(q, k, v, _factors(case, points),
-                                                        is_causal=causal),
+        "factored": lambda: lnn.biased_attention(q, k, v, factors, is_causal=case == "alibi"),
+        "dense_formed": lambda: dense(q, k, v, points),
+        "factored_formed": lambda: factored(q, k, v, points),
     }
 
 
@@ -89,12 +97,7 @@ def _high_water_kib():
 
 def _measure_peak(case, path, tokens):
     torch.set_grad_enabled(False)
-
-    def call(q, k, v, points):
-        if path == "dense":
-            return sdpa(q, k, v, attn_mask=_dense_bias(case, points))
-        return lnn.biased_attention(q, k, v, _factors(case, points), is_causal=case == "alibi")
-
+    call = _formed(case, path)
     call(*_inputs(64))  # the code pages the path runs (they count in the resident set)
     q, k, v, points = _inputs(tokens)
     sdpa(q, k, v)  # the kernel's workspace at this size, which both paths share
@@ -106,7 +109,7 @@ def _measure_peak(case, path, tokens):
 
 
 def _folded(q, k, v, factors, width):
-    """The folded queries and keys at a given head width (``None``: no padding beyond v)."""
+    """Queries, keys and values with the factors folded in, zero-padded to ``width``."""
     U, W = factors
     scale = 1.0 / math.sqrt(q.shape[-1])
     qe = torch.cat([q, (U / scale).expand(*q.shape[:2], *U.shape[-2:])], -1)
