@@ -27,3 +27,13 @@ def asym_problem():
 @pytest.fixture(scope="session")
 def sym_problem():
     return lrkit.problems.sensing(n1=30, n2=30, rank=2, m=900, symmetric=True, seed=0)
+
+
+@pytest.fixture(params=["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])
+def device(request):
+    """Each torch test body on the CPU and, marked ``gpu``, on CUDA (skipped without one:
+    ``pytest -m gpu`` on a machine with a GPU)."""
+    torch = pytest.importorskip("torch")
+    if request.param == "cuda" and not torch.cuda.is_available():
+        pytest.skip("no CUDA GPU")
+    return request.param

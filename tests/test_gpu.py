@@ -9,15 +9,11 @@ import lrkit
 
 torch = pytest.importorskip("torch")
 
-DEVICES = ["cpu", pytest.param("cuda", marks=[
-    pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")])]
-
 
 def _on(device, array):
     return torch.as_tensor(array, device=device)
 
 
-@pytest.mark.parametrize("device", DEVICES)
 def test_svd_of_a_device_tensor_stays_there_and_matches_numpy(device):
     rng = np.random.default_rng(0)
     A = rng.standard_normal((300, 8)) @ rng.standard_normal((8, 200))
@@ -29,7 +25,6 @@ def test_svd_of_a_device_tensor_stays_there_and_matches_numpy(device):
                                    rtol=1e-8)
 
 
-@pytest.mark.parametrize("device", DEVICES)
 def test_recover_from_device_measurements(device, asym_problem):
     p = asym_problem
     res = lrkit.recover(p.operator, _on(device, p.y), rank=2, method="scaled_gd",
@@ -38,7 +33,6 @@ def test_recover_from_device_measurements(device, asym_problem):
     assert res.rel_error < 1e-8
 
 
-@pytest.mark.parametrize("device", DEVICES)
 def test_matrix_completion_of_a_device_tensor(device):
     rng = np.random.default_rng(1)
     M = rng.standard_normal((60, 3)) @ rng.standard_normal((3, 40))

@@ -79,11 +79,6 @@ def test_causal_alibi_is_rank_two_below_the_diagonal():
     assert torch.allclose(out, _dense(q, k, v, bias), atol=1e-10)
 
 
-DEVICES = ["cpu", pytest.param("cuda", marks=[
-    pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")])]
-
-
-@pytest.mark.parametrize("device", DEVICES)
 def test_per_head_causal_bias_runs_on_the_flash_kernel_alone(device):
     """Per-head ALiBi through its factors on the flash kernel only (on CUDA in half precision,
     where a dense bias cannot use that kernel): the folded width is padded to a multiple of 8

@@ -83,6 +83,8 @@ class SparsityAllocator:
         if self.warmup + self.final >= 1.0:
             raise ValueError(f"warmup + final must be below 1 (the budget must have steps to "
                              f"fall in); got {self.warmup} + {self.final}")
+        #: Steps after which the budget starts and stops falling.
+        self.falls = (self.warmup * self.steps, (1.0 - self.final) * self.steps)
         self.interval = check_int("interval", interval, 1)
         self.beta1 = check_real("beta1", beta1, 0.0, 1.0, low_open=True, high_open=True)
         self.beta2 = check_real("beta2", beta2, 0.0, 1.0, low_open=True, high_open=True)
@@ -94,7 +96,7 @@ class SparsityAllocator:
     def budget(self, step):
         """``V_t``: the non-zero merged entries allowed after ``step`` steps."""
         total = float(self.sizes.sum())
-        start, end = self.warmup * self.steps, (1.0 - self.final) * self.steps
+        start, end = self.falls
         if step <= start:
             share = self.initial_density
         elif step >= end:
@@ -110,7 +112,7 @@ class SparsityAllocator:
         self._update_importance()
         volume = self.budget(step)
         self.budgets.append(volume)
-        falling = self.warmup * self.steps < step < (1.0 - self.final) * self.steps
+        falling = self.falls[0] < step < self.falls[1]
         if (falling and step % self.interval == 0) or volume != self._allocated:
             self._allocate(self.scores(), volume)
 
